@@ -1,0 +1,466 @@
+// Installs each published package the way a user would and uses it: pnpm packs the workspace
+// (rewriting workspace: and catalog: ranges), plain npm installs each tarball with framing's
+// into a fresh directory outside the workspace, and a server and client talk on 127.0.0.1,
+// once through the package's public entry point and once through its installed bin. This is
+// what the workspace cannot show: a missing file in `files`, a dependency that only resolved
+// through the monorepo, a bin without its shebang.
+//
+//   node tooling/scripts/check-install.mjs [--only karp,tej] [--keep]
+//
+// Run it after a build. Third-party dependencies come from the npm cache or the registry.
+// --keep leaves the install directories in place for a closer look.
+import { spawn, spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join, relative } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { isDeepStrictEqual } from 'node:util'
+
+const root = fileURLToPath(new URL('../..', import.meta.url))
+const PNPM = 'pnpm@10.34.9'
+const FRAMING = '@proto/framing'
+const STEP_TIMEOUT_MS = 60_000
+// Mirrors check-workspace: framing plus at most the library a transport is built on.
+const THIRD_PARTY = new Map([
+  ['korv', 'ssh2'],
+  ['krpc', 'busboy'],
+])
+// Shipping src/ is deliberate (declaration maps point into it); these are not.
+const UNSHIPPABLE = [
+  [/(^|\/)(test|tests|__tests__|bench|benchmarks?)\//, 'a test or bench directory'],
+  [/\.(test|spec|bench)\.[cm]?[jt]sx?$/, 'a test or bench file'],
+  [/(^|\/)vitest\.config\.[cm]?[jt]s$/, 'test configuration'],
+  [/\.tsbuildinfo$/, 'a tsbuildinfo file'],
+]
+
+// Each script runs in the install directory with plain `node`, importing the package by name.
+// Promise-returning helpers are spelled out: Promise.withResolvers is not in Node 20.
+const API_SCRIPTS = {
+  karp: `
+import assert from 'node:assert/strict'
+import { connect, createServer } from '@proto/karp'
+
+const server = createServer({ routes: { echo: (ctx) => ctx.data } })
+const { host, port } = await server.listen({ host: '127.0.0.1', port: 0 })
+const peer = await connect({ host, port })
+const reply = await peer.request('echo', 'hello karp')
+assert.equal(reply.text(), 'hello karp')
+await peer.close()
+await server.close()
+console.log(\`echo replied "\${reply.text()}"\`)
+`,
+  tej: `
+import assert from 'node:assert/strict'
+import { connect, createServer } from '@proto/tej'
+
+const server = createServer({
+  onFrame: async (frame, conn) => {
+    const { status, files, message } = await frame.buffer()
+    await conn.send({ status, files, message })
+  },
+})
+const { host, port } = await server.listen({ host: '127.0.0.1', port: 0 })
+let deliver
+const received = new Promise((resolve) => (deliver = resolve))
+const client = await connect({ host, port, onFrame: async (frame) => deliver(await frame.buffer()) })
+await client.send({ status: 3, message: 'hello tej', files: [{ name: 'a.txt', data: 'file body' }] })
+const frame = await received
+assert.equal(frame.status, 3)
+assert.equal(Buffer.from(frame.message).toString(), 'hello tej')
+assert.deepEqual(frame.files.map((file) => [file.name, Buffer.from(file.data).toString()]), [['a.txt', 'file body']])
+await client.close()
+await server.close()
+console.log('frame echoed: status 3, message and one file')
+`,
+  oneline: `
+import assert from 'node:assert/strict'
+import { connect, createServer } from '@proto/oneline'
+
+const server = createServer({ handler: (command) => \`got \${command}\` })
+const { host, port } = await server.listen({ host: '127.0.0.1', port: 0 })
+const client = await connect({ host, port })
+await client.ping()
+const lines = await client.request('hello oneline')
+assert.deepEqual(lines, ['got hello oneline'])
+await client.close()
+await server.close()
+console.log(\`request answered \${JSON.stringify(lines)}\`)
+`,
+  krpc: `
+import assert from 'node:assert/strict'
+import { connect, createServer } from '@proto/krpc'
+
+const server = createServer({
+  methods: {
+    echo: (value) => value,
+    size: async (file) => {
+      let size = 0
+      for await (const chunk of file) size += chunk.length
+      return size
+    },
+  },
+})
+const { host, port } = await server.listen({ host: '127.0.0.1', port: 0 })
+const client = await connect({ host, port })
+assert.equal(await client.call('echo', ['hello krpc']), 'hello krpc')
+assert.equal(await client.call('size', [new Uint8Array(1000)]), 1000)
+await client.close()
+await server.close()
+console.log('echo and a 1000-byte file upload answered')
+`,
+  korv: `
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { connect, createServer } from '@proto/korv'
+
+const server = createServer({
+  hostKeys: [{ path: 'host_key' }],
+  authorizedKeys: { path: 'authorized_keys' },
+  routes: { GET: { '/echo': (ctx) => ({ code: 200, body: ctx.body }) } },
+})
+const { host, port } = await server.listen({ host: '127.0.0.1', port: 0 })
+const client = await connect({
+  host,
+  port,
+  privateKey: { path: 'client_key' },
+  knownHosts: \`[\${host}]:\${port} \${readFileSync('host_key.pub', 'utf8')}\`,
+})
+const reply = await client.get('/echo', { hello: 'korv' })
+assert.deepEqual(reply, { code: 200, body: { hello: 'korv' } })
+await client.close()
+await server.close()
+console.log(\`GET /echo answered \${JSON.stringify(reply)}\`)
+`,
+}
+
+// The client half of each bin check, against `<bin> serve --host 127.0.0.1 --port 0` (plus
+// serveArgs) and the commands api.md gives.
+const CLI_CHECKS = {
+  karp: {
+    client: (port) => ['request', `127.0.0.1:${port}`, 'echo', 'hello karp'],
+    expect: (stdout) => stdout.trim() === 'hello karp',
+  },
+  tej: {
+    client: (port, dir) => {
+      writeFileSync(join(dir, 'a.txt'), 'file body')
+      return ['send', `127.0.0.1:${port}`, '--message', 'hello tej', '--status', '3', '--file', join(dir, 'a.txt')]
+    },
+    expect: (stdout) =>
+      isDeepStrictEqual(JSON.parse(stdout), {
+        status: 3,
+        message: 'hello tej',
+        files: [{ name: 'a.txt', size: 9, sha256: createHash('sha256').update('file body').digest('hex') }],
+      }),
+  },
+  oneline: {
+    client: (port) => ['send', `127.0.0.1:${port}`, 'echo hello oneline'],
+    expect: (stdout) => stdout.trim() === 'hello oneline',
+  },
+  krpc: {
+    client: (port) => ['call', `127.0.0.1:${port}`, 'echo', '"hello krpc"'],
+    expect: (stdout) => JSON.parse(stdout) === 'hello krpc',
+  },
+  korv: {
+    serveArgs: ['--host-key', 'host_key', '--authorized-keys', 'authorized_keys'],
+    client: (port, dir) => {
+      writeFileSync(join(dir, 'known_hosts'), `[127.0.0.1]:${port} ${readFileSync(join(dir, 'host_key.pub'), 'utf8')}`)
+      return ['request', `127.0.0.1:${port}`, 'GET', '/hello', '--key', 'client_key', '--known-hosts', 'known_hosts']
+    },
+    expect: (stdout) => isDeepStrictEqual(JSON.parse(stdout), { code: 200, body: { msg: 'Hello World!' } }),
+  },
+}
+
+// korv needs a host key and an authorized client key. ssh2 comes with the install, so the keys
+// are made with the same library the package reads them with.
+function prepare(short, dir) {
+  if (short !== 'korv') return
+  const { utils } = createRequire(join(dir, 'package.json'))('ssh2')
+  const hostKey = utils.generateKeyPairSync('ed25519')
+  const clientKey = utils.generateKeyPairSync('ed25519')
+  writeFileSync(join(dir, 'host_key'), hostKey.private, { mode: 0o600 })
+  writeFileSync(join(dir, 'host_key.pub'), `${hostKey.public}\n`)
+  writeFileSync(join(dir, 'client_key'), clientKey.private, { mode: 0o600 })
+  writeFileSync(join(dir, 'authorized_keys'), `${clientKey.public}\n`)
+}
+
+function parseArgs(argv) {
+  const options = { only: undefined, keep: false }
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--keep') options.keep = true
+    else if (argv[i] === '--only' && argv[i + 1] !== undefined) {
+      options.only = argv[++i].split(',').map((name) => name.trim().replace(/^@proto\//, '')).filter(Boolean)
+    } else {
+      console.error('usage: check-install.mjs [--only NAME[,NAME...]] [--keep]')
+      process.exit(2)
+    }
+  }
+  return options
+}
+
+function publishedPackages() {
+  return readdirSync(join(root, 'packages'), { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && existsSync(join(root, 'packages', entry.name, 'package.json')))
+    .map((entry) => {
+      const dir = join(root, 'packages', entry.name)
+      return { short: entry.name, dir, manifest: JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) }
+    })
+    .filter((pkg) => pkg.manifest.private !== true)
+}
+
+function pack(packages, destination) {
+  const filters = packages.flatMap((pkg) => ['--filter', pkg.manifest.name])
+  const run = spawnSync('npx', ['-y', PNPM, ...filters, 'pack', '--pack-destination', destination, '--json'], {
+    cwd: root,
+    encoding: 'utf8',
+  })
+  if (run.status !== 0) throw new Error(`pnpm pack failed (exit ${run.status}):\n${run.stdout}${run.stderr}`)
+  const parsed = JSON.parse(run.stdout)
+  return new Map((Array.isArray(parsed) ? parsed : [parsed]).map((entry) => [entry.name, entry]))
+}
+
+// npm and node run with the workspace's npm_package_* and npm_lifecycle_* variables removed
+// (set when this runs as a package script): they describe the monorepo, not the install.
+const cleanEnv = Object.fromEntries(
+  Object.entries(process.env).filter(([key]) => !/^npm_(package|lifecycle)_/i.test(key)),
+)
+
+function run(command, args, cwd, timeout = STEP_TIMEOUT_MS) {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { cwd, env: cleanEnv, stdio: ['ignore', 'pipe', 'pipe'], timeout })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (chunk) => (stdout += chunk))
+    child.stderr.on('data', (chunk) => (stderr += chunk))
+    child.on('error', (err) => resolve({ code: null, signal: null, stdout, stderr: `${stderr}${err.message}\n` }))
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }))
+  })
+}
+
+const describeExit = (result) =>
+  result.signal === null ? `exit ${result.code}` : `killed by ${result.signal}${result.signal === 'SIGTERM' ? ' (timeout?)' : ''}`
+
+const outputOf = (result) =>
+  [result.stdout.trim() && `stdout:\n${result.stdout.trimEnd()}`, result.stderr.trim() && `stderr:\n${result.stderr.trimEnd()}`]
+    .filter(Boolean)
+    .join('\n')
+
+// Starts `<bin> serve`, resolves with the port from its first line, and hands back a stop()
+// that sends SIGTERM and reports how the server ended.
+function serve(bin, args, cwd) {
+  const child = spawn(bin, args, { cwd, env: cleanEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  const ended = new Promise((resolve) => {
+    child.on('error', (err) => resolve({ code: null, signal: null, error: err }))
+    child.on('close', (code, signal) => resolve({ code, signal }))
+  })
+  child.stderr.on('data', (chunk) => (stderr += chunk))
+  const stop = async () => {
+    child.kill('SIGTERM')
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+    const result = await ended
+    clearTimeout(timer)
+    return { ...result, stdout, stderr }
+  }
+  const listening = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no "listening" line within ${STEP_TIMEOUT_MS} ms`)), STEP_TIMEOUT_MS)
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk
+      const newline = stdout.indexOf('\n')
+      if (newline === -1) return
+      clearTimeout(timer)
+      const first = stdout.slice(0, newline)
+      const match = /^listening (\S+):(\d+)$/.exec(first)
+      if (match) resolve(Number(match[2]))
+      else reject(new Error(`first line is ${JSON.stringify(first)}, not "listening <host>:<port>"`))
+    })
+    void ended.then((result) => {
+      clearTimeout(timer)
+      reject(new Error(`serve ended before listening (${result.error?.message ?? describeExit(result)})`))
+    })
+  })
+  return { listening, stop }
+}
+
+function checkContents(entry, manifest) {
+  const files = entry.files.map((file) => file.path)
+  const problems = []
+  for (const file of files) {
+    const rule = UNSHIPPABLE.find(([pattern]) => pattern.test(file))
+    if (rule) problems.push(`ships ${file} (${rule[1]})`)
+  }
+  const shipped = new Set(files)
+  const typeTargets = new Set()
+  const collect = (value) => {
+    if (value === null || typeof value !== 'object') return
+    for (const [key, target] of Object.entries(value)) {
+      if (key === 'types' && typeof target === 'string') typeTargets.add(target.replace(/^\.\//, ''))
+      else collect(target)
+    }
+  }
+  collect(manifest.exports)
+  if (typeof manifest.types === 'string') typeTargets.add(manifest.types.replace(/^\.\//, ''))
+  if (typeTargets.size === 0) problems.push('declares no types')
+  for (const target of typeTargets) if (!shipped.has(target)) problems.push(`types target ${target} is not in the tarball`)
+  for (const file of files) {
+    if (file.startsWith('dist/') && file.endsWith('.js') && !shipped.has(file.replace(/\.js$/, '.d.ts'))) {
+      problems.push(`${file} has no .d.ts beside it`)
+    }
+  }
+  return { ok: problems.length === 0, detail: problems.length === 0 ? `${files.length} files, types present` : problems.join('\n') }
+}
+
+// Everything installed must be framing, the package itself, its one third-party dependency or
+// something that dependency pulls in; framing must come from the tarball, not the registry.
+function checkTree(tree, short) {
+  const problems = []
+  const allowed = new Set([FRAMING, THIRD_PARTY.get(short)].filter(Boolean))
+  const framing = tree.dependencies?.[FRAMING]
+  if (framing === undefined) problems.push(`${FRAMING} is not installed`)
+  else if (!String(framing.resolved ?? '').startsWith('file:')) {
+    problems.push(`${FRAMING} resolved to ${framing.resolved}, not the local tarball`)
+  }
+  const walk = (node, path) => {
+    for (const [name, child] of Object.entries(node.dependencies ?? {})) {
+      if (name === THIRD_PARTY.get(short)) continue
+      if (name === FRAMING && Object.keys(child.dependencies ?? {}).length > 0) {
+        problems.push(`${FRAMING} brings in ${Object.keys(child.dependencies).join(', ')}`)
+      }
+      if (path.length === 0 ? name !== FRAMING && name !== `@proto/${short}` : !allowed.has(name)) {
+        problems.push(`${[...path, name].join(' > ')} is installed`)
+      }
+      if (name === `@proto/${short}`) walk(child, [name])
+    }
+  }
+  walk(tree, [])
+  const names = []
+  const list = (node) => {
+    for (const [name, child] of Object.entries(node.dependencies ?? {})) {
+      if (!names.includes(name)) names.push(name)
+      list(child)
+    }
+  }
+  list(tree)
+  return { ok: problems.length === 0, detail: problems.length === 0 ? `only ${names.join(', ')}` : problems.join('\n') }
+}
+
+async function checkPackage(pkg, entry, framingEntry, keep) {
+  const steps = []
+  const step = (name, ok, detail) => steps.push({ name, ok, detail })
+  const contents = checkContents(entry, pkg.manifest)
+  step('tarball contents', contents.ok, contents.detail)
+
+  const dir = realpathSync(mkdtempSync(join(tmpdir(), `proto-install-${pkg.short}-`)))
+  if (!relative(root, dir).startsWith('..')) throw new Error(`${dir} is inside the workspace; set TMPDIR elsewhere`)
+  try {
+    writeFileSync(join(dir, 'package.json'), `${JSON.stringify({ name: 'install-check', private: true, type: 'module' }, null, 2)}\n`)
+    const tarballs = pkg.manifest.name === FRAMING ? [entry.filename] : [framingEntry.filename, entry.filename]
+    const install = await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...tarballs], dir, 300_000)
+    step('npm install', install.code === 0, install.code === 0 ? tarballs.map((file) => file.split('/').pop()).join(' + ') : `${describeExit(install)}\n${outputOf(install)}`)
+    if (install.code !== 0) return { steps, dir }
+
+    const ls = await run('npm', ['ls', '--all', '--omit=dev', '--json'], dir)
+    if (ls.code !== 0) step('npm ls', false, `${describeExit(ls)}\n${outputOf(ls)}`)
+    else {
+      const tree = checkTree(JSON.parse(ls.stdout), pkg.short)
+      step('installed tree', tree.ok, tree.detail)
+    }
+
+    const subpaths = Object.keys(pkg.manifest.exports ?? { '.': null }).filter((key) => !key.endsWith('.json'))
+    const specifiers = subpaths.map((subpath) => (subpath === '.' ? pkg.manifest.name : `${pkg.manifest.name}${subpath.slice(1)}`))
+    const imports = await run(process.execPath, ['--input-type=module', '-e', specifiers.map((s) => `await import(${JSON.stringify(s)})`).join('\n')], dir)
+    step('imports', imports.code === 0, imports.code === 0 ? specifiers.join(', ') : `${describeExit(imports)}\n${outputOf(imports)}`)
+
+    if (pkg.manifest.name === FRAMING) return { steps, dir }
+    prepare(pkg.short, dir)
+
+    writeFileSync(join(dir, 'round-trip.mjs'), API_SCRIPTS[pkg.short].trimStart())
+    const api = await run(process.execPath, ['round-trip.mjs'], dir)
+    step('API round trip', api.code === 0, api.code === 0 ? api.stdout.trim() : `${describeExit(api)}\n${outputOf(api)}`)
+
+    step(...(await cliRoundTrip(pkg.short, dir)))
+    return { steps, dir }
+  } finally {
+    if (!keep) rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+async function cliRoundTrip(short, dir) {
+  const name = 'CLI round trip'
+  const bin = join(dir, 'node_modules/.bin', short)
+  if (!existsSync(bin)) return [name, false, `node_modules/.bin/${short} was not installed`]
+  const check = CLI_CHECKS[short]
+  const server = serve(bin, ['serve', '--host', '127.0.0.1', '--port', '0', ...(check.serveArgs ?? [])], dir)
+  let port
+  try {
+    port = await server.listening
+  } catch (err) {
+    const ended = await server.stop()
+    return [name, false, `${err.message}\n${outputOf(ended)}`]
+  }
+  const args = check.client(port, dir)
+  const client = await run(bin, args, dir)
+  const ended = await server.stop()
+  const problems = []
+  let matches = false
+  try {
+    matches = check.expect(client.stdout)
+  } catch {
+    // Unparseable output is a mismatch like any other; the output is shown below.
+  }
+  if (client.code !== 0) problems.push(`client: ${describeExit(client)}`)
+  else if (!matches) problems.push('client: unexpected output')
+  if (ended.code !== 0) problems.push(`serve after SIGTERM: ${describeExit(ended)}, expected exit 0`)
+  if (problems.length === 0) return [name, true, `${short} ${args.join(' ')}: ${client.stdout.trim()}`]
+  return [name, false, [...problems, `client ${outputOf(client)}`, `serve ${outputOf(ended)}`].join('\n')]
+}
+
+const options = parseArgs(process.argv.slice(2))
+const started = performance.now()
+const all = publishedPackages()
+const framing = all.find((pkg) => pkg.manifest.name === FRAMING)
+if (framing === undefined) throw new Error(`${FRAMING} is not in packages/`)
+const selected = options.only === undefined ? all : all.filter((pkg) => options.only.includes(pkg.short))
+const unknown = (options.only ?? []).filter((name) => !all.some((pkg) => pkg.short === name))
+if (unknown.length > 0) {
+  console.error(`--only: no published package named ${unknown.join(', ')} (have ${all.map((p) => p.short).join(', ')})`)
+  process.exit(2)
+}
+const unbuilt = [...new Set([framing, ...selected])].filter((pkg) => !existsSync(join(pkg.dir, 'dist')))
+if (unbuilt.length > 0) {
+  console.error(`no dist/ in ${unbuilt.map((pkg) => pkg.short).join(', ')}: build first (pnpm build)`)
+  process.exit(1)
+}
+
+const packDir = mkdtempSync(join(tmpdir(), 'proto-install-tarballs-'))
+const verdicts = []
+try {
+  const entries = pack([...new Set([framing, ...selected])], packDir)
+  for (const pkg of selected) {
+    const pkgStarted = performance.now()
+    const entry = entries.get(pkg.manifest.name)
+    const { steps, dir } =
+      entry === undefined
+        ? { steps: [{ name: 'pnpm pack', ok: false, detail: 'no tarball was made' }], dir: undefined }
+        : await checkPackage(pkg, entry, entries.get(FRAMING), options.keep)
+    const ok = steps.every((s) => s.ok)
+    verdicts.push({ pkg, ok })
+    console.log(`\n${pkg.manifest.name}`)
+    for (const s of steps) {
+      const [first, ...rest] = s.detail.split('\n')
+      console.log(`  ${s.ok ? 'ok  ' : 'FAIL'} ${s.name}: ${first}`)
+      for (const line of rest) console.log(`         ${line}`)
+    }
+    if (options.keep && dir !== undefined) console.log(`  kept ${dir}`)
+    console.log(`${ok ? 'PASS' : 'FAIL'} ${pkg.short} (${((performance.now() - pkgStarted) / 1000).toFixed(1)} s)`)
+  }
+} finally {
+  rmSync(packDir, { recursive: true, force: true })
+}
+
+const failed = verdicts.filter((v) => !v.ok).map((v) => v.pkg.short)
+const seconds = ((performance.now() - started) / 1000).toFixed(1)
+console.log(`\ncheck-install: ${failed.length === 0 ? 'OK' : `FAILED (${failed.join(', ')})`}, ${verdicts.length} package(s) in ${seconds} s`)
+process.exit(failed.length === 0 ? 0 : 1)
