@@ -220,11 +220,10 @@ function pack(packages, destination) {
   return new Map((Array.isArray(parsed) ? parsed : [parsed]).map((entry) => [entry.name, entry]))
 }
 
-// npm and node run with the workspace's npm_package_* and npm_lifecycle_* variables removed
-// (set when this runs as a package script): they describe the monorepo, not the install.
-const cleanEnv = Object.fromEntries(
-  Object.entries(process.env).filter(([key]) => !/^npm_(package|lifecycle)_/i.test(key)),
-)
+// Run as a package script, this inherits pnpm's view of the workspace as npm_* and pnpm_*
+// variables (local prefix, catalog, lockfile settings). Without them npm reads only its own
+// config files, as it does for a user in a fresh shell.
+const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^p?npm_/i.test(key)))
 
 function run(command, args, cwd, timeout = STEP_TIMEOUT_MS) {
   return new Promise((resolve) => {
