@@ -227,18 +227,31 @@ const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) =
 
 function run(command, args, cwd, timeout = STEP_TIMEOUT_MS) {
   return new Promise((resolve) => {
-    const child = spawn(command, args, { cwd, env: cleanEnv, stdio: ['ignore', 'pipe', 'pipe'], timeout })
+    const child = spawn(command, args, { cwd, env: cleanEnv, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
+    let timedOut
+    const timer = setTimeout(() => {
+      timedOut = timeout
+      child.kill('SIGKILL')
+    }, timeout)
     child.stdout.on('data', (chunk) => (stdout += chunk))
     child.stderr.on('data', (chunk) => (stderr += chunk))
-    child.on('error', (err) => resolve({ code: null, signal: null, stdout, stderr: `${stderr}${err.message}\n` }))
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }))
+    child.on('error', (err) => {
+      clearTimeout(timer)
+      resolve({ code: null, signal: null, stdout, stderr: `${stderr}${err.message}\n` })
+    })
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code, signal, timedOut, stdout, stderr })
+    })
   })
 }
 
-const describeExit = (result) =>
-  result.signal === null ? `exit ${result.code}` : `killed by ${result.signal}${result.signal === 'SIGTERM' ? ' (timeout?)' : ''}`
+const describeExit = (result) => {
+  if (result.timedOut !== undefined) return `still running after ${result.timedOut / 1000} s, killed`
+  return result.signal === null ? `exit ${result.code}` : `killed by ${result.signal}`
+}
 
 const outputOf = (result) =>
   [result.stdout.trim() && `stdout:\n${result.stdout.trimEnd()}`, result.stderr.trim() && `stderr:\n${result.stderr.trimEnd()}`]
