@@ -1,0 +1,298 @@
+import { EventEmitter } from 'node:events'
+import { createServer as createHttpServer, STATUS_CODES } from 'node:http'
+import type { IncomingMessage, Server as HttpServer, ServerOptions as HttpServerOptions, ServerResponse } from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import { checkLimit, UsageError } from '@proto/framing'
+import {
+  DEFAULT_BODY_TIMEOUT,
+  DEFAULT_FIELD_NAME_SIZE,
+  DEFAULT_FIELD_SIZE,
+  DEFAULT_FIELDS,
+  DEFAULT_FILE_SIZE,
+  DEFAULT_FILES,
+  DEFAULT_HEADERS_TIMEOUT,
+  DEFAULT_HOST,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_HEADER_SIZE,
+  DEFAULT_PARTS,
+  DEFAULT_PORT,
+  DEFAULT_REQUEST_TIMEOUT,
+  RpcCode,
+} from './constants.ts'
+import type { KrpcContext, PeerInfo } from './context.ts'
+import { KrpcBadRequestError, KrpcClosedError, KrpcTooManyConnectionsError } from './errors.ts'
+import type { KrpcError } from './errors.ts'
+import { Exchange } from './exchange.ts'
+import type { ExchangeHost, MethodEntry, ResolvedLimits } from './exchange.ts'
+
+/** A method: called with the call's arguments, `this` bound to the object that holds it. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- methods declare their own parameter types
+export type KrpcMethod = (...args: any[]) => unknown
+
+/** Methods by name: nested objects make dotted names, and keys may contain dots themselves. */
+export interface KrpcMethods {
+  [name: string]: KrpcMethod | KrpcMethods
+}
+
+/** The server's limits; every one is finite. */
+export interface KrpcLimits {
+  /** Bytes of one text field, the call included (-32004). @default 1_048_576 */
+  fieldSize?: number
+  /** Bytes of a field or part name (-32004). @default 100 */
+  fieldNameSize?: number
+  /** Bytes of one file part (-32005). @default 104_857_600 */
+  fileSize?: number
+  /** File parts in a body (-32006). @default 16 */
+  files?: number
+  /** Text fields in a body (-32006). @default 16 */
+  fields?: number
+  /** Parts of any kind in a body (-32006). @default 32 */
+  parts?: number
+  /** Milliseconds without a body byte while the server waits for one (-32007, 408). @default 30_000 */
+  bodyTimeout?: number
+  /** Milliseconds for a request's headers: Node answers 408. @default 60_000 */
+  headersTimeout?: number
+  /** Milliseconds for a whole request: Node answers 408. @default 600_000 */
+  requestTimeout?: number
+  /** Bytes of a request head, request line included: Node answers 431. @default 16_384 */
+  maxHeaderSize?: number
+  /** Open connections; one more is closed at once. @default 1024 */
+  maxConnections?: number
+}
+
+export interface KrpcServerOptions {
+  /** Methods to register, as with `register()` for each (dotted) name. @default {} */
+  methods?: KrpcMethods
+  /** Awaited before the method is looked up, with the call's `pmhparams`; a throw answers -32000. @default undefined */
+  preMethodHook?: (pmhparams: unknown, ctx: KrpcContext) => unknown
+  /** @default the defaults of each limit */
+  limits?: KrpcLimits
+  /** Send `err.stack` as the `info` of -32000 and -32001. @default false */
+  exposeErrors?: boolean
+  /** Where file parts that must wait are spooled. @default os.tmpdir() */
+  tmpDir?: string
+}
+
+export interface KrpcServerEvents {
+  clientError: [err: KrpcError, peer: PeerInfo]
+  handlerError: [err: unknown, ctx: KrpcContext]
+  close: []
+}
+
+export interface KrpcServer extends EventEmitter<KrpcServerEvents> {
+  /**
+   * Adds a method under `name`, called with `this` undefined.
+   * @throws {UsageError} for an empty or taken name
+   */
+  register(name: string, fn: KrpcMethod): this
+  /** Serves KRPC inside an existing `node:http` server, whose own limits then apply. */
+  readonly handler: (req: IncomingMessage, res: ServerResponse) => void
+  listen(opts?: { host?: string; port?: number; signal?: AbortSignal }): Promise<{ host: string; port: number }>
+  /** Stops accepting, lets calls in flight finish; `signal` destroys what is still open. */
+  close(opts?: { signal?: AbortSignal }): Promise<void>
+}
+
+/** The limits with their defaults, each checked to be a finite positive integer. */
+export function resolveLimits(limits: KrpcLimits = {}): ResolvedLimits {
+  const resolved: ResolvedLimits = {
+    fieldSize: checkLimit('fieldSize', limits.fieldSize, DEFAULT_FIELD_SIZE),
+    fieldNameSize: checkLimit('fieldNameSize', limits.fieldNameSize, DEFAULT_FIELD_NAME_SIZE),
+    fileSize: checkLimit('fileSize', limits.fileSize, DEFAULT_FILE_SIZE),
+    files: checkLimit('files', limits.files, DEFAULT_FILES),
+    fields: checkLimit('fields', limits.fields, DEFAULT_FIELDS),
+    parts: checkLimit('parts', limits.parts, DEFAULT_PARTS),
+    bodyTimeout: checkLimit('bodyTimeout', limits.bodyTimeout, DEFAULT_BODY_TIMEOUT),
+    headersTimeout: checkLimit('headersTimeout', limits.headersTimeout, DEFAULT_HEADERS_TIMEOUT),
+    requestTimeout: checkLimit('requestTimeout', limits.requestTimeout, DEFAULT_REQUEST_TIMEOUT),
+    maxHeaderSize: checkLimit('maxHeaderSize', limits.maxHeaderSize, DEFAULT_MAX_HEADER_SIZE),
+    maxConnections: checkLimit('maxConnections', limits.maxConnections, DEFAULT_MAX_CONNECTIONS),
+  }
+  if (resolved.headersTimeout > resolved.requestTimeout) {
+    throw new UsageError('headersTimeout must not be longer than requestTimeout')
+  }
+  return resolved
+}
+
+/** How `listen()` configures its `node:http` server. */
+export function httpServerOptions(limits: ResolvedLimits): HttpServerOptions {
+  return {
+    maxHeaderSize: limits.maxHeaderSize,
+    headersTimeout: limits.headersTimeout,
+    requestTimeout: limits.requestTimeout,
+    // Node checks both timeouts on this interval (30 s by default), which would let a short
+    // headersTimeout run long.
+    connectionsCheckingInterval: Math.min(30_000, Math.max(1, Math.ceil(limits.headersTimeout / 4))),
+    keepAlive: true,
+    noDelay: true,
+  }
+}
+
+function peerOf(socket: Socket): PeerInfo {
+  return { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 }
+}
+
+// Node's own answers to a bad request head, kept when the server reports it as clientError.
+function statusForParseError(code: unknown): number {
+  switch (code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return 431
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return 413
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return 408
+    default:
+      return 400
+  }
+}
+
+class Server extends EventEmitter<KrpcServerEvents> implements KrpcServer, ExchangeHost {
+  readonly methods = new Map<string, MethodEntry>()
+  readonly preMethodHook: ((pmhparams: unknown, ctx: KrpcContext) => unknown) | undefined
+  readonly limits: ResolvedLimits
+  readonly exposeErrors: boolean
+  readonly tmpDir: string
+  #closing = false
+  #http: HttpServer | undefined
+  #closed: Promise<void> | undefined
+  readonly #exchanges = new Set<Exchange>()
+  /** Each socket's response in progress, so a late Node error does not write a second one. */
+  readonly #responses = new WeakMap<Socket, ServerResponse>()
+
+  constructor(options: KrpcServerOptions) {
+    super()
+    this.limits = resolveLimits(options.limits)
+    this.preMethodHook = options.preMethodHook
+    this.exposeErrors = options.exposeErrors ?? false
+    this.tmpDir = options.tmpDir ?? tmpdir()
+    if (options.methods !== undefined) this.#registerAll(options.methods, '')
+  }
+
+  get closing(): boolean {
+    return this.#closing
+  }
+
+  #registerAll(methods: KrpcMethods, prefix: string): void {
+    for (const key of Object.keys(methods)) {
+      const value = methods[key]
+      const name = prefix + key
+      if (typeof value === 'function') this.#add(name, value, methods)
+      else if (typeof value === 'object' && value !== null) this.#registerAll(value, `${name}.`)
+      else throw new UsageError(`methods.${name} is neither a function nor an object of methods`)
+    }
+  }
+
+  #add(name: string, fn: KrpcMethod, holder: unknown): void {
+    if (name === '') throw new UsageError('a method name must not be empty')
+    if (this.methods.has(name)) throw new UsageError(`method ${name} is already registered`)
+    this.methods.set(name, { fn, holder })
+  }
+
+  register(name: string, fn: KrpcMethod): this {
+    if (typeof name !== 'string') throw new UsageError('a method name must be a string')
+    if (typeof fn !== 'function') throw new UsageError(`method ${name} must be a function`)
+    this.#add(name, fn, undefined)
+    return this
+  }
+
+  clientError(err: KrpcError, peer: PeerInfo): void {
+    this.emit('clientError', err, peer)
+  }
+
+  handlerError(err: unknown, ctx: KrpcContext): void {
+    this.emit('handlerError', err, ctx)
+  }
+
+  readonly handler = (req: IncomingMessage, res: ServerResponse): void => {
+    const socket = req.socket
+    this.#responses.set(socket, res)
+    res.once('finish', () => {
+      if (this.#responses.get(socket) === res) this.#responses.delete(socket)
+    })
+    const exchange = new Exchange(this, req, res)
+    this.#exchanges.add(exchange)
+    void exchange.done.then(() => {
+      this.#exchanges.delete(exchange)
+      // A keep-alive connection that goes idle while the server closes is closed at once.
+      if (this.#closing) this.#http?.closeIdleConnections()
+    })
+  }
+
+  async listen(opts: { host?: string; port?: number; signal?: AbortSignal } = {}): Promise<{ host: string; port: number }> {
+    if (this.#http !== undefined || this.#closing) throw new UsageError('listen() may be called once, before close()')
+    const signal = opts.signal
+    signal?.throwIfAborted()
+    const http = createHttpServer(httpServerOptions(this.limits), this.handler)
+    http.maxConnections = this.limits.maxConnections
+    http.on('drop', (data?: { remoteAddress?: string; remotePort?: number }) => {
+      this.emit('clientError', new KrpcTooManyConnectionsError(this.limits.maxConnections),
+        { address: data?.remoteAddress ?? '', port: data?.remotePort ?? 0 })
+    })
+    http.on('clientError', (err: Error & { code?: unknown }, socket: Socket) => this.#onHttpClientError(err, socket))
+    this.#http = http
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => {
+        http.close()
+        reject(signal?.reason as Error)
+      }
+      signal?.addEventListener('abort', onAbort, { once: true })
+      http.once('error', (err) => {
+        signal?.removeEventListener('abort', onAbort)
+        reject(err)
+      })
+      http.listen(opts.port ?? DEFAULT_PORT, opts.host ?? DEFAULT_HOST, () => {
+        signal?.removeEventListener('abort', onAbort)
+        resolve()
+      })
+    })
+    const address = http.address() as AddressInfo
+    return { host: address.address, port: address.port }
+  }
+
+  #onHttpClientError(err: Error & { code?: unknown }, socket: Socket): void {
+    const peer = peerOf(socket)
+    if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') {
+      const status = statusForParseError(err.code)
+      this.emit('clientError', new KrpcBadRequestError(err.message, status, RpcCode.INVALID_REQUEST, { cause: err }), peer)
+      if (socket.writable && this.#responses.get(socket)?.headersSent !== true) {
+        socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
+      }
+    }
+    socket.destroy()
+  }
+
+  close(opts: { signal?: AbortSignal } = {}): Promise<void> {
+    this.#closed ??= this.#close()
+    const signal = opts.signal
+    if (signal !== undefined) {
+      const destroy = (): void => {
+        this.#http?.closeAllConnections()
+        for (const exchange of this.#exchanges) exchange.destroy(new KrpcClosedError('the server closed', { cause: signal.reason }))
+      }
+      if (signal.aborted) destroy()
+      else {
+        signal.addEventListener('abort', destroy, { once: true })
+        void this.#closed.then(() => signal.removeEventListener('abort', destroy))
+      }
+    }
+    return this.#closed
+  }
+
+  async #close(): Promise<void> {
+    this.#closing = true
+    const http = this.#http
+    const stopped = http === undefined || !http.listening
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => http.close(() => resolve()))
+    http?.closeIdleConnections()
+    await Promise.all([...this.#exchanges].map((exchange) => exchange.done))
+    http?.closeIdleConnections()
+    await stopped
+    this.emit('close')
+  }
+}
+
+/** A KRPC server; call `listen()` to serve, or mount `handler` in an existing `node:http` server. */
+export function createServer(options: KrpcServerOptions = {}): KrpcServer {
+  return new Server(options)
+}

@@ -1,0 +1,211 @@
+import { once } from 'node:events'
+import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Readable } from 'node:stream'
+import { loadVectors } from '@proto/framing/testing'
+import { expect } from 'vitest'
+import { createServer } from '../src/server.ts'
+import type { KrpcServer, KrpcServerOptions } from '../src/server.ts'
+import type { KrpcFile } from '../src/files.ts'
+
+export const vectors = loadVectors('krpc')
+
+/** The bytes of a vector. */
+export function wire(name: string): Buffer {
+  return vectors.find((v) => v.name === name)?.bytes ?? expect.unreachable(`no vector ${name}`)
+}
+
+/** What follows the head of an HTTP message in a vector. */
+export function wireBody(name: string): Buffer {
+  const bytes = wire(name)
+  const end = bytes.indexOf('\r\n\r\n')
+  if (end === -1) expect.unreachable(`vector ${name} has no head`)
+  return bytes.subarray(end + 4)
+}
+
+/** The call text a vector's request carries (urlencoded body, query, or the multipart json part). */
+export function wireCallText(name: string): string {
+  const bytes = wire(name).toString('latin1')
+  const line = bytes.slice(0, bytes.indexOf('\r\n'))
+  if (line.startsWith('GET ')) {
+    const target = line.split(' ')[1] ?? ''
+    return new URLSearchParams(target.slice(target.indexOf('?') + 1)).get('json') ?? expect.unreachable(name)
+  }
+  const body = wireBody(name).toString('utf8')
+  if (body.startsWith('--')) {
+    const start = body.indexOf('\r\n\r\n') + 4
+    return body.slice(start, body.indexOf('\r\n--', start))
+  }
+  const form = new URLSearchParams(body)
+  return form.get('json') ?? form.get('JSON') ?? expect.unreachable(name)
+}
+
+export interface RawResponse {
+  status: number
+  headers: Record<string, string>
+  body: Buffer
+  /** Whether the server closed the connection after this response. */
+  closed: boolean
+}
+
+/** Reads one HTTP response from a socket: Content-Length, chunked, or up to the close. */
+export async function readResponse(socket: net.Socket): Promise<RawResponse> {
+  let buffered = Buffer.alloc(0)
+  let ended = false
+  const chunks = (async function* () {
+    for await (const chunk of socket as AsyncIterable<Buffer>) yield chunk
+    ended = true
+  })()
+  const more = async (): Promise<boolean> => {
+    const next = await chunks.next()
+    if (next.done === true) return false
+    buffered = Buffer.concat([buffered, next.value])
+    return true
+  }
+  let headEnd: number
+  while ((headEnd = buffered.indexOf('\r\n\r\n')) === -1) {
+    if (!(await more())) throw new Error(`connection ended before a response head: ${JSON.stringify(buffered.toString('latin1'))}`)
+  }
+  const [statusLine = '', ...lines] = buffered.subarray(0, headEnd).toString('latin1').split('\r\n')
+  const headers: Record<string, string> = {}
+  for (const line of lines) {
+    const colon = line.indexOf(':')
+    headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim()
+  }
+  const status = Number(statusLine.split(' ')[1])
+  buffered = buffered.subarray(headEnd + 4)
+  let body: Buffer
+  if (headers['content-length'] !== undefined) {
+    const length = Number(headers['content-length'])
+    while (buffered.length < length) if (!(await more())) break
+    body = buffered.subarray(0, length)
+  } else if (headers['transfer-encoding'] === 'chunked') {
+    const pieces: Buffer[] = []
+    for (;;) {
+      let lineEnd: number
+      while ((lineEnd = buffered.indexOf('\r\n')) === -1) if (!(await more())) throw new Error('chunked body cut short')
+      const size = parseInt(buffered.subarray(0, lineEnd).toString('latin1'), 16)
+      while (buffered.length < lineEnd + 2 + size + 2) if (!(await more())) throw new Error('chunked body cut short')
+      pieces.push(buffered.subarray(lineEnd + 2, lineEnd + 2 + size))
+      buffered = buffered.subarray(lineEnd + 2 + size + 2)
+      if (size === 0) break
+    }
+    body = Buffer.concat(pieces)
+  } else {
+    while (await more());
+    body = buffered
+  }
+  if (headers.connection === 'close' && !ended) {
+    while (await more());
+  }
+  return { status, headers, body, closed: ended || headers.connection === 'close' }
+}
+
+/** Sends raw bytes (or pieces, one write each) and reads one response. */
+export async function sendRaw(port: number, data: Uint8Array | readonly Uint8Array[]): Promise<RawResponse> {
+  const socket = net.connect({ host: '127.0.0.1', port, noDelay: true })
+  await once(socket, 'connect')
+  try {
+    for (const piece of data instanceof Uint8Array ? [data] : data) {
+      if (!socket.write(piece)) await once(socket, 'drain')
+    }
+    return await readResponse(socket)
+  } finally {
+    socket.destroy()
+  }
+}
+
+/** Reads a file argument whole. */
+export async function readAll(file: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  for await (const chunk of file as AsyncIterable<Buffer>) chunks.push(chunk)
+  return Buffer.concat(chunks)
+}
+
+class PlainObject {}
+
+/** The methods the vectors call, as section 6 of the spec describes them. */
+export function vectorMethods(): NonNullable<KrpcServerOptions['methods']> {
+  return {
+    echo: (x: unknown) => x,
+    concat: (...parts: unknown[]) => parts.join('|'),
+    add: (a: number, b: number) => a + b,
+    kw: (named: { x: unknown; y: unknown }) => ({ x: named.x, y: named.y }),
+    async upload_info(label: unknown, f: KrpcFile) {
+      if (!(f instanceof Readable)) throw new TypeError(`${typeof f} is not a file`)
+      const data = await readAll(f)
+      return { label, type: 'BytesIO', len: data.length, content: data.toString('latin1') }
+    },
+    return_file: (f: KrpcFile) => f,
+    return_bytes_io: () => Buffer.from('\x00\x01binary\xff', 'latin1'),
+    return_none: () => undefined,
+    return_zero: () => 0,
+    return_object: () => new PlainObject(),
+    raise_ioerror: () => {
+      throw new Error('Ooops!')
+    },
+    raise_managed: () => {
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- the original's managed errors are any object
+      throw { managed: true, code: 42, message: 'Answer', info: 'more' }
+    },
+    sub: { hello: (name: string) => `hello ${name}` },
+  }
+}
+
+/** The hook twin's hook: like the original's `hook(counter=None)`, it takes only `counter`. */
+export function counterHook(pmhparams: unknown): void {
+  if (pmhparams === null || pmhparams === undefined) return
+  for (const key of Object.keys(pmhparams as object)) {
+    if (key !== 'counter') throw new TypeError(`hook() got an unexpected keyword argument '${key}'`)
+  }
+}
+
+export interface Running {
+  server: KrpcServer
+  port: number
+  url: string
+  close(): Promise<void>
+}
+
+/** A server on 127.0.0.1:0 with the vector methods unless told otherwise. */
+export async function startServer(options: KrpcServerOptions = {}): Promise<Running> {
+  const server = createServer({ methods: vectorMethods(), ...options })
+  const { port } = await server.listen({ host: '127.0.0.1', port: 0 })
+  return { server, port, url: `http://127.0.0.1:${port}/`, close: () => server.close({ signal: AbortSignal.timeout(10_000) }) }
+}
+
+/** A fresh temp directory for spooling, and a check that it ends up empty. */
+export async function spoolDir(): Promise<{ path: string; entries(): Promise<string[]>; remove(): Promise<void> }> {
+  const path = await mkdtemp(join(tmpdir(), 'krpc-test-'))
+  return { path, entries: () => readdir(path), remove: () => rm(path, { recursive: true, force: true }) }
+}
+
+/** A multipart body from parts, in the layout of section 1.3. */
+export function multipart(boundary: string, parts: readonly { name: string; filename?: string; type?: string; data: string | Uint8Array }[]): Buffer {
+  const pieces: Buffer[] = []
+  for (const part of parts) {
+    let head = `--${boundary}\r\nContent-Disposition: form-data; name="${part.name}"`
+    if (part.filename !== undefined) head += `; filename="${part.filename}"`
+    head += '\r\n'
+    if (part.type !== undefined) head += `Content-Type: ${part.type}\r\n`
+    pieces.push(Buffer.from(`${head}\r\n`), Buffer.from(part.data), Buffer.from('\r\n'))
+  }
+  pieces.push(Buffer.from(`--${boundary}--\r\n`))
+  return Buffer.concat(pieces)
+}
+
+/** A raw HTTP/1.1 POST with the given body and content type. */
+export function post(body: Uint8Array | string, contentType: string, extra = ''): Buffer {
+  const bytes = Buffer.from(body)
+  return Buffer.concat([
+    Buffer.from(`POST / HTTP/1.1\r\nHost: x\r\nContent-Type: ${contentType}\r\nContent-Length: ${bytes.length}\r\n${extra}\r\n`),
+    bytes,
+  ])
+}
+
+/** A raw urlencoded POST of call text. */
+export function postCall(text: string): Buffer {
+  return post(new URLSearchParams({ json: text }).toString(), 'application/x-www-form-urlencoded')
+}
