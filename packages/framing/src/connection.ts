@@ -1,0 +1,363 @@
+import type { Buffer } from 'node:buffer'
+import process from 'node:process'
+import type { Duplex } from 'node:stream'
+import { ByteReader } from './byte-reader.ts'
+import { DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_READ_BYTES, DEFAULT_MAX_WRITE_BUFFER_BYTES } from './constants.ts'
+import { ClosedError, IdleTimeoutError, UsageError, WriteBufferFullError, isProtoError } from './errors.ts'
+import type { ProtoError } from './errors.ts'
+import { decodeFrames, rejectWith } from './iterate.ts'
+import type { AsyncFrameDecoder, FrameDecoder } from './iterate.ts'
+import { callSignal, checkLimit } from './options.ts'
+import type { CallOptions } from './options.ts'
+
+/** Options of `FramedConnection`. */
+export interface FramedConnectionInit<T = Buffer> {
+  /** Turns the incoming bytes into frames; without one, `frames()` yields the chunks as they come. @default undefined */
+  decoder?: FrameDecoder<T> | AsyncFrameDecoder<T> | undefined
+  /** Milliseconds a read may wait for a byte before the connection fails; 0 is off. @default 0 */
+  idleTimeout?: number | undefined
+  /** Output queued beyond this makes `write()` fail with `WriteBufferFullError`. @default 67_108_864 */
+  maxWriteBufferBytes?: number | undefined
+  /** Largest `reader().bytes(n)`. @default 16_777_216 */
+  maxReadBytes?: number | undefined
+  /** Aborting destroys the connection; reads reject with `signal.reason`. @default undefined */
+  signal?: AbortSignal | undefined
+}
+
+/**
+ * Frames over a Duplex (a socket made with `allowHalfOpen: true`): batched writes with
+ * backpressure and a write buffer limit, decoded reads with an idle clock, and a `closed`
+ * promise that never rejects.
+ */
+export class FramedConnection<T = Buffer> implements AsyncDisposable {
+  readonly #stream: Duplex
+  readonly #decoder: FrameDecoder<T> | AsyncFrameDecoder<T> | undefined
+  readonly #idleTimeout: number
+  readonly #maxWriteBufferBytes: number
+  readonly #maxReadBytes: number
+  readonly #signal: AbortSignal | undefined
+  readonly #closed: Promise<ProtoError | undefined>
+  #resolveClosed!: (value: ProtoError | undefined) => void
+  #closeError: ProtoError | undefined
+  #readStarted = false
+  // Chunks received but not yet read; past the stream's high-water mark the stream is paused.
+  #chunks: Buffer[] = []
+  #chunkHead = 0
+  #queued = 0
+  #readEnded = false
+  #readError: Error | undefined
+  #wake: (() => void) | undefined
+  #corked = false
+  #ending = false
+  #endPromise: Promise<void> | undefined
+  #drainWaiters = new Set<(err?: unknown) => void>()
+  #onAbort: (() => void) | undefined
+
+  constructor(stream: Duplex, init?: FramedConnectionInit<T>) {
+    this.#stream = stream
+    this.#decoder = init?.decoder
+    this.#idleTimeout = checkLimit('idleTimeout', init?.idleTimeout, DEFAULT_IDLE_TIMEOUT, 0)
+    this.#maxWriteBufferBytes = checkLimit(
+      'maxWriteBufferBytes',
+      init?.maxWriteBufferBytes,
+      DEFAULT_MAX_WRITE_BUFFER_BYTES,
+    )
+    this.#maxReadBytes = checkLimit('maxReadBytes', init?.maxReadBytes, DEFAULT_MAX_READ_BYTES, 0)
+    this.#signal = init?.signal
+    this.#closed = new Promise((resolve) => {
+      this.#resolveClosed = resolve
+    })
+    stream.on('error', (err: Error) => {
+      this.#closeError ??= new ClosedError(`stream failed: ${err.message}`, { cause: err })
+      this.#readError ??= this.#closeError
+      this.#wakeReader()
+    })
+    stream.on('drain', () => {
+      this.#settleDrain()
+    })
+    stream.on('close', () => {
+      this.#onClose()
+    })
+    if (stream.destroyed) queueMicrotask(() => this.#onClose())
+    const signal = this.#signal
+    if (signal !== undefined) {
+      if (signal.aborted) this.#abort(signal.reason)
+      else {
+        this.#onAbort = () => this.#abort(signal.reason)
+        signal.addEventListener('abort', this.#onAbort, { once: true })
+      }
+    }
+  }
+
+  /** Bytes written but not yet handed to the operating system. */
+  get bufferedBytes(): number {
+    return this.#stream.writableLength
+  }
+
+  /** Resolves, never rejects, when the connection has ended: with its error, or `undefined`. */
+  get closed(): Promise<ProtoError | undefined> {
+    return this.#closed
+  }
+
+  /** The incoming frames. Call this or `reader()`, once. */
+  frames(): AsyncIterableIterator<T> {
+    this.#startReading()
+    const decoder = this.#decoder
+    if (decoder === undefined) return this.#incoming() as AsyncGenerator<unknown> as AsyncGenerator<T>
+    return decodeFrames(this.#incoming(), decoder)
+  }
+
+  /** A `ByteReader` over the incoming bytes. Call this or `frames()`, once. */
+  reader(): ByteReader {
+    this.#startReading()
+    return new ByteReader(this.#incoming(), { maxReadBytes: this.#maxReadBytes })
+  }
+
+  /**
+   * Queues a frame (its pieces in order, unsplit). Resolves when the output is below the
+   * stream's high-water mark, else on `'drain'`; an abort or timeout only ends the wait.
+   * @throws {WriteBufferFullError} when the frame would pass `maxWriteBufferBytes`; nothing is written
+   * @throws {ClosedError} after `end()` or once the connection is closed
+   */
+  write(frame: Uint8Array | readonly Uint8Array[], opts?: CallOptions): Promise<void> {
+    const stream = this.#stream
+    if (this.#ending || this.#closeError !== undefined || stream.destroyed || !stream.writable) {
+      return Promise.reject(new ClosedError('write after the connection closed', { cause: this.#closeError }))
+    }
+    let signal: AbortSignal | undefined
+    try {
+      signal = callSignal(opts)
+      signal?.throwIfAborted()
+    } catch (err) {
+      return rejectWith(err)
+    }
+    let size = 0
+    if (frame instanceof Uint8Array) size = frame.length
+    else for (const piece of frame) size += piece.length
+    const buffered = stream.writableLength
+    if (buffered + size > this.#maxWriteBufferBytes) {
+      return Promise.reject(new WriteBufferFullError(buffered, size, this.#maxWriteBufferBytes))
+    }
+    if (!this.#corked) {
+      // Everything written in this tick leaves in one `_writev`, so one syscall.
+      this.#corked = true
+      stream.cork()
+      process.nextTick(() => {
+        this.#uncork()
+      })
+    }
+    let below = true
+    if (frame instanceof Uint8Array) below = stream.write(frame)
+    else for (const piece of frame) below = stream.write(piece)
+    if (below) return Promise.resolve()
+    return this.#waitDrain(signal)
+  }
+
+  /**
+   * Refuses further writes, flushes, sends FIN and resolves on `'finish'`. The read side stays
+   * open. Its signal or timeout destroys the connection.
+   */
+  end(opts?: CallOptions): Promise<void> {
+    if (this.#endPromise !== undefined) return this.#endPromise
+    this.#ending = true
+    const stream = this.#stream
+    let signal: AbortSignal | undefined
+    try {
+      signal = callSignal(opts)
+    } catch (err) {
+      return rejectWith(err)
+    }
+    this.#endPromise = new Promise<void>((resolve, reject) => {
+      if (stream.writableFinished) {
+        resolve()
+        return
+      }
+      if (stream.destroyed || this.#closeError !== undefined) {
+        reject(new ClosedError('end after the connection closed', { cause: this.#closeError }))
+        return
+      }
+      const cleanup = (): void => {
+        stream.off('finish', onFinish)
+        stream.off('close', onClose)
+        signal?.removeEventListener('abort', onAbort)
+      }
+      const onFinish = (): void => {
+        cleanup()
+        resolve()
+      }
+      const onClose = (): void => {
+        cleanup()
+        if (stream.writableFinished) resolve()
+        else reject(new ClosedError('closed before the output was flushed', { cause: this.#closeError }))
+      }
+      const onAbort = (): void => {
+        cleanup()
+        const reason: unknown = signal?.reason
+        this.#abort(reason)
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- an abort reason is any value
+        reject(reason)
+      }
+      stream.on('finish', onFinish)
+      stream.on('close', onClose)
+      if (signal !== undefined) {
+        if (signal.aborted) {
+          onAbort()
+          return
+        }
+        signal.addEventListener('abort', onAbort, { once: true })
+      }
+      this.#uncork()
+      stream.end()
+    })
+    return this.#endPromise
+  }
+
+  /**
+   * Closes at once. Pending writes reject with `ClosedError` (`cause: err`), and so do reads when
+   * `err` is given; `closed` resolves with that error.
+   */
+  destroy(err?: Error): void {
+    if (err === undefined) this.#fail(undefined, undefined)
+    else {
+      const closed = isProtoError(err) ? err : new ClosedError(`destroyed: ${err.message}`, { cause: err })
+      this.#fail(closed, closed)
+    }
+  }
+
+  /** `end()`, then `closed`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    try {
+      await this.end()
+    } catch {
+      // Already closed, or ended by its signal: `closed` still settles.
+    }
+    // Without a reader nothing would see the peer's FIN, and the stream would never close.
+    if (!this.#readStarted) {
+      this.#readStarted = true
+      this.#stream.resume()
+    }
+    await this.#closed
+  }
+
+  #startReading(): void {
+    if (this.#readStarted) throw new UsageError('frames() or reader() may be called once per connection')
+    this.#readStarted = true
+    const stream = this.#stream
+    const highWaterMark = Math.max(1, stream.readableHighWaterMark)
+    stream.on('data', (chunk: Buffer) => {
+      this.#chunks.push(chunk)
+      this.#queued += chunk.length
+      if (this.#queued >= highWaterMark) stream.pause()
+      this.#wakeReader()
+    })
+    stream.on('end', () => {
+      this.#readEnded = true
+      this.#wakeReader()
+    })
+    // A stream paused before (a socket from `pauseOnConnect`) stays paused under a new 'data'
+    // listener.
+    stream.resume()
+  }
+
+  async *#incoming(): AsyncGenerator<Buffer> {
+    const stream = this.#stream
+    const highWaterMark = Math.max(1, stream.readableHighWaterMark)
+    for (;;) {
+      const chunk = this.#chunks[this.#chunkHead]
+      if (chunk !== undefined) {
+        this.#chunkHead += 1
+        if (this.#chunkHead === this.#chunks.length) {
+          this.#chunks = []
+          this.#chunkHead = 0
+        }
+        this.#queued -= chunk.length
+        if (this.#queued < highWaterMark && stream.isPaused() && this.#readError === undefined) stream.resume()
+        yield chunk
+        continue
+      }
+      if (this.#readError !== undefined) throw this.#readError
+      if (this.#readEnded) return
+      if (stream.destroyed) throw new ClosedError('connection closed before the input ended')
+      await this.#waitForInput()
+    }
+  }
+
+  /** Waits for data, end or failure; the idle clock runs only here, where nothing is buffered. */
+  #waitForInput(): Promise<void> {
+    return new Promise((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined
+      this.#wake = () => {
+        if (timer !== undefined) clearTimeout(timer)
+        this.#wake = undefined
+        resolve()
+      }
+      if (this.#idleTimeout > 0) {
+        const idleTimeout = this.#idleTimeout
+        timer = setTimeout(() => {
+          const err = new IdleTimeoutError(idleTimeout)
+          this.#fail(err, err)
+        }, idleTimeout)
+      }
+    })
+  }
+
+  #wakeReader(): void {
+    this.#wake?.()
+  }
+
+  #abort(reason: unknown): void {
+    const closed = isProtoError(reason) ? reason : new ClosedError('aborted', { cause: reason })
+    // Reads reject with the reason itself, as `api.md` has every abort do.
+    this.#fail(reason as Error, closed)
+  }
+
+  /** Ends the connection: reads fail with `readError` (or end, when it is undefined). */
+  #fail(readError: Error | undefined, closeError: ProtoError | undefined): void {
+    if (this.#closeError === undefined && closeError !== undefined) this.#closeError = closeError
+    if (this.#readError === undefined && readError !== undefined) this.#readError = readError
+    if (readError === undefined && this.#readError === undefined) this.#readEnded = true
+    this.#stream.destroy()
+    this.#rejectDrainWaiters()
+    this.#wakeReader()
+  }
+
+  #uncork(): void {
+    if (!this.#corked) return
+    this.#corked = false
+    this.#stream.uncork()
+  }
+
+  #waitDrain(signal: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const settle = (err?: unknown): void => {
+        this.#drainWaiters.delete(settle)
+        signal?.removeEventListener('abort', onAbort)
+        if (err === undefined) resolve()
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- an abort reason is any value
+        else reject(err)
+      }
+      const onAbort = (): void => {
+        settle(signal?.reason)
+      }
+      this.#drainWaiters.add(settle)
+      signal?.addEventListener('abort', onAbort, { once: true })
+    })
+  }
+
+  #settleDrain(): void {
+    for (const settle of [...this.#drainWaiters]) settle()
+  }
+
+  #rejectDrainWaiters(): void {
+    if (this.#drainWaiters.size === 0) return
+    const err = new ClosedError('connection closed before the output drained', { cause: this.#closeError })
+    for (const settle of [...this.#drainWaiters]) settle(err)
+  }
+
+  #onClose(): void {
+    this.#rejectDrainWaiters()
+    this.#wakeReader()
+    if (this.#onAbort !== undefined) this.#signal?.removeEventListener('abort', this.#onAbort)
+    this.#resolveClosed(this.#closeError)
+  }
+}

@@ -1,0 +1,14 @@
+/** Bytes before the LF that a line may hold (oneline's default). */
+export const DEFAULT_MAX_LINE_BYTES = 65_536
+/** The largest whole frame held in memory; larger fields stream. */
+export const DEFAULT_MAX_FRAME_BYTES = 16_777_216
+/** Compressed bytes of one gzip member, matching the output limit. */
+export const DEFAULT_MAX_COMPRESSED_BYTES = 16_777_216
+/** The largest buffered `ByteReader.bytes()` read. */
+export const DEFAULT_MAX_READ_BYTES = 16_777_216
+/** Memory per open field behind `FieldStream.readable()`. */
+export const DEFAULT_FIELD_HIGH_WATER_MARK = 65_536
+/** Four maximum frames; more queued output means writes are not being awaited. */
+export const DEFAULT_MAX_WRITE_BUFFER_BYTES = 67_108_864
+/** Milliseconds without a byte before a waiting read fails; 0 turns the clock off. */
+export const DEFAULT_IDLE_TIMEOUT = 0

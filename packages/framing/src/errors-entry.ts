@@ -1,0 +1,16 @@
+// The browser-safe entry `@proto/framing/errors`: errors and call options only.
+export {
+  BadLengthError,
+  ClosedError,
+  ErrorCode,
+  FrameTooLargeError,
+  IdleTimeoutError,
+  InvalidFrameError,
+  ProtoError,
+  TruncatedFrameError,
+  UsageError,
+  WriteBufferFullError,
+  isProtoError,
+} from './errors.ts'
+export type { CallOptions } from './options.ts'
+export { callSignal, checkLimit } from './options.ts'

@@ -1,0 +1,349 @@
+import { Buffer } from 'node:buffer'
+import zlib from 'node:zlib'
+import { DEFAULT_MAX_COMPRESSED_BYTES, DEFAULT_MAX_FRAME_BYTES } from './constants.ts'
+import { FrameTooLargeError, InvalidFrameError, TruncatedFrameError } from './errors.ts'
+import type { ProtoError } from './errors.ts'
+import type { AsyncFrameDecoder } from './iterate.ts'
+import { checkLimit } from './options.ts'
+import { toBuffer } from './to-buffer.ts'
+
+/** Options of `GzipMemberDecoder`. */
+export interface GzipMemberDecoderInit {
+  /** Largest decompressed member. @default 16_777_216 */
+  maxFrameBytes?: number | undefined
+  /** Largest compressed member, header and trailer included. @default 16_777_216 */
+  maxCompressedBytes?: number | undefined
+}
+
+const FHCRC = 0x02
+const FEXTRA = 0x04
+const FNAME = 0x08
+const FCOMMENT = 0x10
+const FRESERVED = 0xe0
+const FIXED_HEADER = 10
+const TRAILER = 8
+
+// Header parts in the order RFC 1952 lays them out; each is skipped when its flag is clear.
+const Phase = {
+  FIXED: 0,
+  XLEN: 1,
+  EXTRA: 2,
+  NAME: 3,
+  COMMENT: 4,
+  HCRC: 5,
+  BODY: 6,
+  TRAILER: 7,
+} as const
+type Phase = (typeof Phase)[keyof typeof Phase]
+
+/**
+ * Decompresses a stream of RFC 1952 gzip members, each one frame, however the members are split
+ * or coalesced. After a fault, start a new decoder at the next chunk to go on.
+ */
+export class GzipMemberDecoder implements AsyncFrameDecoder {
+  readonly #maxFrameBytes: number
+  readonly #maxCompressedBytes: number
+  #phase: Phase = Phase.FIXED
+  // Scratch for the fixed header, XLEN, header CRC and trailer, which may arrive split.
+  readonly #scratch = Buffer.alloc(FIXED_HEADER)
+  #fill = 0
+  #flags = 0
+  #extraLeft = 0
+  #headerCrc = 0
+  // Compressed bytes of the current member taken so far.
+  #member = 0
+  #inflater: zlib.InflateRaw | undefined
+  // Body bytes written to the inflater of the current member.
+  #fed = 0
+  #bodyError: ProtoError | undefined
+  #settle: (() => void) | undefined
+  #out: Buffer[] = []
+  #outLength = 0
+  #error: ProtoError | undefined
+  #tail: Promise<unknown> = Promise.resolve()
+
+  constructor(init?: GzipMemberDecoderInit) {
+    this.#maxFrameBytes = checkLimit('maxFrameBytes', init?.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES, 0)
+    this.#maxCompressedBytes = checkLimit(
+      'maxCompressedBytes',
+      init?.maxCompressedBytes,
+      DEFAULT_MAX_COMPRESSED_BYTES,
+      FIXED_HEADER + TRAILER,
+    )
+  }
+
+  /** Compressed bytes of the unfinished member. */
+  get buffered(): number {
+    return this.#member + this.#fed
+  }
+
+  get error(): ProtoError | undefined {
+    return this.#error
+  }
+
+  push(chunk: Uint8Array): Promise<Buffer[]> {
+    return this.#serial(() => this.#push(toBuffer(chunk)))
+  }
+
+  end(): Promise<Buffer[]> {
+    return this.#serial(() => {
+      if (this.#phase === Phase.FIXED && this.#fill === 0) return Promise.resolve([])
+      const received = this.#member + this.#fed
+      this.#drop()
+      return Promise.reject((this.#error = new TruncatedFrameError(received)))
+    })
+  }
+
+  #serial(work: () => Promise<Buffer[]>): Promise<Buffer[]> {
+    const run = (): Promise<Buffer[]> => {
+      if (this.#error !== undefined) return Promise.reject(this.#error)
+      return work()
+    }
+    const result = this.#tail.then(run, run)
+    this.#tail = result.catch(() => undefined)
+    return result
+  }
+
+  async #push(buf: Buffer): Promise<Buffer[]> {
+    const frames: Buffer[] = []
+    let at = 0
+    try {
+      while (at < buf.length) {
+        if (this.#phase === Phase.BODY) {
+          const body = buf.subarray(at)
+          // A member whole in this chunk (korv's usual case) is inflated at once; only one split
+          // across chunks pays for a streaming inflater and its thread-pool round trips.
+          const used = this.#inflater === undefined ? this.#inflateWhole(body) : -1
+          at += used >= 0 ? used : await this.#inflate(body)
+        } else if (this.#phase === Phase.TRAILER) {
+          at = this.#trailer(buf, at, frames)
+        } else {
+          at = this.#header(buf, at)
+        }
+      }
+    } catch (err) {
+      this.#drop()
+      this.#error = err as ProtoError
+      if (frames.length === 0) throw err
+    }
+    return frames
+  }
+
+  #count(n: number): void {
+    this.#member += n
+    if (this.#member > this.#maxCompressedBytes) {
+      throw new FrameTooLargeError(this.#member, this.#maxCompressedBytes)
+    }
+  }
+
+  /** Parses header bytes from `buf[at...]`; returns where it stopped. */
+  #header(buf: Buffer, at: number): number {
+    const start = at
+    switch (this.#phase) {
+      case Phase.FIXED: {
+        at += this.#gather(buf, at, FIXED_HEADER)
+        if (this.#fill < FIXED_HEADER) break
+        const h = this.#scratch
+        if (h[0] !== 0x1f || h[1] !== 0x8b) throw new InvalidFrameError('not a gzip member: bad magic bytes')
+        if (h[2] !== 8) throw new InvalidFrameError(`unsupported gzip compression method ${String(h[2])}`)
+        this.#flags = h[3] ?? 0
+        if ((this.#flags & FRESERVED) !== 0) throw new InvalidFrameError('gzip header sets reserved flags')
+        if ((this.#flags & FHCRC) !== 0) this.#headerCrc = zlib.crc32(h)
+        this.#fill = 0
+        this.#phase = (this.#flags & FEXTRA) !== 0 ? Phase.XLEN : this.#after(Phase.EXTRA)
+        break
+      }
+      case Phase.XLEN: {
+        at += this.#gather(buf, at, 2)
+        if (this.#fill < 2) break
+        this.#crc(this.#scratch.subarray(0, 2))
+        this.#extraLeft = this.#scratch.readUInt16LE(0)
+        this.#fill = 0
+        this.#phase = this.#extraLeft > 0 ? Phase.EXTRA : this.#after(Phase.EXTRA)
+        break
+      }
+      case Phase.EXTRA: {
+        const n = Math.min(this.#extraLeft, buf.length - at)
+        this.#crc(buf.subarray(at, at + n))
+        this.#extraLeft -= n
+        at += n
+        if (this.#extraLeft === 0) this.#phase = this.#after(Phase.EXTRA)
+        break
+      }
+      case Phase.NAME:
+      case Phase.COMMENT: {
+        const zero = buf.indexOf(0, at)
+        const end = zero === -1 ? buf.length : zero + 1
+        this.#crc(buf.subarray(at, end))
+        at = end
+        if (zero !== -1) this.#phase = this.#after(this.#phase)
+        break
+      }
+      case Phase.HCRC: {
+        at += this.#gather(buf, at, 2)
+        if (this.#fill < 2) break
+        if (this.#scratch.readUInt16LE(0) !== (this.#headerCrc & 0xffff)) {
+          throw new InvalidFrameError('gzip header CRC does not match')
+        }
+        this.#fill = 0
+        this.#phase = Phase.BODY
+        break
+      }
+      case Phase.BODY:
+      case Phase.TRAILER:
+        break
+    }
+    this.#count(at - start)
+    return at
+  }
+
+  /** The phase after `phase`, skipping the optional parts whose flag is clear. */
+  #after(phase: Phase): Phase {
+    if (phase < Phase.NAME && (this.#flags & FNAME) !== 0) return Phase.NAME
+    if (phase < Phase.COMMENT && (this.#flags & FCOMMENT) !== 0) return Phase.COMMENT
+    if (phase < Phase.HCRC && (this.#flags & FHCRC) !== 0) return Phase.HCRC
+    return Phase.BODY
+  }
+
+  #crc(bytes: Buffer): void {
+    if ((this.#flags & FHCRC) !== 0) this.#headerCrc = zlib.crc32(bytes, this.#headerCrc)
+  }
+
+  /** Copies up to `want − fill` bytes into the scratch; returns how many. */
+  #gather(buf: Buffer, at: number, want: number): number {
+    const n = Math.min(want - this.#fill, buf.length - at)
+    buf.copy(this.#scratch, this.#fill, at, at + n)
+    this.#fill += n
+    return n
+  }
+
+  /**
+   * Inflates a body that starts at `buf[0]` in one synchronous call; returns the bytes it used,
+   * or -1 when the body does not end within `buf`.
+   */
+  #inflateWhole(buf: Buffer): number {
+    const budget = this.#maxCompressedBytes - this.#member - TRAILER + 1
+    const piece = buf.length > budget ? buf.subarray(0, budget) : buf
+    let result: { buffer: Buffer; engine: zlib.InflateRaw }
+    try {
+      // `maxOutputLength` stops a bomb one byte past the limit, before more memory is spent.
+      result = zlib.inflateRawSync(piece, { info: true, maxOutputLength: this.#maxFrameBytes + 1 }) as unknown as {
+        buffer: Buffer
+        engine: zlib.InflateRaw
+      }
+    } catch (err) {
+      const code = (err as { code?: unknown }).code
+      if (code === 'Z_BUF_ERROR') {
+        if (piece.length < buf.length || this.#member + piece.length + TRAILER > this.#maxCompressedBytes) {
+          throw new FrameTooLargeError(this.#member + piece.length + TRAILER, this.#maxCompressedBytes)
+        }
+        return -1
+      }
+      if (code === 'ERR_BUFFER_TOO_LARGE') {
+        throw new FrameTooLargeError(this.#maxFrameBytes + 1, this.#maxFrameBytes, { cause: err })
+      }
+      throw new InvalidFrameError(`bad gzip body: ${(err as Error).message}`, { cause: err })
+    }
+    const output = result.buffer
+    if (output.length > this.#maxFrameBytes) throw new FrameTooLargeError(output.length, this.#maxFrameBytes)
+    const bodyBytes = result.engine.bytesWritten
+    this.#count(bodyBytes)
+    this.#out = [output]
+    this.#outLength = output.length
+    this.#phase = Phase.TRAILER
+    return bodyBytes
+  }
+
+  #startBody(): zlib.InflateRaw {
+    const inflater = zlib.createInflateRaw()
+    // The listeners stay for the inflater's life, so a late zlib error can never go unhandled.
+    inflater.on('data', (out: Buffer) => {
+      if (this.#bodyError !== undefined) return
+      this.#outLength += out.length
+      if (this.#outLength > this.#maxFrameBytes) {
+        // Stops a bomb here, before the next piece of output exists.
+        this.#bodyError = new FrameTooLargeError(this.#outLength, this.#maxFrameBytes)
+        inflater.destroy()
+        this.#settle?.()
+        return
+      }
+      this.#out.push(out)
+    })
+    inflater.on('error', (err: Error) => {
+      this.#bodyError ??= new InvalidFrameError(`bad gzip body: ${err.message}`, { cause: err })
+      this.#settle?.()
+    })
+    this.#inflater = inflater
+    this.#fed = 0
+    this.#bodyError = undefined
+    return inflater
+  }
+
+  /**
+   * Feeds body bytes to the inflater; returns how many of `buf` belong to the body. The inflater
+   * stops at the end of the deflate data, and `bytesWritten` then tells where the trailer starts.
+   */
+  async #inflate(buf: Buffer): Promise<number> {
+    const inflater = this.#inflater ?? this.#startBody()
+    // One byte past the budget is enough to learn whether the body ends within it.
+    const budget = this.#maxCompressedBytes - this.#member - TRAILER - this.#fed + 1
+    if (budget <= 0) {
+      throw new FrameTooLargeError(this.#member + this.#fed + 1 + TRAILER, this.#maxCompressedBytes)
+    }
+    const piece = buf.length > budget ? buf.subarray(0, budget) : buf
+    const before = this.#fed
+    this.#fed += piece.length
+    await new Promise<void>((resolve) => {
+      this.#settle = resolve
+      inflater.write(piece, () => {
+        resolve()
+      })
+    })
+    this.#settle = undefined
+    if (this.#bodyError !== undefined) throw this.#bodyError
+    const bodyBytes = inflater.bytesWritten
+    if (bodyBytes < this.#fed) {
+      // The deflate data ended inside this piece: the rest is trailer and beyond.
+      this.#member += bodyBytes
+      this.#fed = 0
+      this.#inflater = undefined
+      inflater.destroy()
+      this.#phase = Phase.TRAILER
+      return bodyBytes - before
+    }
+    if (this.#member + this.#fed + TRAILER > this.#maxCompressedBytes) {
+      throw new FrameTooLargeError(this.#member + this.#fed + TRAILER, this.#maxCompressedBytes)
+    }
+    return piece.length
+  }
+
+  #trailer(buf: Buffer, at: number, frames: Buffer[]): number {
+    const n = this.#gather(buf, at, TRAILER)
+    this.#count(n)
+    if (this.#fill < TRAILER) return at + n
+    const frame = this.#out.length === 1 ? (this.#out[0] ?? Buffer.alloc(0)) : Buffer.concat(this.#out, this.#outLength)
+    const crc = this.#scratch.readUInt32LE(0)
+    const size = this.#scratch.readUInt32LE(4)
+    if (zlib.crc32(frame) !== crc) throw new InvalidFrameError('gzip CRC-32 does not match the data')
+    // ISIZE is the length modulo 2^32.
+    if (size !== frame.length % 0x1_0000_0000) throw new InvalidFrameError('gzip ISIZE does not match the data')
+    frames.push(frame)
+    this.#fill = 0
+    this.#member = 0
+    this.#out = []
+    this.#outLength = 0
+    this.#phase = Phase.FIXED
+    return at + n
+  }
+
+  #drop(): void {
+    this.#inflater?.destroy()
+    this.#inflater = undefined
+    this.#fill = 0
+    this.#member = 0
+    this.#fed = 0
+    this.#out = []
+    this.#outLength = 0
+    this.#phase = Phase.FIXED
+  }
+}

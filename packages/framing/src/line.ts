@@ -1,0 +1,172 @@
+import { Buffer } from 'node:buffer'
+import { DEFAULT_MAX_LINE_BYTES } from './constants.ts'
+import { FrameTooLargeError, InvalidFrameError, TruncatedFrameError, UsageError } from './errors.ts'
+import type { ProtoError } from './errors.ts'
+import type { FrameDecoder } from './iterate.ts'
+import { checkLimit } from './options.ts'
+import { toBuffer } from './to-buffer.ts'
+
+const LF = 0x0a
+const CR = 0x0d
+
+/** Options of `LineDecoder`. */
+export interface LineDecoderInit {
+  /** Bytes a line may hold before its LF, CR included. @default 65_536 */
+  maxLineBytes?: number | undefined
+  /** Drop one CR before the LF. @default false */
+  stripCR?: boolean | undefined
+  /** What `end()` does with an unterminated last line. @default 'error' */
+  trailing?: 'error' | 'emit' | 'discard' | undefined
+  /** Return copies instead of views of the input chunks. @default false */
+  copy?: boolean | undefined
+}
+
+/** Options of `encodeLine`. */
+export interface EncodeLineInit {
+  /** Bytes the line may hold before its line ending. @default 65_536 */
+  maxLineBytes?: number | undefined
+  /** End with CRLF instead of LF. @default false */
+  crlf?: boolean | undefined
+}
+
+/** Splits input at LF. Lines are `Buffer`s without the LF; an empty line is an empty Buffer. */
+export class LineDecoder implements FrameDecoder {
+  readonly #maxLineBytes: number
+  readonly #stripCR: boolean
+  readonly #trailing: 'error' | 'emit' | 'discard'
+  readonly #copy: boolean
+  // The unfinished line: pieces already searched for LF, so they are never scanned again.
+  #parts: Buffer[] = []
+  #buffered = 0
+  #error: ProtoError | undefined
+
+  constructor(init?: LineDecoderInit) {
+    this.#maxLineBytes = checkLimit('maxLineBytes', init?.maxLineBytes, DEFAULT_MAX_LINE_BYTES, 0)
+    this.#stripCR = init?.stripCR ?? false
+    this.#trailing = init?.trailing ?? 'error'
+    if (this.#trailing !== 'error' && this.#trailing !== 'emit' && this.#trailing !== 'discard') {
+      throw new UsageError(`trailing must be 'error', 'emit' or 'discard', got ${String(this.#trailing)}`)
+    }
+    this.#copy = init?.copy ?? false
+  }
+
+  get buffered(): number {
+    return this.#buffered
+  }
+
+  get error(): ProtoError | undefined {
+    return this.#error
+  }
+
+  push(chunk: Uint8Array): Buffer[] {
+    if (this.#error !== undefined) throw this.#error
+    const buf = toBuffer(chunk)
+    const frames: Buffer[] = []
+    const length = buf.length
+    const max = this.#maxLineBytes
+    let start = 0
+    if (this.#buffered > 0) {
+      const lf = buf.indexOf(LF)
+      if (lf === -1) {
+        if (this.#buffered + length > max) return this.#fail(frames, this.#buffered + length)
+        if (length > 0) {
+          this.#parts.push(buf)
+          this.#buffered += length
+        }
+        return frames
+      }
+      if (this.#buffered + lf > max) return this.#fail(frames, this.#buffered + lf)
+      frames.push(this.#joinPending(buf, lf))
+      start = lf + 1
+    }
+    const copy = this.#copy
+    const stripCR = this.#stripCR
+    for (;;) {
+      const lf = buf.indexOf(LF, start)
+      if (lf === -1) break
+      if (lf - start > max) return this.#fail(frames, lf - start)
+      const end = stripCR && lf > start && buf[lf - 1] === CR ? lf - 1 : lf
+      frames.push(copy ? Buffer.from(buf.subarray(start, end)) : buf.subarray(start, end))
+      start = lf + 1
+    }
+    if (start < length) {
+      if (length - start > max) return this.#fail(frames, length - start)
+      this.#parts.push(buf.subarray(start))
+      this.#buffered = length - start
+    }
+    return frames
+  }
+
+  end(): Buffer[] {
+    if (this.#error !== undefined) throw this.#error
+    if (this.#buffered === 0) return []
+    const parts = this.#parts
+    const buffered = this.#buffered
+    this.#parts = []
+    this.#buffered = 0
+    switch (this.#trailing) {
+      case 'error':
+        throw (this.#error = new TruncatedFrameError(buffered))
+      case 'discard':
+        return []
+      case 'emit': {
+        const only = parts.length === 1 ? parts[0] : undefined
+        if (only !== undefined) return [this.#copy ? Buffer.from(only) : only]
+        return [Buffer.concat(parts, buffered)]
+      }
+    }
+  }
+
+  /** The pending pieces plus `buf[0, lf)` as one line: the one copy of a line split across chunks. */
+  #joinPending(buf: Buffer, lf: number): Buffer {
+    const parts = this.#parts
+    let total = this.#buffered + lf
+    if (this.#stripCR && total > 0) {
+      const last = lf > 0 ? buf[lf - 1] : parts[parts.length - 1]?.at(-1)
+      if (last === CR) total -= 1
+    }
+    parts.push(buf.subarray(0, lf))
+    const line = Buffer.concat(parts, total)
+    this.#parts = []
+    this.#buffered = 0
+    return line
+  }
+
+  #fail(frames: Buffer[], size: number): Buffer[] {
+    this.#parts = []
+    this.#buffered = 0
+    this.#error = new FrameTooLargeError(size, this.#maxLineBytes)
+    if (frames.length === 0) throw this.#error
+    return frames
+  }
+}
+
+/**
+ * UTF-8 of `line` plus LF (CRLF with `crlf`).
+ * @throws {InvalidFrameError} when the line holds an LF
+ * @throws {FrameTooLargeError} when it is over `maxLineBytes`
+ */
+export function encodeLine(line: Uint8Array | string, init?: EncodeLineInit): Buffer {
+  const max = checkLimit('maxLineBytes', init?.maxLineBytes, DEFAULT_MAX_LINE_BYTES, 0)
+  const ending = init?.crlf === true ? 2 : 1
+  if (typeof line === 'string') {
+    if (line.includes('\n')) throw new InvalidFrameError('a line to encode holds an LF')
+    const size = Buffer.byteLength(line)
+    if (size > max) throw new FrameTooLargeError(size, max)
+    const out = Buffer.allocUnsafe(size + ending)
+    out.write(line, 0, 'utf8')
+    writeEnding(out, size, ending)
+    return out
+  }
+  if (line.length > max) throw new FrameTooLargeError(line.length, max)
+  if (line.indexOf(LF) !== -1) throw new InvalidFrameError('a line to encode holds an LF')
+  const out = Buffer.allocUnsafe(line.length + ending)
+  out.set(line, 0)
+  writeEnding(out, line.length, ending)
+  return out
+}
+
+function writeEnding(out: Buffer, at: number, ending: number): void {
+  if (ending === 2) out[at++] = CR
+  out[at] = LF
+}

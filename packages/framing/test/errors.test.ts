@@ -1,0 +1,127 @@
+import { describe, expect, it } from 'vitest'
+import {
+  BadLengthError,
+  ClosedError,
+  ErrorCode,
+  FrameTooLargeError,
+  IdleTimeoutError,
+  InvalidFrameError,
+  ProtoError,
+  TruncatedFrameError,
+  UsageError,
+  WriteBufferFullError,
+  isProtoError,
+} from '../src/errors.ts'
+import { callSignal, checkLimit } from '../src/options.ts'
+
+describe('errors', () => {
+  const cause = new Error('underneath')
+  it.each([
+    [new ProtoError('m', { cause }), 'ProtoError', 'ERR_PROTO'],
+    [new FrameTooLargeError(11, 10, { cause }), 'FrameTooLargeError', 'ERR_PROTO_FRAME_TOO_LARGE'],
+    [new TruncatedFrameError(3, 8, { cause }), 'TruncatedFrameError', 'ERR_PROTO_TRUNCATED_FRAME'],
+    [new BadLengthError(-1, { cause }), 'BadLengthError', 'ERR_PROTO_BAD_LENGTH'],
+    [new InvalidFrameError('m', { cause }), 'InvalidFrameError', 'ERR_PROTO_INVALID_FRAME'],
+    [new IdleTimeoutError(5, { cause }), 'IdleTimeoutError', 'ERR_PROTO_IDLE_TIMEOUT'],
+    [new ClosedError('m', { cause }), 'ClosedError', 'ERR_PROTO_CLOSED'],
+    [new WriteBufferFullError(1, 2, 2, { cause }), 'WriteBufferFullError', 'ERR_PROTO_WRITE_BUFFER_FULL'],
+    [new UsageError('m', { cause }), 'UsageError', 'ERR_PROTO_USAGE'],
+  ])('%s has its name, code and cause', (err, name, code) => {
+    expect(err).toBeInstanceOf(ProtoError)
+    expect(err).toBeInstanceOf(Error)
+    expect(err.name).toBe(name)
+    expect(err.code).toBe(code)
+    expect(err.cause).toBe(cause)
+    expect(isProtoError(err)).toBe(true)
+    expect(String(err)).toContain(name)
+  })
+
+  it('maps every code in ErrorCode', () => {
+    expect(ErrorCode).toEqual({
+      FRAME_TOO_LARGE: 'ERR_PROTO_FRAME_TOO_LARGE',
+      TRUNCATED_FRAME: 'ERR_PROTO_TRUNCATED_FRAME',
+      BAD_LENGTH: 'ERR_PROTO_BAD_LENGTH',
+      INVALID_FRAME: 'ERR_PROTO_INVALID_FRAME',
+      IDLE_TIMEOUT: 'ERR_PROTO_IDLE_TIMEOUT',
+      CLOSED: 'ERR_PROTO_CLOSED',
+      WRITE_BUFFER_FULL: 'ERR_PROTO_WRITE_BUFFER_FULL',
+      USAGE: 'ERR_PROTO_USAGE',
+    })
+  })
+
+  it('carries the fields of each failure', () => {
+    expect(new FrameTooLargeError(11, 10)).toMatchObject({ size: 11, limit: 10 })
+    expect(new TruncatedFrameError(3, 8)).toMatchObject({ received: 3, expected: 8 })
+    expect(new TruncatedFrameError(3).expected).toBeUndefined()
+    expect(new BadLengthError(2n ** 60n).value).toBe(2n ** 60n)
+    expect(new IdleTimeoutError(5).timeout).toBe(5)
+    expect(new WriteBufferFullError(1, 2, 2)).toMatchObject({ buffered: 1, size: 2, limit: 2 })
+  })
+
+  it('recognises errors of another installed copy by their brand, not their class', () => {
+    const foreign = Object.create(
+      Object.create(Error.prototype, { [Symbol.for('@proto/error')]: { value: true } }) as object,
+    ) as object
+    expect(isProtoError(foreign)).toBe(true)
+    expect(foreign instanceof ProtoError).toBe(false)
+    for (const value of [new Error('x'), { code: 'ERR_PROTO' }, null, undefined, 'ERR_PROTO', 1]) {
+      expect(isProtoError(value)).toBe(false)
+    }
+  })
+
+  it('lets subclasses in other packages narrow the code', () => {
+    class KarpError extends ProtoError {
+      override name = 'KarpError'
+      override readonly code: string = 'ERR_KARP'
+    }
+    const err = new KarpError('x')
+    expect(isProtoError(err)).toBe(true)
+    expect(err.code).toBe('ERR_KARP')
+  })
+})
+
+describe('checkLimit', () => {
+  it('falls back to the default and accepts integers from min to 2^53 - 1', () => {
+    expect(checkLimit('n', undefined, 7)).toBe(7)
+    expect(checkLimit('n', 1, 7)).toBe(1)
+    expect(checkLimit('n', 0, 7, 0)).toBe(0)
+    expect(checkLimit('n', Number.MAX_SAFE_INTEGER, 7)).toBe(Number.MAX_SAFE_INTEGER)
+  })
+
+  it.each([0, -1, 1.5, Number.NaN, Infinity, 2 ** 53])('refuses %s with ERR_PROTO_USAGE naming the option', (value) => {
+    expect(() => checkLimit('maxThings', value, 7)).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
+    expect(() => checkLimit('maxThings', value, 7)).toThrow(/maxThings/)
+  })
+
+  it('refuses a bad fallback as well', () => {
+    expect(() => checkLimit('n', undefined, Infinity)).toThrow(UsageError)
+  })
+})
+
+describe('callSignal', () => {
+  it('is undefined without signal or timeout, and the signal itself without a timeout', () => {
+    expect(callSignal()).toBeUndefined()
+    expect(callSignal({})).toBeUndefined()
+    const controller = new AbortController()
+    expect(callSignal({ signal: controller.signal })).toBe(controller.signal)
+  })
+
+  it('aborts with a TimeoutError after the timeout', async () => {
+    const signal = callSignal({ timeout: 1 })
+    if (signal === undefined) return expect.unreachable()
+    await new Promise((resolve) => signal.addEventListener('abort', resolve))
+    expect((signal.reason as Error).name).toBe('TimeoutError')
+  })
+
+  it('follows the caller signal when both are given', () => {
+    const controller = new AbortController()
+    const signal = callSignal({ signal: controller.signal, timeout: 60_000 })
+    controller.abort(new Error('stop'))
+    expect(signal?.aborted).toBe(true)
+    expect((signal?.reason as Error).message).toBe('stop')
+  })
+
+  it('refuses a bad timeout', () => {
+    expect(() => callSignal({ timeout: -1 })).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
+  })
+})
