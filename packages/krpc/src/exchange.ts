@@ -278,8 +278,9 @@ export class Exchange {
   }
 
   #onResponseClose = (): void => {
-    if (!this.#res.writableFinished && !this.#abort.signal.aborted) {
-      this.#abort.abort(new KrpcClosedError('the peer went away before the reply was complete'))
+    if (!this.#res.writableFinished) {
+      if (!this.#req.complete) this.#fail(new KrpcTruncatedError())
+      else if (!this.#abort.signal.aborted) this.#abort.abort(new KrpcClosedError('the peer went away before the reply was complete'))
     }
     this.#replyDone = true
     void this.#cleanup()
@@ -329,11 +330,12 @@ export class Exchange {
       this.#fail(new KrpcTooManyPartsError('fields', limits.fields))
       return
     }
-    if (info.nameTruncated) {
+    // busboy does not count a percent-escape that ends a chunk, so the sizes are checked again.
+    if (info.nameTruncated || Buffer.byteLength(name) > limits.fieldNameSize) {
       this.#fail(new KrpcFieldTooLargeError('fieldNameSize', limits.fieldNameSize))
       return
     }
-    if (info.valueTruncated) {
+    if (info.valueTruncated || Buffer.byteLength(value) > limits.fieldSize) {
       this.#fail(new KrpcFieldTooLargeError('fieldSize', limits.fieldSize))
       return
     }
@@ -662,7 +664,8 @@ export class Exchange {
       bb.removeAllListeners('file')
       bb.removeAllListeners('field')
       bb.on('error', noop)
-      bb.destroy()
+      // Not at once: this may run inside one of busboy's own events, which then goes on.
+      process.nextTick(() => bb.destroy())
     }
     this.#host.clientError(err, this.#peer)
     const res = this.#res

@@ -40,6 +40,9 @@ export class FileArg extends Readable implements KrpcFile {
     this.mimeType = mimeType
     this.#limit = limit
     this.#onProblem = onProblem
+    // A method that never reads its file must not crash the process when the request breaks;
+    // one that reads it sees the error as usual.
+    this.on('error', noop)
   }
 
   /** Feeds this argument from the part as busboy parses it. */

@@ -21,7 +21,7 @@ import {
   RpcCode,
 } from './constants.ts'
 import type { KrpcContext, PeerInfo } from './context.ts'
-import { KrpcBadRequestError, KrpcClosedError, KrpcTooManyConnectionsError } from './errors.ts'
+import { KrpcBadRequestError, KrpcClosedError, KrpcTooManyConnectionsError, KrpcTruncatedError } from './errors.ts'
 import type { KrpcError } from './errors.ts'
 import { Exchange } from './exchange.ts'
 import type { ExchangeHost, MethodEntry, ResolvedLimits } from './exchange.ts'
@@ -176,9 +176,9 @@ class Server extends EventEmitter<KrpcServerEvents> implements KrpcServer, Excha
     for (const key of Object.keys(methods)) {
       const value = methods[key]
       const name = prefix + key
+      // Anything else is the holder's own data, which methods reach through `this`.
       if (typeof value === 'function') this.#add(name, value, methods)
       else if (typeof value === 'object' && value !== null) this.#registerAll(value, `${name}.`)
-      else throw new UsageError(`methods.${name} is neither a function nor an object of methods`)
     }
   }
 
@@ -251,7 +251,10 @@ class Server extends EventEmitter<KrpcServerEvents> implements KrpcServer, Excha
 
   #onHttpClientError(err: Error & { code?: unknown }, socket: Socket): void {
     const peer = peerOf(socket)
-    if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') {
+    if (err.code === 'HPE_INVALID_EOF_STATE') {
+      // The peer left mid-request; a request already being served reports it itself.
+      if (!this.#responses.has(socket)) this.emit('clientError', new KrpcTruncatedError({ cause: err }), peer)
+    } else if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') {
       const status = statusForParseError(err.code)
       this.emit('clientError', new KrpcBadRequestError(err.message, status, RpcCode.INVALID_REQUEST, { cause: err }), peer)
       if (socket.writable && this.#responses.get(socket)?.headersSent !== true) {

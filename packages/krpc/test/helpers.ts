@@ -157,7 +157,7 @@ export function vectorMethods(): NonNullable<KrpcServerOptions['methods']> {
 /** The hook twin's hook: like the original's `hook(counter=None)`, it takes only `counter`. */
 export function counterHook(pmhparams: unknown): void {
   if (pmhparams === null || pmhparams === undefined) return
-  for (const key of Object.keys(pmhparams as object)) {
+  for (const key of Object.keys(pmhparams)) {
     if (key !== 'counter') throw new TypeError(`hook() got an unexpected keyword argument '${key}'`)
   }
 }
