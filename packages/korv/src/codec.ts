@@ -1,0 +1,163 @@
+import { Buffer } from 'node:buffer'
+import { crc32, deflateRawSync } from 'node:zlib'
+import { checkLimit, GzipMemberDecoder, InvalidFrameError } from '@proto/framing'
+import { DEFAULT_MAX_JSON_BYTES, DEFAULT_MAX_MESSAGE_BYTES, VERBS } from './constants.ts'
+import type { KorvLimits, KorvVerb } from './constants.ts'
+import {
+  KorvBadMessageError,
+  KorvMessageTooLargeError,
+  KorvUnserializableError,
+} from './errors.ts'
+import type { KorvRejection } from './errors.ts'
+
+/** A request as a handler sees it: the checked fields and the whole object. */
+export interface KorvRequest {
+  readonly verb: KorvVerb
+  readonly resource: string
+  readonly body: unknown
+  readonly id: unknown
+  readonly request: Record<string, unknown>
+}
+
+/** A reply as a client sees it. */
+export interface KorvResponse {
+  readonly requestId: unknown
+  readonly code: unknown
+  readonly body: unknown
+}
+
+// As `zlib.gzipSync` writes it on Linux: no mtime, no flags, OS 3 (Unix).
+const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03])
+const GZIP_TRAILER_BYTES = 8
+// Python's json.dumps (ensure_ascii) escapes every UTF-16 unit outside ' '..'~'; JSON.stringify
+// has already escaped those below ' ' and the lone surrogates, which leaves 0x7F and up.
+const NON_ASCII = /[\u007f-\uffff]/g
+const HAS_NON_ASCII = /[\u007f-\uffff]/
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
+function escapeUnit(unit: string): string {
+  return `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`
+}
+
+/**
+ * JSON text as Python's `json.dumps(obj, separators=(',', ':'))` writes it: compact, keys in
+ * insertion order, non-ASCII as lowercase `\uXXXX`. Throws `ERR_KORV_UNSERIALIZABLE` for what
+ * JSON cannot hold (a BigInt, a cycle, a bare `undefined` or function).
+ */
+export function encodeJson(value: unknown): string {
+  let text: string | undefined
+  try {
+    text = JSON.stringify(value)
+  } catch (err) {
+    throw new KorvUnserializableError(`not serialisable as JSON: ${(err as Error).message}`, { cause: err })
+  }
+  if (text === undefined) throw new KorvUnserializableError(`not serialisable as JSON: ${typeof value}`)
+  return HAS_NON_ASCII.test(text) ? text.replace(NON_ASCII, escapeUnit) : text
+}
+
+/**
+ * One gzip member holding `message` as JSON: the bytes of one `channel.write()`. Throws
+ * `ERR_KORV_MESSAGE_TOO_LARGE` past `maxMessageBytes`, before anything is written.
+ */
+export function encodeMessage(message: object, limits?: Partial<Pick<KorvLimits, 'maxMessageBytes'>>): Uint8Array {
+  const maxMessageBytes = checkLimit('maxMessageBytes', limits?.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES)
+  const json = Buffer.from(encodeJson(message), 'utf8')
+  const deflated = deflateRawSync(json)
+  const size = GZIP_HEADER.length + deflated.length + GZIP_TRAILER_BYTES
+  if (size > maxMessageBytes) {
+    throw new KorvMessageTooLargeError(`message of ${size} gzip bytes is over maxMessageBytes ${maxMessageBytes}`, {
+      size,
+      limit: maxMessageBytes,
+    })
+  }
+  const out = Buffer.allocUnsafe(size)
+  GZIP_HEADER.copy(out, 0)
+  deflated.copy(out, GZIP_HEADER.length)
+  out.writeUInt32LE(crc32(json), size - 8)
+  out.writeUInt32LE(json.length % 2 ** 32, size - 4)
+  return out
+}
+
+/** A decoder for the messages of one channel direction (framing's gzip member decoder, korv limits). */
+export function createMessageDecoder(limits?: Partial<Pick<KorvLimits, 'maxMessageBytes' | 'maxJsonBytes'>>): GzipMemberDecoder {
+  return new GzipMemberDecoder({
+    maxCompressedBytes: checkLimit('maxMessageBytes', limits?.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES),
+    maxFrameBytes: checkLimit('maxJsonBytes', limits?.maxJsonBytes, DEFAULT_MAX_JSON_BYTES),
+  })
+}
+
+const GZIP_MAGIC = [0x1f, 0x8b, 0x08] as const
+
+/**
+ * Feeds one SSH packet to the decoder. A packet that starts a message with bytes no gzip member
+ * starts with is refused at once: the decoder would hold a short one (the original's
+ * `hello\n`) until more bytes came, then drop the next, good packet along with it.
+ */
+export function pushPacket(decoder: GzipMemberDecoder, packet: Buffer): Promise<Buffer[]> {
+  if (decoder.buffered === 0) {
+    const n = Math.min(packet.length, GZIP_MAGIC.length)
+    for (let i = 0; i < n; i++) {
+      if (packet[i] !== GZIP_MAGIC[i]) {
+        return Promise.reject(new InvalidFrameError('not a gzip member: bad magic bytes'))
+      }
+    }
+  }
+  return decoder.push(packet)
+}
+
+function rejection(requestId: unknown, message: string): KorvRejection {
+  return { request_id: requestId, code: 400, body: { message } }
+}
+
+/** Strict UTF-8 (no BOM) and RFC 8259 JSON; Python's `NaN` and friends are refused. */
+export function decodeJson(json: Uint8Array | string): unknown {
+  try {
+    return JSON.parse(typeof json === 'string' ? json : utf8.decode(json)) as unknown
+  } catch (err) {
+    throw new KorvBadMessageError('not UTF-8 JSON', {
+      cause: err,
+      reply: rejection(0, 'Unable to process request'),
+    })
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+const has = (object: object, key: string): boolean => Object.hasOwn(object, key)
+
+export function isVerb(value: unknown): value is KorvVerb {
+  return typeof value === 'string' && (VERBS as readonly string[]).includes(value)
+}
+
+/**
+ * The server's checks of spec §1.5, rows 1 and 3 to 7, in order. A failure throws
+ * `ERR_KORV_BAD_MESSAGE` whose `reply` is the 400 to send.
+ */
+export function parseRequest(json: Uint8Array | string): KorvRequest {
+  const request = decodeJson(json)
+  if (!isRecord(request) || !has(request, 'id')) {
+    throw new KorvBadMessageError("request has no 'id'", { reply: rejection(0, "Missing 'id'") })
+  }
+  const id = request.id
+  const fail = (message: string, bodyMessage: string): never => {
+    throw new KorvBadMessageError(message, { reply: rejection(id, bodyMessage) })
+  }
+  if (!has(request, 'verb')) fail("request has no 'verb'", "Missing 'verb'")
+  const resource = request.resource
+  if (typeof resource !== 'string') return fail("request has no string 'resource'", "Missing 'resource'")
+  const verb = request.verb
+  if (!isVerb(verb)) return fail('unknown verb', 'Unknown verb')
+  if ((verb === 'STORE' || verb === 'UPDATE') && !has(request, 'body')) fail("request has no 'body'", "Missing 'body'")
+  return { verb, resource, body: has(request, 'body') ? request.body : null, id, request }
+}
+
+/** A reply's fields; `code` is left unchecked, since a bad code fails only its own call. */
+export function parseResponse(json: Uint8Array | string): KorvResponse {
+  const response = decodeJson(json)
+  if (!isRecord(response) || !has(response, 'request_id')) {
+    throw new KorvBadMessageError("reply has no 'request_id'")
+  }
+  return { requestId: response.request_id, code: response.code, body: has(response, 'body') ? response.body : null }
+}

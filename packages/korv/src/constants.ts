@@ -1,0 +1,54 @@
+/** The port the original korv server listens on. */
+export const DEFAULT_PORT = 8022
+export const DEFAULT_HOST = '127.0.0.1'
+/** The username our client sends; servers ignore it, as the original does. */
+export const DEFAULT_USERNAME = 'korv'
+
+/** The four verbs of the protocol, case-sensitive. */
+export const VERBS = ['GET', 'STORE', 'UPDATE', 'DELETE'] as const
+export type KorvVerb = (typeof VERBS)[number]
+
+// The original decodes each SSH packet on its own, and ssh2 and asyncssh keep one write up to the
+// peer's maximum packet size (32 768) in one packet: a bigger message cannot reach it whole.
+export const DEFAULT_MAX_MESSAGE_BYTES = 32_768
+export const DEFAULT_MAX_JSON_BYTES = 1_048_576
+export const DEFAULT_MAX_IN_FLIGHT = 1024
+export const DEFAULT_MAX_CHANNELS = 16
+/** OpenSSH's `MaxAuthTries`. */
+export const DEFAULT_MAX_AUTH_ATTEMPTS = 6
+export const DEFAULT_MAX_CONNECTIONS = 1024
+export const DEFAULT_HANDSHAKE_TIMEOUT = 30_000
+export const DEFAULT_IDLE_TIMEOUT = 600_000
+/** Each client call's default `timeout`. */
+export const DEFAULT_CALL_TIMEOUT = 30_000
+
+/** Every size, count and time limit of a korv server; a client takes the first three and `handshakeTimeout`. */
+export interface KorvLimits {
+  /** Largest gzip member sent or received, in bytes. @default 32_768 */
+  maxMessageBytes: number
+  /** Largest JSON text a member may inflate to, in bytes. @default 1_048_576 */
+  maxJsonBytes: number
+  /** Requests awaiting a reply per connection (server: reads pause; client: calls fail). @default 1024 */
+  maxInFlight: number
+  /** `direct-tcpip` channels open at once per connection. @default 16 */
+  maxChannels: number
+  /** Rejected authentication requests before the connection is ended. @default 6 */
+  maxAuthAttempts: number
+  /** SSH connections open at once. @default 1024 */
+  maxConnections: number
+  /** Milliseconds for the server until auth, or for all of the client's `connect()`. @default 30_000 */
+  handshakeTimeout: number
+  /** Milliseconds without requests or channel data before the server ends a connection. @default 600_000 */
+  idleTimeout: number
+}
+
+export const DEFAULT_LIMITS: Readonly<KorvLimits> = {
+  maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
+  maxJsonBytes: DEFAULT_MAX_JSON_BYTES,
+  maxInFlight: DEFAULT_MAX_IN_FLIGHT,
+  maxChannels: DEFAULT_MAX_CHANNELS,
+  maxAuthAttempts: DEFAULT_MAX_AUTH_ATTEMPTS,
+  maxConnections: DEFAULT_MAX_CONNECTIONS,
+  handshakeTimeout: DEFAULT_HANDSHAKE_TIMEOUT,
+  idleTimeout: DEFAULT_IDLE_TIMEOUT,
+}

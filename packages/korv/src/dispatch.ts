@@ -1,0 +1,221 @@
+import { once } from 'node:events'
+import type { ServerChannel } from 'ssh2'
+import type { GzipMemberDecoder } from '@proto/framing'
+import { createMessageDecoder, encodeMessage, parseRequest, pushPacket } from './codec.ts'
+import type { KorvRequest } from './codec.ts'
+import type { KorvLimits, KorvVerb } from './constants.ts'
+import { ErrorCode, fromFramingError, KorvClosedError } from './errors.ts'
+import type { KorvBadMessageError, KorvError, KorvRejection } from './errors.ts'
+import { checkResult } from './handler.ts'
+import type { KorvContext, KorvHandler, PeerInfo } from './handler.ts'
+
+/** What a channel needs from its SSH connection and server. */
+export interface DispatchHost {
+  readonly limits: KorvLimits
+  readonly exposeErrors: boolean
+  readonly closing: boolean
+  readonly peer: PeerInfo
+  readonly username: string
+  readonly key: KorvContext['key']
+  route(verb: KorvVerb, resource: string): KorvHandler | undefined
+  /** Takes one of the connection's `maxInFlight` slots: true at once, else a promise (false if the connection ended). */
+  acquire(): true | Promise<boolean>
+  release(): void
+  touch(): void
+  clientError(err: KorvError): void
+  handlerError(err: unknown, ctx: KorvContext): void
+}
+
+const now = (): number => Date.now() / 1000
+
+/**
+ * One `direct-tcpip` channel on the server: decodes messages packet by packet, answers the
+ * checks of spec §1.5, runs handlers concurrently and writes each reply as it completes.
+ */
+export class ChannelDispatcher {
+  #host: DispatchHost
+  #channel: ServerChannel
+  #decoder: GzipMemberDecoder
+  // The decoder is asynchronous; packets and EOF go through it one at a time, in order.
+  #chain: Promise<void> = Promise.resolve()
+  #abort = new AbortController()
+  #running = 0
+  #eof = false
+  #stopped = false
+
+  constructor(host: DispatchHost, channel: ServerChannel) {
+    this.#host = host
+    this.#channel = channel
+    this.#decoder = createMessageDecoder(host.limits)
+    // 'data' gives one SSH packet at a time; read() would join them, and after a bad packet
+    // decoding restarts at the next packet boundary.
+    channel.on('data', (chunk: Buffer) => {
+      channel.pause()
+      this.#chain = this.#chain.then(() => this.#onPacket(chunk)).then(() => this.#resume())
+    })
+    channel.on('end', () => {
+      this.#chain = this.#chain.then(() => this.#onEof())
+    })
+    channel.on('close', () => {
+      this.#stopped = true
+      this.#abort.abort(new KorvClosedError('channel closed'))
+    })
+    // Write failures surface as 'close'; the connection reports what went wrong.
+    channel.on('error', () => {})
+  }
+
+  get open(): boolean {
+    return !this.#stopped
+  }
+
+  async #onPacket(chunk: Buffer): Promise<void> {
+    this.#host.touch()
+    if (this.#stopped) return
+    let frames: Buffer[] = []
+    let fault: unknown
+    try {
+      frames = await pushPacket(this.#decoder, chunk)
+      fault = this.#decoder.error
+    } catch (err) {
+      fault = err
+    }
+    for (const frame of frames) {
+      const slot = this.#host.acquire()
+      if (slot !== true && !(await slot)) return
+      if (this.#stopped) {
+        this.#host.release()
+        return
+      }
+      this.#onMessage(frame)
+    }
+    if (fault === undefined) return
+    const err = fromFramingError(fault)
+    if (err.code === ErrorCode.MESSAGE_TOO_LARGE) {
+      this.#send({ request_id: 0, code: 400, body: { message: 'Message too large' } })
+      this.#host.clientError(err)
+      this.#stop()
+      return
+    }
+    this.#send({ request_id: 0, code: 400, body: { message: 'Unable to process request' } })
+    // The rest of this packet is lost; the next one starts a new message.
+    this.#decoder = createMessageDecoder(this.#host.limits)
+  }
+
+  async #resume(): Promise<void> {
+    if (this.#stopped) return
+    if (this.#channel.writableNeedDrain) {
+      await Promise.race([once(this.#channel, 'drain'), once(this.#channel, 'close')])
+    }
+    if (!this.#stopped) this.#channel.resume()
+  }
+
+  async #onEof(): Promise<void> {
+    if (this.#stopped) return
+    try {
+      for (const frame of await this.#decoder.end()) {
+        const slot = this.#host.acquire()
+        if (slot !== true && !(await slot)) return
+        this.#onMessage(frame)
+      }
+    } catch {
+      // A message cut off by EOF is dropped (spec §4).
+    }
+    this.#eof = true
+    if (this.#running === 0) this.#stop()
+  }
+
+  /** Ends our side: EOF and close after what is already written. */
+  #stop(): void {
+    if (this.#stopped) return
+    this.#stopped = true
+    this.#channel.end()
+  }
+
+  #onMessage(frame: Buffer): void {
+    let request: KorvRequest
+    try {
+      request = parseRequest(frame)
+    } catch (err) {
+      this.#host.release()
+      this.#send((err as KorvBadMessageError).reply ?? { request_id: 0, code: 400, body: { message: 'Unable to process request' } })
+      return
+    }
+    if (this.#host.closing) {
+      this.#host.release()
+      this.#send({ request_id: request.id, code: 500, body: { message: 'closing' } })
+      return
+    }
+    const handler = this.#host.route(request.verb, request.resource)
+    if (handler === undefined) {
+      this.#host.release()
+      this.#send({ request_id: request.id, code: 404, body: null })
+      return
+    }
+    const host = this.#host
+    const ctx: KorvContext = {
+      verb: request.verb,
+      resource: request.resource,
+      body: request.body,
+      id: request.id,
+      request: request.request,
+      username: host.username,
+      key: host.key,
+      peer: host.peer,
+      signal: this.#abort.signal,
+    }
+    this.#running++
+    void this.#run(handler, ctx).finally(() => {
+      this.#running--
+      host.release()
+      if (this.#eof && this.#running === 0) this.#stop()
+    })
+  }
+
+  async #run(handler: KorvHandler, ctx: KorvContext): Promise<void> {
+    let reply: Uint8Array
+    try {
+      const { code, body } = checkResult(await handler(ctx))
+      reply = encodeMessage({ id: now(), request_id: ctx.id, code, body }, this.#host.limits)
+    } catch (err) {
+      this.#host.handlerError(err, ctx)
+      this.#sendFailure(ctx.id, err)
+      return
+    }
+    this.#write(reply)
+  }
+
+  #sendFailure(requestId: unknown, err: unknown): void {
+    const body: { message: string; traceback?: string } = { message: describe(err) }
+    if (this.#host.exposeErrors) body.traceback = err instanceof Error && typeof err.stack === 'string' ? err.stack : describe(err)
+    this.#send({ request_id: requestId, code: 500, body })
+  }
+
+  #send(reply: KorvRejection | { request_id: unknown; code: number; body: unknown }): void {
+    let bytes: Uint8Array
+    try {
+      bytes = encodeMessage({ id: now(), request_id: reply.request_id, code: reply.code, body: reply.body }, this.#host.limits)
+    } catch {
+      // An echoed id or an error message too large to send: answer without them.
+      bytes = encodeMessage(
+        { id: now(), request_id: 0, code: reply.code, body: { message: 'Reply too large' } },
+        this.#host.limits,
+      )
+    }
+    this.#write(bytes)
+  }
+
+  #write(bytes: Uint8Array): void {
+    const channel = this.#channel
+    if (channel.writableEnded || channel.destroyed) return
+    channel.write(bytes)
+  }
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) return err.message
+  try {
+    return String(err)
+  } catch {
+    return 'handler failed'
+  }
+}

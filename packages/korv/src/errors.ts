@@ -1,0 +1,186 @@
+import { ProtoError } from '@proto/framing'
+
+/** Every `ERR_KORV_*` code. Match on `err.code`: `instanceof` fails across two installed copies. */
+export const ErrorCode = {
+  REMOTE: 'ERR_KORV_REMOTE',
+  BAD_MESSAGE: 'ERR_KORV_BAD_MESSAGE',
+  UNKNOWN_VERB: 'ERR_KORV_UNKNOWN_VERB',
+  BAD_HANDLER_RESULT: 'ERR_KORV_BAD_HANDLER_RESULT',
+  UNSERIALIZABLE: 'ERR_KORV_UNSERIALIZABLE',
+  HOST_KEY: 'ERR_KORV_HOST_KEY',
+  AUTH_FAILED: 'ERR_KORV_AUTH_FAILED',
+  CHANNEL_REFUSED: 'ERR_KORV_CHANNEL_REFUSED',
+  BAD_KEY: 'ERR_KORV_BAD_KEY',
+  BAD_KEY_LINE: 'ERR_KORV_BAD_KEY_LINE',
+  MESSAGE_TOO_LARGE: 'ERR_KORV_MESSAGE_TOO_LARGE',
+  TOO_MANY_IN_FLIGHT: 'ERR_KORV_TOO_MANY_IN_FLIGHT',
+  TOO_MANY_CHANNELS: 'ERR_KORV_TOO_MANY_CHANNELS',
+  TOO_MANY_CONNECTIONS: 'ERR_KORV_TOO_MANY_CONNECTIONS',
+  HANDSHAKE_TIMEOUT: 'ERR_KORV_HANDSHAKE_TIMEOUT',
+  IDLE_TIMEOUT: 'ERR_KORV_IDLE_TIMEOUT',
+  CLOSED: 'ERR_KORV_CLOSED',
+  CONNECT: 'ERR_KORV_CONNECT',
+} as const
+export type KorvErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
+
+/** What a server answers to a request it rejects before any handler runs (spec §1.5). */
+export interface KorvRejection {
+  request_id: unknown
+  code: number
+  body: { message: string }
+}
+
+export abstract class KorvError extends ProtoError {
+  override name = 'KorvError'
+  declare readonly code: KorvErrorCode
+}
+
+/** The server answered 400 or more. */
+export class RemoteError extends KorvError {
+  override name = 'RemoteError'
+  override readonly code = ErrorCode.REMOTE
+  readonly status: number
+  readonly body: unknown
+  constructor(status: number, body: unknown) {
+    const message =
+      typeof body === 'object' && body !== null && typeof (body as { message?: unknown }).message === 'string'
+        ? (body as { message: string }).message
+        : `korv ${status}`
+    super(message)
+    this.status = status
+    this.body = body
+  }
+}
+
+export class KorvBadMessageError extends KorvError {
+  override name = 'KorvBadMessageError'
+  override readonly code = ErrorCode.BAD_MESSAGE
+  /** The reply a server sends for this message, when it is a §1.5 rejection. */
+  readonly reply: KorvRejection | undefined
+  constructor(message: string, options?: ErrorOptions & { reply?: KorvRejection }) {
+    super(message, options)
+    this.reply = options?.reply
+  }
+}
+
+export class KorvUnknownVerbError extends KorvError {
+  override name = 'KorvUnknownVerbError'
+  override readonly code = ErrorCode.UNKNOWN_VERB
+  readonly verb: unknown
+  constructor(verb: unknown) {
+    super(`unknown verb ${JSON.stringify(verb) ?? String(verb)}: use GET, STORE, UPDATE or DELETE`)
+    this.verb = verb
+  }
+}
+
+export class KorvBadHandlerResultError extends KorvError {
+  override name = 'KorvBadHandlerResultError'
+  override readonly code = ErrorCode.BAD_HANDLER_RESULT
+}
+
+export class KorvUnserializableError extends KorvError {
+  override name = 'KorvUnserializableError'
+  override readonly code = ErrorCode.UNSERIALIZABLE
+}
+
+export class KorvHostKeyError extends KorvError {
+  override name = 'KorvHostKeyError'
+  override readonly code = ErrorCode.HOST_KEY
+  /** `SHA256:` fingerprint of the key the server showed. */
+  readonly fingerprint: string
+  constructor(host: string, fingerprint: string, options?: ErrorOptions) {
+    super(`host key ${fingerprint} of ${host} is not trusted`, options)
+    this.fingerprint = fingerprint
+  }
+}
+
+export class KorvAuthFailedError extends KorvError {
+  override name = 'KorvAuthFailedError'
+  override readonly code = ErrorCode.AUTH_FAILED
+}
+
+export class KorvChannelRefusedError extends KorvError {
+  override name = 'KorvChannelRefusedError'
+  override readonly code = ErrorCode.CHANNEL_REFUSED
+}
+
+export class KorvBadKeyError extends KorvError {
+  override name = 'KorvBadKeyError'
+  override readonly code = ErrorCode.BAD_KEY
+}
+
+/** A line of authorized_keys or known_hosts that was skipped. */
+export class KorvBadKeyLineError extends KorvError {
+  override name = 'KorvBadKeyLineError'
+  override readonly code = ErrorCode.BAD_KEY_LINE
+  /** 1-based line number. */
+  readonly line: number
+  constructor(line: number, reason: string) {
+    super(`line ${line} skipped: ${reason}`)
+    this.line = line
+  }
+}
+
+export class KorvMessageTooLargeError extends KorvError {
+  override name = 'KorvMessageTooLargeError'
+  override readonly code = ErrorCode.MESSAGE_TOO_LARGE
+  readonly size: number | undefined
+  readonly limit: number | undefined
+  constructor(message: string, options?: ErrorOptions & { size?: number; limit?: number }) {
+    super(message, options)
+    this.size = options?.size
+    this.limit = options?.limit
+  }
+}
+
+export class KorvTooManyInFlightError extends KorvError {
+  override name = 'KorvTooManyInFlightError'
+  override readonly code = ErrorCode.TOO_MANY_IN_FLIGHT
+}
+
+export class KorvTooManyChannelsError extends KorvError {
+  override name = 'KorvTooManyChannelsError'
+  override readonly code = ErrorCode.TOO_MANY_CHANNELS
+}
+
+export class KorvTooManyConnectionsError extends KorvError {
+  override name = 'KorvTooManyConnectionsError'
+  override readonly code = ErrorCode.TOO_MANY_CONNECTIONS
+}
+
+export class KorvHandshakeTimeoutError extends KorvError {
+  override name = 'KorvHandshakeTimeoutError'
+  override readonly code = ErrorCode.HANDSHAKE_TIMEOUT
+}
+
+export class KorvIdleTimeoutError extends KorvError {
+  override name = 'KorvIdleTimeoutError'
+  override readonly code = ErrorCode.IDLE_TIMEOUT
+}
+
+export class KorvClosedError extends KorvError {
+  override name = 'KorvClosedError'
+  override readonly code = ErrorCode.CLOSED
+}
+
+export class KorvConnectError extends KorvError {
+  override name = 'KorvConnectError'
+  override readonly code = ErrorCode.CONNECT
+}
+
+/** Rethrows a framing error from the message decoder under the korv prefix (spec §4). */
+export function fromFramingError(err: unknown): KorvError {
+  const code = (err as { code?: unknown } | null)?.code
+  if (code === 'ERR_PROTO_FRAME_TOO_LARGE' || code === 'ERR_PROTO_BAD_LENGTH') {
+    const { size, limit } = err as { size?: unknown; limit?: unknown }
+    return new KorvMessageTooLargeError('message too large', {
+      cause: err,
+      ...(typeof size === 'number' ? { size } : {}),
+      ...(typeof limit === 'number' ? { limit } : {}),
+    })
+  }
+  if (code === 'ERR_PROTO_TRUNCATED_FRAME') {
+    return new KorvBadMessageError('channel ended inside a message', { cause: err })
+  }
+  return new KorvBadMessageError('not a gzip member', { cause: err })
+}

@@ -1,0 +1,46 @@
+export { createServer, KorvServer } from './server.ts'
+export type { KorvServerEvents, KorvServerOptions } from './server.ts'
+export { connect } from './client.ts'
+export type { KorvClient, KorvClientEvents, KorvClientOptions, KorvReply } from './client.ts'
+export type { KorvContext, KorvHandler, KorvResult, PeerInfo } from './handler.ts'
+export type { KeyInput } from './key-input.ts'
+export { encodeJson, encodeMessage, parseRequest } from './codec.ts'
+export type { KorvRequest } from './codec.ts'
+export {
+  DEFAULT_CALL_TIMEOUT,
+  DEFAULT_HANDSHAKE_TIMEOUT,
+  DEFAULT_IDLE_TIMEOUT,
+  DEFAULT_LIMITS,
+  DEFAULT_MAX_AUTH_ATTEMPTS,
+  DEFAULT_MAX_CHANNELS,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_IN_FLIGHT,
+  DEFAULT_MAX_JSON_BYTES,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  DEFAULT_PORT,
+  VERBS,
+} from './constants.ts'
+export type { KorvLimits, KorvVerb } from './constants.ts'
+export {
+  ErrorCode,
+  KorvAuthFailedError,
+  KorvBadHandlerResultError,
+  KorvBadKeyError,
+  KorvBadKeyLineError,
+  KorvBadMessageError,
+  KorvChannelRefusedError,
+  KorvClosedError,
+  KorvConnectError,
+  KorvError,
+  KorvHandshakeTimeoutError,
+  KorvHostKeyError,
+  KorvIdleTimeoutError,
+  KorvMessageTooLargeError,
+  KorvTooManyChannelsError,
+  KorvTooManyConnectionsError,
+  KorvTooManyInFlightError,
+  KorvUnknownVerbError,
+  KorvUnserializableError,
+  RemoteError,
+} from './errors.ts'
+export type { KorvErrorCode, KorvRejection } from './errors.ts'

@@ -1,0 +1,69 @@
+import { Buffer } from 'node:buffer'
+import fc from 'fast-check'
+import { randomChunkings } from '@proto/framing/testing'
+import { describe, expect, it } from 'vitest'
+import { createMessageDecoder, encodeJson, encodeMessage, parseRequest } from '../src/codec.ts'
+import { ErrorCode } from '../src/errors.ts'
+import { pythonGzip } from './helpers.ts'
+
+const numRuns = Number(process.env.FC_NUM_RUNS ?? 200)
+
+describe('codec properties', () => {
+  it('encodeJson is ASCII, parses back to the value and re-encodes to itself', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        const text = encodeJson(value)
+        expect(/^[\x20-\x7e]*$/.test(text)).toBe(true)
+        expect(JSON.parse(text)).toEqual(JSON.parse(JSON.stringify(value)))
+        expect(encodeJson(JSON.parse(text))).toBe(text)
+      }),
+      { numRuns },
+    )
+  })
+
+  it('decoding an encoded message gives its JSON back', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.dictionary(fc.string(), fc.jsonValue(), { maxKeys: 5 }), async (message) => {
+        const frames = await createMessageDecoder().push(encodeMessage(message))
+        expect(frames.map((f) => JSON.parse(f.toString('utf8')) as unknown)).toEqual([JSON.parse(encodeJson(message))])
+      }),
+      { numRuns },
+    )
+  })
+
+  it('any chunking of coalesced members decodes to the same messages', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.jsonValue({ maxDepth: 2 }), fc.boolean()), { minLength: 1, maxLength: 4 }),
+        fc.integer(),
+        async (messages, seed) => {
+          const texts = messages.map(([value]) => encodeJson({ value }))
+          const wire = Buffer.concat(
+            messages.map(([value, python], i) => (python ? pythonGzip(texts[i] ?? '') : encodeMessage({ value }))),
+          )
+          for (const chunks of randomChunkings(wire, seed, 4)) {
+            const decoder = createMessageDecoder()
+            const out: string[] = []
+            for (const chunk of chunks) for (const frame of await decoder.push(chunk)) out.push(frame.toString('utf8'))
+            expect(await decoder.end()).toEqual([])
+            expect(out).toEqual(texts)
+          }
+        },
+      ),
+      { numRuns: Math.max(1, Math.floor(numRuns / 4)) },
+    )
+  })
+
+  it('parseRequest refuses random input only with ERR_KORV_BAD_MESSAGE and a 400 reply', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.uint8Array(), fc.jsonValue().map((v) => JSON.stringify(v))), (input) => {
+        try {
+          parseRequest(input)
+        } catch (err) {
+          expect(err).toMatchObject({ code: ErrorCode.BAD_MESSAGE, reply: { code: 400 } })
+        }
+      }),
+      { numRuns },
+    )
+  })
+})
