@@ -70,3 +70,8 @@ export async function settled(promise: Promise<unknown>): Promise<boolean> {
   await new Promise((resolve) => setImmediate(resolve))
   return done
 }
+
+/** `chunks` as an async source, one chunk per pull. */
+export async function* asyncChunks(chunks: Iterable<Buffer>): AsyncGenerator<Buffer> {
+  for (const chunk of chunks) yield await Promise.resolve(chunk)
+}

@@ -1,6 +1,19 @@
 import { Buffer } from 'node:buffer'
 import type * as FastCheck from 'fast-check'
-import type { Endian, LengthPrefixInit } from '../length-prefixed.ts'
+import type { Endian } from '../length-prefixed.ts'
+
+/** The parts of fast-check used here; its namespace and its default export both fit. */
+export type FastCheckLike = Pick<
+  typeof FastCheck,
+  'array' | 'boolean' | 'constant' | 'constantFrom' | 'integer' | 'oneof' | 'record' | 'uint8Array'
+>
+
+/** A length prefix layout as `lengthPrefixInit()` makes it. */
+export interface PrefixLayout {
+  prefixBytes: 1 | 2 | 4 | 8
+  endian: Endian
+  lengthIncludesPrefix: boolean
+}
 
 /** Generators for framing inputs; built from the caller's fast-check. */
 export interface FramingArbitraries {
@@ -16,11 +29,11 @@ export interface FramingArbitraries {
   chunked(buf: Uint8Array): FastCheck.Arbitrary<Buffer[]>
   endian(): FastCheck.Arbitrary<Endian>
   /** A prefix layout: width, endian, and whether the length counts the prefix. */
-  lengthPrefixInit(): FastCheck.Arbitrary<Required<Pick<LengthPrefixInit, 'prefixBytes' | 'endian' | 'lengthIncludesPrefix'>>>
+  lengthPrefixInit(): FastCheck.Arbitrary<PrefixLayout>
 }
 
 /** Framing's generators, made with the `fast-check` the caller passes (framing does not depend on it). */
-export function arbitraries(fc: typeof FastCheck): FramingArbitraries {
+export function arbitraries(fc: FastCheckLike): FramingArbitraries {
   const bytes = (maxLength = 256): FastCheck.Arbitrary<Buffer> =>
     fc.uint8Array({ maxLength }).map((u) => Buffer.from(u))
   const line = (maxLength = 128): FastCheck.Arbitrary<Buffer> =>

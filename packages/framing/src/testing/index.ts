@@ -1,4 +1,4 @@
-export type { FramingArbitraries } from './arbitraries.ts'
+export type { FastCheckLike, FramingArbitraries, PrefixLayout } from './arbitraries.ts'
 export { arbitraries } from './arbitraries.ts'
 export { randomChunkings, splitAt } from './chunkings.ts'
 export type { DuplexPairInit } from './duplex-pair.ts'

@@ -1,0 +1,93 @@
+import { Buffer } from 'node:buffer'
+import { describe, expect, it } from 'vitest'
+import { ByteQueue } from '../src/byte-queue.ts'
+import { hex } from './helpers.ts'
+
+function queueOf(...chunks: string[]): ByteQueue {
+  const queue = new ByteQueue()
+  for (const chunk of chunks) queue.push(hex(chunk))
+  return queue
+}
+
+describe('ByteQueue', () => {
+  it('reads integers within and across chunks, BE by default', () => {
+    const q = queueOf('01 0203 04', '050607', '08 090a0b0c0d0e0f10', '1112')
+    expect(q.length).toBe(18)
+    expect(q.u8()).toBe(1)
+    expect(q.u16()).toBe(0x0203)
+    expect(q.u32()).toBe(0x04050607)
+    expect(q.u64()).toBe(0x08090a0b0c0d0e0fn)
+    expect(q.u16('le')).toBe(0x1110)
+    expect(q.u8()).toBe(0x12)
+    expect(q.length).toBe(0)
+  })
+
+  it('reads LE integers across chunks', () => {
+    const q = queueOf('01', '02', '0304', '05060708 01020304050607')
+    expect(q.u16('le')).toBe(0x0201)
+    expect(q.u32('le')).toBe(0x06050403)
+    expect(q.u64('le')).toBe(0x0605040302010807n)
+  })
+
+  it('reads a safe u64 as a number and refuses one above 2^53 - 1', () => {
+    expect(queueOf('001fffff ffffffff').safeU64()).toBe(Number.MAX_SAFE_INTEGER)
+    expect(queueOf('ffffffff ffff1f00').safeU64('le')).toBe(Number.MAX_SAFE_INTEGER)
+    expect(() => queueOf('0020000000000000').safeU64()).toThrow(
+      expect.objectContaining({ code: 'ERR_PROTO_BAD_LENGTH', value: 2n ** 53n }),
+    )
+  })
+
+  it('takes a view within a chunk and joins across chunks only', () => {
+    const first = hex('61626364')
+    const q = new ByteQueue()
+    q.push(first)
+    q.push(hex('6566'))
+    const view = q.take(2)
+    const joined = q.take(3)
+    first.fill(0x7a)
+    expect(String(view)).toBe('zz')
+    expect(String(joined)).toBe('cde')
+    expect(q.take(0).length).toBe(0)
+    expect(String(q.take(1))).toBe('f')
+  })
+
+  it('takeUpTo never joins', () => {
+    const q = queueOf('6162', '636465')
+    expect(String(q.takeUpTo(10))).toBe('ab')
+    expect(String(q.takeUpTo(2))).toBe('cd')
+    expect(String(q.takeUpTo(10))).toBe('e')
+    expect(q.takeUpTo(10).length).toBe(0)
+  })
+
+  it('skips across chunks', () => {
+    const q = queueOf('6162', '6364', '65')
+    q.skip(3)
+    expect(String(q.take(2))).toBe('de')
+  })
+
+  it('ignores empty chunks', () => {
+    const q = new ByteQueue()
+    q.push(new Uint8Array(0))
+    q.push(hex('01'))
+    q.push(Buffer.alloc(0))
+    expect(q.length).toBe(1)
+    expect(q.u8()).toBe(1)
+  })
+
+  it('refuses reads past its length with ERR_PROTO_USAGE', () => {
+    const q = queueOf('010203')
+    for (const read of [() => q.u32(), () => q.u64(), () => q.safeU64(), () => q.take(4), () => q.skip(4)]) {
+      expect(read).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
+    }
+    expect(q.length).toBe(3)
+    expect(() => new ByteQueue().u8()).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
+    expect(() => q.take(-1)).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
+    expect(() => q.take(1.5)).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
+  })
+
+  it('keeps working through many chunks', () => {
+    const q = new ByteQueue()
+    for (let i = 0; i < 5000; i++) q.push(Buffer.from([i & 0xff]))
+    for (let i = 0; i < 5000; i++) expect(q.u8()).toBe(i & 0xff)
+  })
+})

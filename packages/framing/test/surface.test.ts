@@ -1,0 +1,111 @@
+import { readFileSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { describe, expect, it } from 'vitest'
+import * as errorsEntry from '../src/errors-entry.ts'
+import * as main from '../src/index.ts'
+import * as testing from '../src/testing/index.ts'
+
+const src = join(dirname(fileURLToPath(import.meta.url)), '..', 'src')
+
+const ERRORS = [
+  'BadLengthError',
+  'ClosedError',
+  'ErrorCode',
+  'FrameTooLargeError',
+  'IdleTimeoutError',
+  'InvalidFrameError',
+  'ProtoError',
+  'TruncatedFrameError',
+  'UsageError',
+  'WriteBufferFullError',
+  'isProtoError',
+]
+
+describe('the public surface', () => {
+  it('exports what the spec lists from "."', () => {
+    expect(Object.keys(main).sort()).toEqual(
+      [
+        ...ERRORS,
+        'ByteQueue',
+        'ByteReader',
+        'DEFAULT_FIELD_HIGH_WATER_MARK',
+        'DEFAULT_IDLE_TIMEOUT',
+        'DEFAULT_MAX_COMPRESSED_BYTES',
+        'DEFAULT_MAX_FRAME_BYTES',
+        'DEFAULT_MAX_LINE_BYTES',
+        'DEFAULT_MAX_READ_BYTES',
+        'DEFAULT_MAX_WRITE_BUFFER_BYTES',
+        'FramedConnection',
+        'GzipMemberDecoder',
+        'LengthPrefixedDecoder',
+        'LineDecoder',
+        'callSignal',
+        'checkLimit',
+        'decodeFrames',
+        'encodeLengthPrefix',
+        'encodeLengthPrefixed',
+        'encodeLine',
+      ].sort(),
+    )
+  })
+
+  it('has the spec defaults', () => {
+    expect(main.DEFAULT_MAX_LINE_BYTES).toBe(65_536)
+    expect(main.DEFAULT_MAX_FRAME_BYTES).toBe(16_777_216)
+    expect(main.DEFAULT_MAX_COMPRESSED_BYTES).toBe(16_777_216)
+    expect(main.DEFAULT_MAX_READ_BYTES).toBe(16_777_216)
+    expect(main.DEFAULT_FIELD_HIGH_WATER_MARK).toBe(65_536)
+    expect(main.DEFAULT_MAX_WRITE_BUFFER_BYTES).toBe(67_108_864)
+    expect(main.DEFAULT_IDLE_TIMEOUT).toBe(0)
+  })
+
+  it('exports errors, callSignal and checkLimit from "./errors"', () => {
+    expect(Object.keys(errorsEntry).sort()).toEqual([...ERRORS, 'callSignal', 'checkLimit'].sort())
+    expect(errorsEntry.ProtoError).toBe(main.ProtoError)
+  })
+
+  it('exports the test utilities from "./testing"', () => {
+    expect(Object.keys(testing).sort()).toEqual(['arbitraries', 'duplexPair', 'loadVectors', 'randomChunkings', 'splitAt', 'tcpPair'])
+  })
+
+  it('loads no node: module and no Buffer through "./errors"', () => {
+    const seen = new Set<string>()
+    const visit = (file: string): void => {
+      if (seen.has(file)) return
+      seen.add(file)
+      const text = readFileSync(file, 'utf8')
+        .replace(/\/\*[\s\S]*?\*\//g, '')
+        .replace(/\/\/.*$/gm, '')
+      expect(text, file).not.toMatch(/\bBuffer\b/)
+      for (const [, specifier] of text.matchAll(/(?:import|export)[^'"]*?from\s+['"]([^'"]+)['"]/g)) {
+        if (specifier === undefined) continue
+        expect(specifier.startsWith('.'), `${file} imports ${specifier}`).toBe(true)
+        visit(resolve(dirname(file), specifier))
+      }
+    }
+    visit(join(src, 'errors-entry.ts'))
+    expect([...seen].map((f) => f.slice(src.length + 1)).sort()).toEqual(['errors-entry.ts', 'errors.ts', 'options.ts'])
+  })
+
+  it('maps the entry points in package.json to files the build emits', () => {
+    const pkg = JSON.parse(readFileSync(join(src, '..', 'package.json'), 'utf8')) as {
+      exports: Record<string, { types: string; default: string } | string>
+      dependencies?: unknown
+      sideEffects: boolean
+      type: string
+    }
+    expect(pkg.type).toBe('module')
+    expect(pkg.sideEffects).toBe(false)
+    expect(pkg.dependencies).toBeUndefined()
+    expect(Object.keys(pkg.exports)).toEqual(['.', './errors', './testing', './package.json'])
+    const sources = { '.': 'index.ts', './errors': 'errors-entry.ts', './testing': 'testing/index.ts' }
+    for (const [entry, source] of Object.entries(sources)) {
+      const target = pkg.exports[entry]
+      if (typeof target !== 'object') return expect.unreachable(entry)
+      expect(Object.keys(target)[0]).toBe('types')
+      expect(target.default).toBe(`./dist/${source.replace(/\.ts$/, '.js')}`)
+      expect(target.types).toBe(`./dist/${source.replace(/\.ts$/, '.d.ts')}`)
+    }
+  })
+})
