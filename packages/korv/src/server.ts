@@ -58,6 +58,8 @@ export class KorvServer extends EventEmitter<KorvServerEvents> {
   #handshaking = new Map<string, ServerSession>()
   #closed: Promise<void> | undefined
   #running = 0
+  // Aborted by close()'s signal: what is still open is destroyed.
+  readonly #forced = new AbortController()
   #idle: (() => void)[] = []
 
   constructor(options: KorvServerOptions) {
@@ -147,23 +149,33 @@ export class KorvServer extends EventEmitter<KorvServerEvents> {
    */
   close(opts: { signal?: AbortSignal } = {}): Promise<void> {
     const { signal } = opts
-    const destroyAll = (): void => {
-      for (const session of this.#sessions) session.destroy()
-    }
-    if (signal?.aborted) destroyAll()
-    else signal?.addEventListener('abort', destroyAll, { once: true })
+    const force = (): void => this.#forced.abort()
+    if (signal?.aborted) force()
+    else signal?.addEventListener('abort', force, { once: true })
     this.#closed ??= this.#close()
-    return this.#closed.finally(() => signal?.removeEventListener('abort', destroyAll))
+    return this.#closed.finally(() => signal?.removeEventListener('abort', force))
   }
 
   async #close(): Promise<void> {
     this.#host.closing = true
+    const forced = this.#forced.signal
+    const onForce = (): void => {
+      for (const session of this.#sessions) session.destroy()
+    }
+    if (forced.aborted) onForce()
+    else forced.addEventListener('abort', onForce, { once: true })
     const server = this.#net
     const stopped = server === undefined ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve()))
     for (const session of this.#sessions) if (!session.authenticated) session.end()
-    if (this.#running > 0) await new Promise<void>((resolve) => this.#idle.push(resolve))
+    if (this.#running > 0 && !forced.aborted) {
+      await new Promise<void>((resolve) => {
+        this.#idle.push(resolve)
+        forced.addEventListener('abort', () => resolve(), { once: true })
+      })
+    }
     for (const session of this.#sessions) session.end()
     await stopped
+    forced.removeEventListener('abort', onForce)
     this.emit('close')
   }
 

@@ -82,7 +82,7 @@ export interface TestServer {
   clientErrors: { err: KorvError; peer: PeerInfo }[]
   handlerErrors: unknown[]
   nextClientError(): Promise<KorvError>
-  close(): Promise<void>
+  close(opts?: { signal?: AbortSignal }): Promise<void>
 }
 
 /** The `serve` routes plus GET /boom, on 127.0.0.1:0, with one authorized ed25519 client key. */
@@ -107,7 +107,7 @@ export async function startServer(options: Partial<KorvServerOptions> & { hostKe
   return {
     server, port, hostKey, clientKey, clientErrors, handlerErrors,
     nextClientError: async () => ((await once(server, 'clientError')) as [KorvError])[0],
-    close: () => server.close({ signal: AbortSignal.timeout(5_000) }),
+    close: (opts) => server.close(opts ?? { signal: AbortSignal.timeout(5_000) }),
   }
 }
 
@@ -178,4 +178,47 @@ export function noise(length: number, seed = 1): Buffer {
     out[i] = x & 0xff
   }
   return out
+}
+
+/**
+ * A bare ssh2 server that accepts any client key and answers each decoded request with what
+ * `answer` returns: whole packets to write, in order.
+ */
+export async function startStub(answer: (request: Record<string, unknown>) => Uint8Array[]): Promise<{ port: number; hostKey: KeyPair; close(): Promise<void> }> {
+  const hostKey = keyPair('ed25519', 0)
+  const conns = new Set<ssh2.Connection>()
+  const server = new ssh2.Server({ hostKeys: [hostKey.private], algorithms: { compress: ['none'] } }, (conn) => {
+    conns.add(conn)
+    conn.on('error', () => {})
+    conn.on('close', () => conns.delete(conn))
+    conn.on('authentication', (ctx) => ctx.accept())
+    conn.on('tcpip', (accept) => {
+      const channel = accept()
+      const decoder = new GzipMemberDecoder()
+      let chain = Promise.resolve()
+      channel.on('data', (chunk: Buffer) => {
+        chain = chain.then(async () => {
+          for (const frame of await decoder.push(chunk)) {
+            for (const packet of answer(JSON.parse(frame.toString('utf8')) as Record<string, unknown>)) channel.write(packet)
+          }
+        })
+      })
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    port: (server.address() as { port: number }).port,
+    hostKey,
+    close: async () => {
+      for (const conn of conns) conn.end()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    },
+  }
+}
+
+/** A vector reply with its non-zero request_id replaced by `id`, as one Python-style member. */
+export function replyAs(name: string, id: unknown): Buffer {
+  const message = vectorJson(name)
+  if (message.request_id !== 0) message.request_id = id
+  return pythonGzip(JSON.stringify(message))
 }
