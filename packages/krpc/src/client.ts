@@ -284,11 +284,11 @@ class NodeBinaryResult implements BinaryResult {
     }, new ByteLengthQueuingStrategy({ highWaterMark: 65_536 }))
   }
 
-  bytes(): Promise<Uint8Array> {
+  async bytes(): Promise<Uint8Array> {
     const res = this.#take()
     if (this.size !== undefined && this.size > this.#limit) {
       res.destroy()
-      return Promise.reject(new KrpcResultTooLargeError(this.size, this.#limit))
+      throw new KrpcResultTooLargeError(this.size, this.#limit)
     }
     return readBody(res, this.#limit)
   }

@@ -155,6 +155,9 @@ export class Exchange {
     })
     req.on('error', noop)
     req.once('close', this.#onRequestClose)
+    // Once the reply is out Node detaches the request, which then never learns that the socket
+    // closed under the rest of its body; the socket says so.
+    req.socket.once('close', this.#onRequestClose)
     res.once('close', this.#onResponseClose)
     this.#start()
   }
@@ -294,6 +297,7 @@ export class Exchange {
 
   #check(): void {
     if (!this.#inputDone || !this.#replyDone) return
+    this.#req.socket.off('close', this.#onRequestClose)
     void this.#cleanup().then(this.#resolveDone)
   }
 

@@ -158,6 +158,8 @@ class Server extends EventEmitter<KrpcServerEvents> implements KrpcServer, Excha
   readonly #exchanges = new Set<Exchange>()
   /** Each socket's response in progress, so a late Node error does not write a second one. */
   readonly #responses = new WeakMap<Socket, ServerResponse>()
+  /** Exchanges per socket, which report a peer that leaves mid-request themselves. */
+  readonly #busy = new WeakMap<Socket, number>()
 
   constructor(options: KrpcServerOptions) {
     super()
@@ -211,8 +213,10 @@ class Server extends EventEmitter<KrpcServerEvents> implements KrpcServer, Excha
     })
     const exchange = new Exchange(this, req, res)
     this.#exchanges.add(exchange)
+    this.#busy.set(socket, (this.#busy.get(socket) ?? 0) + 1)
     void exchange.done.then(() => {
       this.#exchanges.delete(exchange)
+      this.#busy.set(socket, (this.#busy.get(socket) ?? 1) - 1)
       // A keep-alive connection that goes idle while the server closes is closed at once.
       if (this.#closing) this.#http?.closeIdleConnections()
     })
@@ -253,7 +257,7 @@ class Server extends EventEmitter<KrpcServerEvents> implements KrpcServer, Excha
     const peer = peerOf(socket)
     if (err.code === 'HPE_INVALID_EOF_STATE') {
       // The peer left mid-request; a request already being served reports it itself.
-      if (!this.#responses.has(socket)) this.emit('clientError', new KrpcTruncatedError({ cause: err }), peer)
+      if ((this.#busy.get(socket) ?? 0) === 0) this.emit('clientError', new KrpcTruncatedError({ cause: err }), peer)
     } else if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') {
       const status = statusForParseError(err.code)
       this.emit('clientError', new KrpcBadRequestError(err.message, status, RpcCode.INVALID_REQUEST, { cause: err }), peer)
