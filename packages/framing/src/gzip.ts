@@ -141,13 +141,21 @@ export class GzipMemberDecoder implements AsyncFrameDecoder {
     const start = at
     switch (this.#phase) {
       case Phase.FIXED: {
+        const before = this.#fill
         at += this.#gather(buf, at, FIXED_HEADER)
-        if (this.#fill < FIXED_HEADER) break
+        // Each byte is checked as it arrives, so a short non-gzip chunk fails by itself rather
+        // than waiting for, and then spoiling, the member after it.
         const h = this.#scratch
-        if (h[0] !== 0x1f || h[1] !== 0x8b) throw new InvalidFrameError('not a gzip member: bad magic bytes')
-        if (h[2] !== 8) throw new InvalidFrameError(`unsupported gzip compression method ${String(h[2])}`)
+        if (before < 1 && this.#fill >= 1 && h[0] !== 0x1f) throw new InvalidFrameError('not a gzip member: bad magic bytes')
+        if (before < 2 && this.#fill >= 2 && h[1] !== 0x8b) throw new InvalidFrameError('not a gzip member: bad magic bytes')
+        if (before < 3 && this.#fill >= 3 && h[2] !== 8) {
+          throw new InvalidFrameError(`unsupported gzip compression method ${String(h[2])}`)
+        }
+        if (before < 4 && this.#fill >= 4 && ((h[3] ?? 0) & FRESERVED) !== 0) {
+          throw new InvalidFrameError('gzip header sets reserved flags')
+        }
+        if (this.#fill < FIXED_HEADER) break
         this.#flags = h[3] ?? 0
-        if ((this.#flags & FRESERVED) !== 0) throw new InvalidFrameError('gzip header sets reserved flags')
         if ((this.#flags & FHCRC) !== 0) this.#headerCrc = zlib.crc32(h)
         this.#fill = 0
         this.#phase = (this.#flags & FEXTRA) !== 0 ? Phase.XLEN : this.#after(Phase.EXTRA)

@@ -104,6 +104,18 @@ describe('GzipMemberDecoder', () => {
     }
   })
 
+  it.each(['68656c6c6f0a', '1f00', '1f8b07', '1f8b0820'])('refuses the short bad header %s at once', async (input) => {
+    expect(await rejection(new GzipMemberDecoder().push(Buffer.from(input, 'hex')))).toMatchObject({
+      code: 'ERR_PROTO_INVALID_FRAME',
+    })
+  })
+
+  it('holds a short header that is good so far', async () => {
+    const decoder = new GzipMemberDecoder()
+    expect(await decoder.push(Buffer.from('1f8b08', 'hex'))).toEqual([])
+    expect(decoder.buffered).toBe(3)
+  })
+
   it('wraps the zlib error as the cause of a bad body', async () => {
     const m = zlib.gzipSync('hello hello hello')
     m[10] = 0xff
