@@ -1,0 +1,16 @@
+/** The port `karp serve` and `connect()` use when none is given. The original has none. */
+export const DEFAULT_PORT = 7755
+/** The host servers bind and clients reach when none is given. */
+export const DEFAULT_HOST = '127.0.0.1'
+/** The largest frame, LF included, sent or accepted. */
+export const DEFAULT_MAX_FRAME_BYTES = 16_777_216
+/** Handlers running per connection, and requests awaiting a reply per connection. */
+export const DEFAULT_MAX_IN_FLIGHT = 1024
+/** Milliseconds a `request()` waits for its reply. */
+export const DEFAULT_TIMEOUT = 30_000
+/** Initial delay of TCP keep-alive probes in milliseconds. */
+export const DEFAULT_KEEP_ALIVE = 60_000
+/** Output queued per connection before writes are refused (framing's default). */
+export const DEFAULT_MAX_WRITE_BUFFER_BYTES = 67_108_864
+/** Connections a server holds open at once. */
+export const DEFAULT_MAX_CONNECTIONS = 1024
