@@ -4,7 +4,7 @@ import { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { describe, expect, it } from 'vitest'
 import { ByteReader } from '../src/byte-reader.ts'
-import { DEFAULT_MAX_READ_BYTES } from '../src/constants.ts'
+import { DEFAULT_FIELD_HIGH_WATER_MARK, DEFAULT_MAX_READ_BYTES } from '../src/constants.ts'
 import { asyncChunks, hex, rejection, settled } from './helpers.ts'
 
 const chunksOf = (...chunks: string[]): AsyncGenerator<Buffer> => asyncChunks(chunks.map(hex))
@@ -146,6 +146,13 @@ describe('ByteReader', () => {
       const field = r.stream(0)
       for await (const _ of field) expect.unreachable()
       expect(await r.u8()).toBe(1)
+    })
+
+    it('gives its Readable the default high-water mark of DEFAULT_FIELD_HIGH_WATER_MARK', () => {
+      expect(DEFAULT_FIELD_HIGH_WATER_MARK).toBe(65_536)
+      const field = new ByteReader(chunksOf('00')).stream(1)
+      expect(field.readable().readableHighWaterMark).toBe(DEFAULT_FIELD_HIGH_WATER_MARK)
+      expect(() => field.readable({ highWaterMark: 0 })).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
     })
 
     it('gives a Readable that ends after the field', async () => {

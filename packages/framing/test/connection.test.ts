@@ -1,4 +1,5 @@
 import { Buffer } from 'node:buffer'
+import process from 'node:process'
 import { once } from 'node:events'
 import net from 'node:net'
 import type { Duplex } from 'node:stream'
@@ -331,6 +332,47 @@ describe('FramedConnection', () => {
     }
     expect(Buffer.concat(await received).toString()).toBe('bye')
     expect(a.destroyed).toBe(true)
+  })
+
+  it('destroys when the signal or timeout of end() fires before the output is flushed', async () => {
+    const [a, b] = duplexPair({ highWaterMark: 16 })
+    b.on('error', () => undefined)
+    const conn = new FramedConnection(a)
+    void conn.write(Buffer.alloc(1000)).catch(() => undefined)
+    const err = await rejection(conn.end({ timeout: 10 }))
+    expect((err as Error).name).toBe('TimeoutError')
+    expect(await conn.closed).toMatchObject({ code: 'ERR_PROTO_CLOSED', cause: err })
+    expect(a.destroyed).toBe(true)
+  })
+
+  it('reads a 256 MiB field slowly through a connection within a bounded arrayBuffers', async () => {
+    const [a, b] = duplexPair({ highWaterMark: 64 * 1024 })
+    const total = 256 * 1024 * 1024
+    const writer = new FramedConnection(b)
+    const reader = new FramedConnection(a).reader()
+    const sending = (async () => {
+      const chunk = Buffer.alloc(64 * 1024, 7)
+      // Fresh copies, as a socket delivers them: a reader that kept them would hold 256 MiB.
+      for (let sent = 0; sent < total; sent += chunk.length) await writer.write(Buffer.from(chunk))
+      await writer.end()
+    })()
+    const baseline = process.memoryUsage().arrayBuffers
+    let peak = 0
+    let seen = 0
+    let pieces = 0
+    for await (const piece of reader.stream(total)) {
+      seen += piece.length
+      if (++pieces % 128 === 0) {
+        peak = Math.max(peak, process.memoryUsage().arrayBuffers - baseline)
+        // A slow consumer: the writer must wait for it rather than fill memory.
+        await new Promise((resolve) => setImmediate(resolve))
+      }
+    }
+    await sending
+    expect(seen).toBe(total)
+    expect(await reader.atEnd()).toBe(true)
+    // Garbage not yet collected is counted too; holding the field would pass 256 MiB.
+    expect(peak).toBeLessThan(64 * 1024 * 1024)
   })
 
   it('refuses bad options', () => {
