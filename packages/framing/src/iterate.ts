@@ -42,9 +42,13 @@ export async function* decodeFrames<T>(
   signal?.throwIfAborted()
   const iterator = source[Symbol.asyncIterator]()
   let done = false
+  // While a pull is unanswered (left behind by an abort), `return()` would queue behind it.
+  let pulling = false
   try {
     for (;;) {
+      pulling = true
       const next = signal === undefined ? await iterator.next() : await raceAbort(iterator.next(), signal)
+      pulling = false
       if (next.done === true) {
         done = true
         break
@@ -60,7 +64,10 @@ export async function* decodeFrames<T>(
     const frames = Array.isArray(ended) ? ended : await ended
     for (const frame of frames) yield frame
   } finally {
-    if (!done) await iterator.return?.()
+    if (!done) {
+      if (pulling) iterator.return?.().catch(() => undefined)
+      else await iterator.return?.()
+    }
   }
 }
 
