@@ -446,30 +446,31 @@ class Client implements KrpcClient {
           : new KrpcConnectError(`cannot connect to ${url.host}`, { cause: err }))
       })
       req.once('response', (res: IncomingMessage) => {
-        // An early reply (a limit, an unknown method) ends the upload; a request cut short
-        // leaves its connection unusable, so it goes once the reply is read.
-        const cutShort = !req.writableEnded
-        upload.abort()
-        const finish = (): void => {
-          if (cutShort) req.destroy()
-        }
         const status = res.statusCode ?? 0
         const type = mediaType(res.headers['content-type'])
         if (type === 'application/octet-stream' && status >= 200 && status < 300) {
+          // A binary reply may be the upload streamed back (an echo), so the upload goes on.
           if (!settle()) return
           const binary = new NodeBinaryResult(res, this.#maxResultBytes)
           this.#binaries.add(binary)
           const onUserAbort = (): void => {
             res.destroy(userSignal?.reason instanceof Error ? userSignal.reason : undefined)
+            req.destroy()
           }
           userSignal?.addEventListener('abort', onUserAbort, { once: true })
           void binary.finished.then(() => {
             userSignal?.removeEventListener('abort', onUserAbort)
             this.#binaries.delete(binary)
-            finish()
           })
           resolve(binary)
           return
+        }
+        // Any other reply is final, so an upload still going (a limit, an unknown method) stops;
+        // a request cut short leaves its connection unusable, so it goes once the reply is read.
+        const cutShort = !req.writableEnded
+        upload.abort()
+        const finish = (): void => {
+          if (cutShort) req.destroy()
         }
         if (!isJsonType(type)) {
           res.resume()

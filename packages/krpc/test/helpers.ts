@@ -51,7 +51,7 @@ export interface RawResponse {
 }
 
 /** Reads one HTTP response from a socket: Content-Length, chunked, or up to the close. */
-export async function readResponse(socket: net.Socket): Promise<RawResponse> {
+export async function readResponse(socket: Readable): Promise<RawResponse> {
   let buffered = Buffer.alloc(0)
   let ended = false
   const chunks = (async function* () {
