@@ -1,0 +1,286 @@
+import { Buffer } from 'node:buffer'
+import { Readable } from 'node:stream'
+import { UsageError, type ByteReader, type FieldStream } from '@proto/framing'
+import {
+  checkFileCount,
+  checkFileSize,
+  checkMessageLength,
+  checkNameLength,
+  checkStatusByte,
+  checkVersion,
+  decodeName,
+  type TejFile,
+  type TejFrame,
+} from './codec.ts'
+import { ErrorCode, TejBufferLimitError } from './errors.ts'
+import type { TejLimits } from './options.ts'
+
+/** A received file, streamed: iterate it, or use `readable()`, `bytes()` or `skip()`. */
+export interface TejIncomingFile extends AsyncIterable<Uint8Array> {
+  /** Data, never a path: it may hold `/`, `..` or NUL. */
+  readonly name: string
+  readonly size: number
+  /** Position in the frame, from 0. */
+  readonly index: number
+  /** A Node stream of the same bytes. */
+  readable(): Readable
+  /** The whole file. @throws {TejBufferLimitError} over `maxBufferedBytes`; the frame is discarded */
+  bytes(): Promise<Uint8Array>
+  /** Discards the rest of the file without holding it. */
+  skip(): Promise<void>
+}
+
+/** A received frame whose files stream in wire order. */
+export interface TejIncomingFrame {
+  readonly status: number
+  readonly fileCount: number
+  /** The files in wire order; moving on skips what is left of the previous one, leaving the loop skips the rest. */
+  files(): AsyncIterable<TejIncomingFile>
+  /** The message, after skipping the files not read. */
+  message(): Promise<Uint8Array>
+  /** Files and message in memory. @throws {TejBufferLimitError} over `maxBufferedBytes`; the frame is discarded */
+  buffer(): Promise<TejFrame>
+}
+
+/** What a frame needs from its connection. */
+export interface FrameSource {
+  readonly reader: ByteReader
+  readonly limits: TejLimits
+  /** Ends the connection for a receive error; returns the error to give the consumer. */
+  fail(err: unknown): unknown
+}
+
+/**
+ * One frame read lazily through the connection's `ByteReader`. Reads run one at a time; once
+ * the frame is released (its handler settled, the iterator moved on, or a buffer limit hit),
+ * what is left is skipped and the consumer's reads reject.
+ */
+export class IncomingFrame implements TejIncomingFrame {
+  readonly status: number
+  readonly fileCount: number
+  readonly #source: FrameSource
+  #filesOpened = 0
+  #file: IncomingFile | undefined
+  #messageLength: number | undefined
+  #message: Buffer | undefined
+  #messageDone = false
+  #touched = false
+  #released: Error | undefined
+  #tail: Promise<unknown> = Promise.resolve()
+
+  private constructor(source: FrameSource, status: number, fileCount: number) {
+    this.#source = source
+    this.status = status
+    this.fileCount = fileCount
+  }
+
+  /** Reads and checks the status byte, version and file count; `undefined` at a clean end. */
+  static async read(source: FrameSource): Promise<IncomingFrame | undefined> {
+    const reader = source.reader
+    if (await reader.atEnd()) return undefined
+    const status = checkStatusByte(await reader.u8())
+    checkVersion(await reader.u8())
+    const fileCount = checkFileCount(await reader.u64(), source.limits)
+    return new IncomingFrame(source, status, fileCount)
+  }
+
+  async *files(): AsyncGenerator<TejIncomingFile, void, undefined> {
+    this.#touched = true
+    for (;;) {
+      const file = await this.run(() => this.#openNext())
+      if (file === undefined) return
+      let resumed = false
+      try {
+        yield file
+        resumed = true
+      } finally {
+        // The consumer left the loop: the files it did not reach are skipped now.
+        if (!resumed && this.#released === undefined) await this.run(() => this.#skipFiles())
+      }
+    }
+  }
+
+  message(): Promise<Uint8Array> {
+    this.#touched = true
+    return this.run(() => this.#readMessage(undefined))
+  }
+
+  buffer(): Promise<TejFrame> {
+    if (this.#touched) return Promise.reject(new UsageError('buffer() must come before any other read of the frame'))
+    this.#touched = true
+    return this.run(async () => {
+      const budget = new Budget(this.#source.limits.maxBufferedBytes)
+      const files: TejFile[] = []
+      for (let file = await this.#openNext(); file !== undefined; file = await this.#openNext()) {
+        budget.take(file.size)
+        files.push({ name: file.name, data: await file.collect() })
+      }
+      return { status: this.status, files, message: await this.#readMessage(budget) }
+    })
+  }
+
+  /**
+   * Runs a read after the ones before it. Receive errors end the connection; a buffer limit
+   * releases the frame; a usage error only fails this call.
+   */
+  run<V>(work: () => Promise<V>): Promise<V> {
+    const result = this.#tail.then(async () => {
+      if (this.#released !== undefined) throw this.#released
+      try {
+        return await work()
+      } catch (err) {
+        if (err instanceof TejBufferLimitError) {
+          this.#released = new UsageError('the frame was discarded after a buffer limit', { cause: err })
+          throw err
+        }
+        if (err instanceof UsageError) throw err
+        throw this.#source.fail(err)
+      }
+    })
+    this.#tail = result.catch(() => undefined)
+    return result
+  }
+
+  /**
+   * Stops the consumer's reads, waits for the one running, then skips the rest of the frame.
+   * Rejects with a receive error, which the caller treats as the connection's end.
+   */
+  async release(): Promise<void> {
+    this.#released ??= new UsageError('the frame was released: read it inside onFrame, or before the next frame')
+    await this.#tail
+    if (this.#messageDone) return
+    await this.#source.reader.skip(await this.#readMessageLength())
+    this.#messageDone = true
+  }
+
+  /** Buffers the whole frame under a ping's rules: a buffer limit is a receive error here. */
+  async bufferPing(): Promise<TejFrame> {
+    try {
+      return await this.buffer()
+    } catch (err) {
+      if ((err as { code?: unknown }).code === ErrorCode.BUFFER_LIMIT) throw this.#source.fail(err)
+      throw err
+    }
+  }
+
+  /** Skips the open file and opens the next one; `undefined` after the last. */
+  async #openNext(): Promise<IncomingFile | undefined> {
+    await this.#file?.drop()
+    this.#file = undefined
+    if (this.#filesOpened === this.fileCount) return undefined
+    const { reader, limits } = this.#source
+    const nameLength = checkNameLength(await reader.u16(), limits)
+    const name = decodeName(await reader.bytes(nameLength))
+    const size = checkFileSize(await reader.u64(), limits)
+    const file = new IncomingFile(this, this.#filesOpened, name, size, reader.stream(size), limits)
+    this.#filesOpened += 1
+    this.#file = file
+    return file
+  }
+
+  async #skipFiles(): Promise<void> {
+    for (let file = await this.#openNext(); file !== undefined; file = await this.#openNext()) await file.drop()
+  }
+
+  /** Skips the files not read, then reads the message length, once. */
+  async #readMessageLength(): Promise<number> {
+    await this.#skipFiles()
+    const { reader, limits } = this.#source
+    this.#messageLength ??= checkMessageLength(await reader.u64(), limits)
+    return this.#messageLength
+  }
+
+  async #readMessage(budget: Budget | undefined): Promise<Buffer> {
+    if (this.#message !== undefined) return this.#message
+    const length = await this.#readMessageLength()
+    budget?.take(length)
+    this.#message = await this.#source.reader.bytes(length)
+    this.#messageDone = true
+    return this.#message
+  }
+}
+
+/** A running total of declared sizes against `maxBufferedBytes`, checked before reading. */
+class Budget {
+  readonly #limit: number
+  #used = 0
+
+  constructor(limit: number) {
+    this.#limit = limit
+  }
+
+  /** @throws {TejBufferLimitError} when `size` more would pass the limit */
+  take(size: number): void {
+    if (this.#used + size > this.#limit) throw new TejBufferLimitError(this.#used + size, this.#limit)
+    this.#used += size
+  }
+}
+
+class IncomingFile implements TejIncomingFile {
+  readonly name: string
+  readonly size: number
+  readonly index: number
+  readonly #frame: IncomingFrame
+  readonly #field: FieldStream
+  readonly #pieces: AsyncIterator<Buffer>
+  readonly #limits: TejLimits
+  #dropped = false
+
+  constructor(frame: IncomingFrame, index: number, name: string, size: number, field: FieldStream, limits: TejLimits) {
+    this.#frame = frame
+    this.index = index
+    this.name = name
+    this.size = size
+    this.#field = field
+    this.#pieces = field[Symbol.asyncIterator]()
+    this.#limits = limits
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array, void, undefined> {
+    for (;;) {
+      const chunk = await this.#frame.run(() => this.#piece())
+      if (chunk === undefined) return
+      yield chunk
+    }
+  }
+
+  readable(): Readable {
+    // Readable.from rather than the field's own view, so its errors carry TEJ codes.
+    return Readable.from(this, { objectMode: false })
+  }
+
+  bytes(): Promise<Uint8Array> {
+    return this.#frame.run(() => {
+      if (this.size > this.#limits.maxBufferedBytes) throw new TejBufferLimitError(this.size, this.#limits.maxBufferedBytes)
+      return this.collect()
+    })
+  }
+
+  skip(): Promise<void> {
+    return this.#frame.run(() => this.drop())
+  }
+
+  /** The rest of the data in one buffer; the caller has checked the size against its budget. */
+  async collect(): Promise<Buffer> {
+    this.#checkOpen()
+    const pieces: Buffer[] = []
+    for (let piece = await this.#piece(); piece !== undefined; piece = await this.#piece()) pieces.push(piece)
+    return pieces.length === 1 && pieces[0] !== undefined ? pieces[0] : Buffer.concat(pieces)
+  }
+
+  /** Skips what is left; later reads of this file reject. */
+  async drop(): Promise<void> {
+    this.#dropped = true
+    await this.#field.skip()
+  }
+
+  async #piece(): Promise<Buffer | undefined> {
+    this.#checkOpen()
+    const next = await this.#pieces.next()
+    return next.done === true ? undefined : next.value
+  }
+
+  #checkOpen(): void {
+    if (this.#dropped) throw new UsageError(`file ${this.index} was skipped`)
+  }
+}

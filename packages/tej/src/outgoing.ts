@@ -1,0 +1,178 @@
+import { Buffer } from 'node:buffer'
+import { createReadStream } from 'node:fs'
+import { stat } from 'node:fs/promises'
+import type { Readable } from 'node:stream'
+import { UsageError, type FramedConnection } from '@proto/framing'
+import { FILE_READ_BYTES, WRITE_SLICE_BYTES } from './constants.ts'
+import { checkSize, checkStatus, encodeFileHead, encodeFrameHead, encodeMessageHead, encodeName } from './codec.ts'
+import { TejFileSizeMismatchError } from './errors.ts'
+import { raceAbort } from './race-abort.ts'
+
+/** A file to send: bytes (a string is UTF-8), a path read as a stream, or a stream of a declared size. */
+export type TejFileSource =
+  | { name: string; data: Uint8Array | string }
+  | { name: string; path: string }
+  | { name: string; stream: Readable | AsyncIterable<Uint8Array>; size: number }
+
+/** A frame to send. */
+export interface TejOutgoingFrame {
+  /** 0..127; 2 is a ping. @default 0 */
+  status?: number | undefined
+  /** @default [] */
+  files?: readonly TejFileSource[] | undefined
+  /** A string is UTF-8. @default empty */
+  message?: Uint8Array | string | undefined
+}
+
+type Body = { data: Uint8Array } | { path: string } | { stream: AsyncIterable<Uint8Array> }
+
+interface PlannedFile {
+  readonly name: string
+  readonly nameBytes: Buffer
+  readonly body: Body
+  /** Pending only for `{ path }`, until `stat` answers. */
+  readonly size: number | Promise<number>
+}
+
+/** A checked frame, ready to write once its paths are sized. */
+export interface FramePlan {
+  readonly status: number
+  readonly files: readonly PlannedFile[]
+  readonly message: Uint8Array
+}
+
+/**
+ * Checks a frame before anything is queued, and starts sizing its paths.
+ * @throws {TejInvalidStatusError} for a status outside 0..127
+ * @throws {UsageError} for a name over 65 535 UTF-8 bytes, a bad size or a source of no known kind
+ */
+export function planFrame(frame: TejOutgoingFrame): FramePlan {
+  const status = checkStatus(frame.status ?? 0)
+  const files = (frame.files ?? []).map(planFile)
+  const message = frame.message ?? Buffer.alloc(0)
+  return { status, files, message: typeof message === 'string' ? Buffer.from(message, 'utf8') : message }
+}
+
+function planFile(source: TejFileSource): PlannedFile {
+  const name = source.name
+  if (typeof name !== 'string') throw new UsageError('every file needs a string name')
+  const nameBytes = encodeName(name)
+  if ('data' in source) {
+    const data = typeof source.data === 'string' ? Buffer.from(source.data, 'utf8') : source.data
+    return { name, nameBytes, body: { data }, size: data.length }
+  }
+  if ('path' in source) {
+    return { name, nameBytes, body: { path: source.path }, size: sizeOfPath(source.path) }
+  }
+  if ('stream' in source) {
+    return { name, nameBytes, body: { stream: source.stream }, size: checkSize(source.size, `size of ${JSON.stringify(name)}`) }
+  }
+  throw new UsageError(`file ${JSON.stringify(name)} needs data, path or stream`)
+}
+
+async function sizeOfPath(path: string): Promise<number> {
+  let stats
+  try {
+    stats = await stat(path)
+  } catch (err) {
+    throw new UsageError(`cannot read ${path}`, { cause: err })
+  }
+  if (!stats.isFile()) throw new UsageError(`${path} is not a regular file`)
+  return stats.size
+}
+
+/** Waits for every size in the plan. */
+export async function sizePlan(plan: FramePlan): Promise<{ plan: FramePlan; sizes: number[] }> {
+  return { plan, sizes: await Promise.all(plan.files.map(async (file) => file.size)) }
+}
+
+/**
+ * Writes a sized frame. Small pieces share writes; in-memory data goes in slices; stream
+ * bodies go chunk by chunk, each write awaited, so nothing is held beyond one slice.
+ * `started` is called just before the first byte is queued.
+ * @throws {TejFileSizeMismatchError} when a body yields fewer or more bytes than its size
+ */
+export async function writeFrame(
+  conn: FramedConnection,
+  { plan, sizes }: { plan: FramePlan; sizes: number[] },
+  ended: AbortSignal,
+  started: () => void,
+): Promise<void> {
+  const out = new SliceWriter(conn)
+  started()
+  await out.add(encodeFrameHead(plan.status, plan.files.length))
+  for (const [index, file] of plan.files.entries()) {
+    const size = sizes[index] ?? 0
+    await out.add(encodeFileHead(file.nameBytes, size))
+    const body = file.body
+    if ('data' in body) await out.add(body.data)
+    else {
+      await out.flush()
+      const stream = 'path' in body ? createReadStream(body.path, { highWaterMark: FILE_READ_BYTES }) : body.stream
+      await writeStream(conn, file.name, size, stream, ended)
+    }
+  }
+  await out.add(encodeMessageHead(plan.message.length))
+  await out.add(plan.message)
+  await out.flush()
+}
+
+async function writeStream(
+  conn: FramedConnection,
+  name: string,
+  size: number,
+  stream: AsyncIterable<Uint8Array>,
+  ended: AbortSignal,
+): Promise<void> {
+  const chunks = stream[Symbol.asyncIterator]()
+  let written = 0
+  let done = false
+  try {
+    for (;;) {
+      // A source that never yields must not hold the queue once the connection is gone.
+      const next = await raceAbort(chunks.next(), ended)
+      if (next.done === true) {
+        done = true
+        break
+      }
+      const chunk: unknown = next.value
+      if (!(chunk instanceof Uint8Array)) throw new UsageError(`file ${JSON.stringify(name)} yielded a ${typeof chunk}, not bytes`)
+      if (written + chunk.length > size) throw new TejFileSizeMismatchError(name, size, written + chunk.length)
+      written += chunk.length
+      if (chunk.length > 0) await conn.write(chunk)
+    }
+  } finally {
+    // Stops and releases the source (a Readable is destroyed) when the loop did not finish it.
+    if (!done) chunks.return?.().catch(() => undefined)
+  }
+  if (written !== size) throw new TejFileSizeMismatchError(name, size, written)
+}
+
+/** Gathers small pieces into writes of up to `WRITE_SLICE_BYTES`, splitting large ones. */
+class SliceWriter {
+  readonly #conn: FramedConnection
+  #pieces: Uint8Array[] = []
+  #bytes = 0
+
+  constructor(conn: FramedConnection) {
+    this.#conn = conn
+  }
+
+  async add(piece: Uint8Array): Promise<void> {
+    for (let offset = 0; offset < piece.length; ) {
+      const count = Math.min(piece.length - offset, WRITE_SLICE_BYTES - this.#bytes)
+      this.#pieces.push(count === piece.length ? piece : piece.subarray(offset, offset + count))
+      this.#bytes += count
+      offset += count
+      if (this.#bytes === WRITE_SLICE_BYTES) await this.flush()
+    }
+  }
+
+  async flush(): Promise<void> {
+    if (this.#bytes === 0) return
+    const pieces = this.#pieces
+    this.#pieces = []
+    this.#bytes = 0
+    await this.#conn.write(pieces)
+  }
+}

@@ -1,0 +1,114 @@
+import { Buffer } from 'node:buffer'
+import { once } from 'node:events'
+import type { Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
+import { ByteReader } from '@proto/framing'
+import { duplexPair, loadVectors, tcpPair } from '@proto/framing/testing'
+import { expect } from 'vitest'
+import { TejConnection } from '../src/connection.ts'
+import type { TejError } from '../src/errors.ts'
+import { resolveOptions, type TejOptions } from '../src/options.ts'
+
+const vectors = loadVectors('tej')
+
+/** The wire bytes of a vector, as captured from the original. */
+export function wire(name: string): Buffer {
+  return vectors.find((v) => v.name === name)?.bytes ?? expect.unreachable(`no vector ${name}`)
+}
+
+/** What the original meant by a vector (its `meaning` object). */
+export function meaning(name: string): Record<string, unknown> {
+  return (vectors.find((v) => v.name === name)?.meaning ?? expect.unreachable(`no vector ${name}`)) as Record<string, unknown>
+}
+
+export interface Pair {
+  conn: TejConnection
+  /** What the connection closed with, recorded from its creation. */
+  ended: Promise<TejError | undefined>
+  /** The raw other end: write wire bytes into it, read what `conn` sends from `reader`. */
+  peer: Duplex
+  reader: ByteReader
+}
+
+/** A TejConnection over one end of an in-memory pair; the raw other end is the test's. */
+export function connectionPair(options: TejOptions = {}, highWaterMark?: number): Pair {
+  const [a, b] = duplexPair(highWaterMark === undefined ? undefined : { highWaterMark })
+  const conn = new TejConnection(a, { ...resolveOptions(options), onFrame: options.onFrame })
+  // The raw end errors with a reset when the connection destroys its end; that is expected.
+  b.on('error', () => undefined)
+  return { conn, ended: closeError(conn), peer: b, reader: new ByteReader(b) }
+}
+
+/** Two TejConnections talking over an in-memory pair, with what each closed with. */
+export function tejPair(
+  left: TejOptions = {},
+  right: TejOptions = {},
+): { a: TejConnection; b: TejConnection; aEnded: Promise<TejError | undefined>; bEnded: Promise<TejError | undefined> } {
+  const [x, y] = duplexPair()
+  const a = new TejConnection(x, { ...resolveOptions(left), onFrame: left.onFrame })
+  const b = new TejConnection(y, { ...resolveOptions(right), onFrame: right.onFrame })
+  return { a, b, aEnded: closeError(a), bEnded: closeError(b) }
+}
+
+/**
+ * Two TejConnections over real sockets on 127.0.0.1: a destroyed socket shows its peer an
+ * early FIN, where the in-memory pair shows a reset.
+ */
+export async function tejTcpPair(
+  left: TejOptions = {},
+  right: TejOptions = {},
+): Promise<{
+  a: TejConnection
+  b: TejConnection
+  aEnded: Promise<TejError | undefined>
+  bEnded: Promise<TejError | undefined>
+  /** The socket under `b`. */
+  bSocket: Socket
+}> {
+  const { client, server } = await tcpPair()
+  const a = new TejConnection(client, { ...resolveOptions(left), onFrame: left.onFrame })
+  const b = new TejConnection(server, { ...resolveOptions(right), onFrame: right.onFrame })
+  return { a, b, aEnded: closeError(a), bEnded: closeError(b), bSocket: server }
+}
+
+/** The error the connection closed with. */
+export async function closeError(conn: TejConnection): Promise<TejError | undefined> {
+  const [err] = (await once(conn, 'close')) as [TejError | undefined]
+  return err
+}
+
+/**
+ * Deterministic pseudo-random bytes: a xorshift block of a prime length (so no power-of-two
+ * offset lines up with it) repeated by a native fill, fast enough for large sizes.
+ */
+export function pseudoRandomBytes(length: number, seed: number): Buffer {
+  const block = Buffer.allocUnsafe(Math.min(length, 4099))
+  let x = seed | 0 || 1
+  for (let i = 0; i < block.length; i += 1) {
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
+    block[i] = x & 0xff
+  }
+  return length === block.length ? block : Buffer.alloc(length, block)
+}
+
+/** Hex of some bytes: string comparison is fast and diffs well, where deep equality of large buffers is slow. */
+export function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
+}
+
+/** Yields `data` in pieces of `size` bytes, one per turn of the event loop. */
+export async function* slowly(data: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
+  for (let offset = 0; offset < data.length; offset += size) {
+    await new Promise((resolve) => setImmediate(resolve))
+    yield data.subarray(offset, offset + size)
+  }
+}
+
+/** Every byte the stream gives until it ends. */
+export async function readAll(stream: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const pieces: Buffer[] = []
+  for await (const piece of stream) pieces.push(Buffer.from(piece))
+  return Buffer.concat(pieces)
+}
