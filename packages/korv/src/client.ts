@@ -6,7 +6,7 @@ import ssh2 from 'ssh2'
 import type { ClientChannel } from 'ssh2'
 import { checkLimit, UsageError } from '@proto/framing'
 import type { CallOptions, GzipMemberDecoder } from '@proto/framing'
-import { createMessageDecoder, encodeMessage, isVerb, parseResponse, pushPacket } from './codec.ts'
+import { createMessageDecoder, encodeMessage, isVerb, parseResponse } from './codec.ts'
 import {
   DEFAULT_CALL_TIMEOUT,
   DEFAULT_HANDSHAKE_TIMEOUT,
@@ -247,7 +247,7 @@ class Client extends EventEmitter<KorvClientEvents> implements KorvClient {
     let frames: Buffer[] = []
     let fault: unknown
     try {
-      frames = await pushPacket(this.#decoder, chunk)
+      frames = await this.#decoder.push(chunk)
       fault = this.#decoder.error
     } catch (err) {
       fault = err

@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer'
 import { crc32, deflateRawSync } from 'node:zlib'
-import { checkLimit, GzipMemberDecoder, InvalidFrameError } from '@proto/framing'
+import { checkLimit, GzipMemberDecoder } from '@proto/framing'
 import { DEFAULT_MAX_JSON_BYTES, DEFAULT_MAX_MESSAGE_BYTES, VERBS } from './constants.ts'
 import type { KorvLimits, KorvVerb } from './constants.ts'
 import {
@@ -59,7 +59,7 @@ export function encodeJson(value: unknown): string {
  * One gzip member holding `message` as JSON: the bytes of one `channel.write()`. Throws
  * `ERR_KORV_MESSAGE_TOO_LARGE` past `maxMessageBytes`, before anything is written.
  */
-export function encodeMessage(message: object, limits?: Partial<Pick<KorvLimits, 'maxMessageBytes'>>): Uint8Array {
+export function encodeMessage(message: object, limits?: Partial<KorvLimits>): Uint8Array {
   const maxMessageBytes = checkLimit('maxMessageBytes', limits?.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES)
   const json = Buffer.from(encodeJson(message), 'utf8')
   const deflated = deflateRawSync(json)
@@ -84,25 +84,6 @@ export function createMessageDecoder(limits?: Partial<Pick<KorvLimits, 'maxMessa
     maxCompressedBytes: checkLimit('maxMessageBytes', limits?.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES),
     maxFrameBytes: checkLimit('maxJsonBytes', limits?.maxJsonBytes, DEFAULT_MAX_JSON_BYTES),
   })
-}
-
-const GZIP_MAGIC = [0x1f, 0x8b, 0x08] as const
-
-/**
- * Feeds one SSH packet to the decoder. A packet that starts a message with bytes no gzip member
- * starts with is refused at once: the decoder would hold a short one (the original's
- * `hello\n`) until more bytes came, then drop the next, good packet along with it.
- */
-export function pushPacket(decoder: GzipMemberDecoder, packet: Buffer): Promise<Buffer[]> {
-  if (decoder.buffered === 0) {
-    const n = Math.min(packet.length, GZIP_MAGIC.length)
-    for (let i = 0; i < n; i++) {
-      if (packet[i] !== GZIP_MAGIC[i]) {
-        return Promise.reject(new InvalidFrameError('not a gzip member: bad magic bytes'))
-      }
-    }
-  }
-  return decoder.push(packet)
 }
 
 function rejection(requestId: unknown, message: string): KorvRejection {

@@ -1,7 +1,7 @@
 import { once } from 'node:events'
 import type { ServerChannel } from 'ssh2'
 import type { GzipMemberDecoder } from '@proto/framing'
-import { createMessageDecoder, encodeMessage, parseRequest, pushPacket } from './codec.ts'
+import { createMessageDecoder, encodeMessage, parseRequest } from './codec.ts'
 import type { KorvRequest } from './codec.ts'
 import type { KorvLimits, KorvVerb } from './constants.ts'
 import { ErrorCode, fromFramingError, KorvClosedError } from './errors.ts'
@@ -74,7 +74,7 @@ export class ChannelDispatcher {
     let frames: Buffer[] = []
     let fault: unknown
     try {
-      frames = await pushPacket(this.#decoder, chunk)
+      frames = await this.#decoder.push(chunk)
       fault = this.#decoder.error
     } catch (err) {
       fault = err

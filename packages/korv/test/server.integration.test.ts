@@ -167,4 +167,31 @@ describe('server on channel EOF and handler results', () => {
     await c.close()
     await own.close()
   })
+
+  it('aborts ctx.signal when the channel closes', async () => {
+    let aborted!: (reason: unknown) => void
+    const seen = new Promise((resolve) => (aborted = resolve))
+    let started!: () => void
+    const running = new Promise<void>((resolve) => (started = resolve))
+    const own = await startServer({
+      routes: {
+        GET: {
+          '/wait': (ctx) => {
+            ctx.signal.addEventListener('abort', () => aborted(ctx.signal.reason))
+            started()
+            return new Promise<never>(() => {})
+          },
+        },
+      },
+    })
+    const c = await openRaw(own.port, own.clientKey.private)
+    c.request({ id: 1, verb: 'GET', resource: '/wait' })
+    await running
+    c.channel.close()
+    expect(await seen).toMatchObject({ code: 'ERR_KORV_CLOSED' })
+    await c.close()
+    const closeEvent = new Promise((resolve) => own.server.once('close', () => resolve('closed')))
+    await own.close({ signal: AbortSignal.abort() })
+    expect(await closeEvent).toBe('closed')
+  })
 })
