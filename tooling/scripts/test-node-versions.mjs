@@ -1,9 +1,9 @@
 // Runs the whole test suite (tooling/scripts/test.mjs, after a build) under the machine's Node
 // and under other Node majors, so the `engines` range is tested rather than assumed.
 //
-//   node tooling/scripts/test-node-versions.mjs [MAJOR...] [--no-current]
+//   node tooling/scripts/test-node-versions.mjs [MAJOR...] [--no-current] [-- VITEST_ARGS...]
 //
-// MAJOR defaults to 22 and 24. Each binary comes from the npm registry package
+// MAJOR defaults to 22 and 24; arguments after `--` go to vitest (`-- --project karp`). Each binary comes from the npm registry package
 // node-<platform>-<arch> (what the `node` package's install script would fetch, without relying
 // on install scripts being allowed) and is kept in node_modules/.cache/node-versions/<major>,
 // so only the first run downloads anything. --no-current skips the machine's own Node, which
@@ -18,12 +18,14 @@ const cacheDir = join(root, 'node_modules/.cache/node-versions')
 const binaryPackage = `node-${process.platform}-${process.arch}`
 const TOTALS = /^\d+ passed, \d+ failed/
 
-const args = process.argv.slice(2)
+const separator = process.argv.indexOf('--', 2)
+const args = separator === -1 ? process.argv.slice(2) : process.argv.slice(2, separator)
+const vitestArgs = separator === -1 ? [] : process.argv.slice(separator + 1)
 const includeCurrent = !args.includes('--no-current')
 const majors = args.filter((arg) => arg !== '--no-current')
 for (const major of majors) {
   if (!/^\d+$/.test(major)) {
-    console.error(`usage: test-node-versions.mjs [MAJOR...] [--no-current] (got ${major})`)
+    console.error(`usage: test-node-versions.mjs [MAJOR...] [--no-current] [-- VITEST_ARGS...] (got ${major})`)
     process.exit(2)
   }
 }
@@ -55,7 +57,7 @@ function nodeBinary(major) {
 // shows progress and still ends with one summary per version.
 function runSuite(node) {
   const started = performance.now()
-  const child = spawn(node, [join(root, 'tooling/scripts/test.mjs')], {
+  const child = spawn(node, [join(root, 'tooling/scripts/test.mjs'), ...vitestArgs], {
     cwd: root,
     // Tests that spawn `node` by name must get the same version as the runner.
     env: { ...process.env, PATH: `${dirname(node)}${delimiter}${process.env.PATH ?? ''}` },
