@@ -104,6 +104,18 @@ describe('server answers the original client', () => {
     expect(await raw.next()).toMatchObject({ request_id: vectorJson('get-hello-request').id, code: 200 })
   })
 
+  it('survives random packets: each bad one gets a 400, the channel stays usable', async () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      const packet = noise(1 + ((seed * 37) % 300), seed)
+      // A packet that happens to open with the gzip magic would wait for more bytes.
+      packet[0] = 0x00
+      raw.send(packet)
+      expect(await raw.next()).toMatchObject({ request_id: 0, code: 400 })
+    }
+    raw.request({ id: 'still-here', verb: 'GET', resource: '/hello' })
+    expect(await raw.next()).toMatchObject({ request_id: 'still-here', code: 200 })
+  })
+
   it('echoes a string id (string-id-response)', async () => {
     raw.request({ id: 'abc-1', verb: 'GET', resource: '/hello' })
     expect(withoutId(await raw.next())).toEqual(withoutId(vectorJson('string-id-response')))
