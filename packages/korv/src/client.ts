@@ -383,21 +383,26 @@ export async function connect(options: KorvClientOptions): Promise<KorvClient> {
     signal?.addEventListener('abort', onAbort, { once: true })
     ssh.on('error', onError)
     ssh.on('close', onClose)
+    const onChannel = (err: Error | undefined, channel: ClientChannel): void => {
+      if (done) {
+        channel?.close()
+        return
+      }
+      if (err !== undefined) {
+        fail(new KorvChannelRefusedError(`server refused the channel: ${err.message}`, { cause: err }))
+        return
+      }
+      done = true
+      cleanup()
+      resolve(new Client(ssh, channel, settings))
+    }
     ssh.once('ready', () => {
       // Like the original: ask for the host and port we dialled, from '':0.
-      ssh.forwardOut('', 0, host, port, (err, channel) => {
-        if (done) {
-          channel?.close()
-          return
-        }
-        if (err !== undefined) {
-          fail(new KorvChannelRefusedError(`server refused the channel: ${err.message}`, { cause: err }))
-          return
-        }
-        done = true
-        cleanup()
-        resolve(new Client(ssh, channel, settings))
-      })
+      try {
+        ssh.forwardOut('', 0, host, port, onChannel)
+      } catch (err) {
+        fail(new KorvConnectError(`connection to ${host}:${port} ended before its channel opened`, { cause: err }))
+      }
     })
     try {
       ssh.connect({

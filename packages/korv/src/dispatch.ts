@@ -206,7 +206,8 @@ export class ChannelDispatcher {
 
   #write(bytes: Uint8Array): void {
     const channel = this.#channel
-    if (channel.writableEnded || channel.destroyed) return
+    // After our EOF or the peer's close, a late reply has nowhere to go.
+    if (this.#stopped || channel.writableEnded || channel.destroyed) return
     channel.write(bytes)
   }
 }
