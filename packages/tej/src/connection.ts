@@ -335,7 +335,7 @@ export class TejConnection extends EventEmitter<TejConnectionEvents> implements 
     const error = asTejError(toTejError(err))
     this.#error = error
     this.#framed.destroy(error)
-    this.#hooks.onReceiveError?.(error, this)
+    emitOrRethrow(() => this.#hooks.onReceiveError?.(error, this))
     return error
   }
 

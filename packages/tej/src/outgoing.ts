@@ -49,8 +49,13 @@ export interface FramePlan {
 export function planFrame(frame: TejOutgoingFrame): FramePlan {
   const status = checkStatus(frame.status ?? 0)
   const files = (frame.files ?? []).map(planFile)
-  const message = frame.message ?? Buffer.alloc(0)
-  return { status, files, message: typeof message === 'string' ? Buffer.from(message, 'utf8') : message }
+  return { status, files, message: toBytes(frame.message ?? Buffer.alloc(0), 'the message') }
+}
+
+function toBytes(value: unknown, what: string): Uint8Array {
+  if (typeof value === 'string') return Buffer.from(value, 'utf8')
+  if (value instanceof Uint8Array) return value
+  throw new UsageError(`${what} must be a Uint8Array or a string`)
 }
 
 function planFile(source: TejFileSource): PlannedFile {
@@ -58,13 +63,16 @@ function planFile(source: TejFileSource): PlannedFile {
   if (typeof name !== 'string') throw new UsageError('every file needs a string name')
   const nameBytes = encodeName(name)
   if ('data' in source) {
-    const data = typeof source.data === 'string' ? Buffer.from(source.data, 'utf8') : source.data
+    const data = toBytes(source.data, `data of ${JSON.stringify(name)}`)
     return { name, nameBytes, body: { data }, size: data.length }
   }
   if ('path' in source) {
     return { name, nameBytes, body: { path: source.path }, size: sizeOfPath(source.path) }
   }
   if ('stream' in source) {
+    if (typeof (source.stream as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator] !== 'function') {
+      throw new UsageError(`stream of ${JSON.stringify(name)} must be a Readable or an async iterable`)
+    }
     return { name, nameBytes, body: { stream: source.stream }, size: checkSize(source.size, `size of ${JSON.stringify(name)}`) }
   }
   throw new UsageError(`file ${JSON.stringify(name)} needs data, path or stream`)

@@ -81,6 +81,9 @@ describe('send', () => {
     ['a fractional size', { files: [{ name: 's', stream: Readable.from([]), size: 1.5 }] }],
     ['a size past 2^53 - 1', { files: [{ name: 's', stream: Readable.from([]), size: 2 ** 53 }] }],
     ['a file with no source', { files: [{ name: 's' } as never] }],
+    ['data that is not bytes', { files: [{ name: 's', data: 42 } as never] }],
+    ['a stream that is not iterable', { files: [{ name: 's', stream: {}, size: 0 } as never] }],
+    ['a message that is not bytes', { message: 42 } as never],
   ])('refuses %s with ERR_PROTO_USAGE and writes nothing', async (_case, frame) => {
     const { conn, reader } = connectionPair()
     await expect(conn.send(frame)).rejects.toMatchObject({ code: 'ERR_PROTO_USAGE' })
