@@ -200,8 +200,12 @@ describe('channels', () => {
     const t = await startServer({ routes: { GET: { '/who': (ctx) => void seen.push([ctx.username, ctx.key, ctx.peer.address]) } } })
     const client = await connect(base(t, { username: 'alice' }))
     await client.get('/who')
-    expect(seen).toEqual([['alice', { type: 'ssh-ed25519', fingerprint: fingerprintOf(clientKey.public) }, '127.0.0.1']])
     await client.close()
+    const byDefault = await connect(base(t))
+    await byDefault.get('/who')
+    await byDefault.close()
+    const key = { type: 'ssh-ed25519', fingerprint: fingerprintOf(clientKey.public) }
+    expect(seen).toEqual([['alice', key, '127.0.0.1'], ['korv', key, '127.0.0.1']])
     await t.close()
   })
 })

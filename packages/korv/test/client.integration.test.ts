@@ -141,6 +141,21 @@ describe('client against replies the original server sends', () => {
     await stub.close()
   })
 
+  it('numbers requests with strictly increasing time-based ids, never 0', async () => {
+    const ids: number[] = []
+    const stub = await startStub((request) => {
+      ids.push(request.id as number)
+      return [replyAs('get-hello-response', request.id)]
+    })
+    const c = await connect(options(stub.port))
+    await Promise.all(Array.from({ length: 50 }, () => c.get('/hello')))
+    expect(ids).toHaveLength(50)
+    for (let i = 1; i < ids.length; i++) expect(ids[i]).toBeGreaterThan(ids[i - 1] ?? Infinity)
+    expect(ids.every((id) => id > 1_700_000_000)).toBe(true)
+    await c.close()
+    await stub.close()
+  })
+
   it('ignores request_id 0 replies, settles once and checks the code', async () => {
     const script: Record<string, string[]> = {
       '/store': ['store-spurious-400', 'store-with-request-key-response'],
