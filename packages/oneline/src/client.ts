@@ -1,7 +1,7 @@
 import net from 'node:net'
-import { callSignal, checkLimit, FramedConnection, LineDecoder, WriteBufferFullError } from '@proto/framing'
+import { checkLimit, FramedConnection, LineDecoder, WriteBufferFullError } from '@proto/framing'
 import type { CallOptions } from '@proto/framing'
-import { decodeCommand, encodeLine } from './codec.ts'
+import { decodeLine, encodeLine } from './codec.ts'
 import {
   Command,
   DEFAULT_HOST,
@@ -67,26 +67,36 @@ export async function connect(options: OnelineConnectOptions = {}): Promise<Onel
     maxWriteBufferBytes: checkLimit('maxWriteBufferBytes', options.maxWriteBufferBytes, DEFAULT_MAX_WRITE_BUFFER_BYTES),
     stripCR: options.stripCR ?? false,
   }
-  const signal = callSignal(options.signal === undefined ? { timeout } : { signal: options.signal, timeout })
-  const socket = await openSocket(host, port, signal)
-  const client = new Client(socket, limits)
+  // One deadline for the TCP connect and the ping/pong, as the original's 3 s wait.
+  const controller = new AbortController()
+  const timer = setTimeout(() => controller.abort(timeoutError()), timeout)
+  const forward = (): void => controller.abort(options.signal?.reason)
+  options.signal?.throwIfAborted()
+  options.signal?.addEventListener('abort', forward, { once: true })
   try {
-    await client.ping(signal === undefined ? {} : { signal })
-  } catch (err) {
-    client.destroy()
-    throw err
+    const socket = await openSocket(host, port, controller.signal)
+    const client = new Client(socket, limits)
+    try {
+      await client.ping({ signal: controller.signal })
+    } catch (err) {
+      client.destroy()
+      throw err
+    }
+    return client
+  } finally {
+    clearTimeout(timer)
+    options.signal?.removeEventListener('abort', forward)
   }
-  return client
 }
 
-function openSocket(host: string, port: number, signal: AbortSignal | undefined): Promise<net.Socket> {
+function openSocket(host: string, port: number, signal: AbortSignal): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    signal?.throwIfAborted()
+    signal.throwIfAborted()
     const socket = net.connect({ host, port, allowHalfOpen: true, noDelay: true })
     const settle = (err?: Error): void => {
       socket.off('connect', connected)
       socket.off('error', fail)
-      signal?.removeEventListener('abort', abort)
+      signal.removeEventListener('abort', abort)
       if (err === undefined) return resolve(socket)
       socket.destroy()
       reject(err)
@@ -94,25 +104,46 @@ function openSocket(host: string, port: number, signal: AbortSignal | undefined)
     const connected = (): void => settle()
     const fail = (err: Error): void => settle(new OnelineConnectError(host, port, err))
     // An abort rejects with whatever reason it was given, Error or not.
-    const abort = (): void => settle(signal?.reason as Error)
+    const abort = (): void => settle(signal.reason as Error)
     socket.once('connect', connected)
     socket.once('error', fail)
-    signal?.addEventListener('abort', abort, { once: true })
+    signal.addEventListener('abort', abort, { once: true })
   })
 }
 
-/** Waits for `promise`, or rejects with the reason when `signal` aborts first. */
-async function until<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return promise
-  signal.throwIfAborted()
-  let abort = ignore
-  const aborted = new Promise<never>((_resolve, reject) => (abort = () => reject(signal.reason as Error)))
-  signal.addEventListener('abort', abort, { once: true })
-  try {
-    return await Promise.race([promise, aborted])
-  } finally {
-    signal.removeEventListener('abort', abort)
-  }
+/**
+ * `promise`, unless the call's signal aborts (→ `signal.reason`) or its timeout passes (→ a
+ * `TimeoutError` DOMException) first. A plain timer, as in `Waiter`.
+ */
+function bounded<T>(promise: Promise<T>, opts: CallOptions, fallbackTimeout?: number): Promise<T> {
+  const { signal } = opts
+  const timeout = opts.timeout ?? fallbackTimeout
+  if (signal === undefined && timeout === undefined) return promise
+  const ms = timeout === undefined ? undefined : checkLimit('timeout', timeout, 0, 0)
+  signal?.throwIfAborted()
+  return new Promise<T>((resolve, reject) => {
+    const giveUp = (reason: Error): void => {
+      cleanup()
+      reject(reason)
+    }
+    const abort = (): void => giveUp(signal?.reason as Error)
+    const timer = ms === undefined ? undefined : setTimeout(() => giveUp(timeoutError()), ms)
+    const cleanup = (): void => {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', abort)
+    }
+    signal?.addEventListener('abort', abort, { once: true })
+    promise.then(
+      (value) => {
+        cleanup()
+        resolve(value)
+      },
+      (err: Error) => {
+        cleanup()
+        reject(err)
+      },
+    )
+  })
 }
 
 interface Deferred<T> {
@@ -133,12 +164,62 @@ function deferred<T>(): Deferred<T> {
 }
 
 /** A request waiting for its lines, in the order the server will answer. */
-interface Waiter {
+class Waiter {
   remaining: number
-  readonly lines: string[]
+  readonly lines: string[] = []
   /** Answered, failed or given up; a given-up request still counts its lines and drops them. */
-  done: boolean
-  readonly answer: Deferred<string[]>
+  done = false
+  readonly promise: Promise<string[]>
+  #resolve: (lines: string[]) => void = ignore
+  #reject: (err: Error) => void = ignore
+  readonly #timer: ReturnType<typeof setTimeout> | undefined
+  readonly #signal: AbortSignal | undefined
+  readonly #abort: (() => void) | undefined
+
+  // A plain timer, and a listener only for a caller's signal: on Node 20 `AbortSignal.timeout()`
+  // and an abort listener each cost tens of microseconds, more than a loopback round trip.
+  constructor(lines: number, timeout: number | undefined, signal: AbortSignal | undefined) {
+    this.remaining = lines
+    this.promise = new Promise<string[]>((resolve, reject) => {
+      this.#resolve = resolve
+      this.#reject = reject
+    })
+    if (timeout !== undefined) this.#timer = setTimeout(timedOut, timeout, this)
+    if (signal === undefined) return
+    this.#signal = signal
+    this.#abort = () => this.reject(signal.reason as Error)
+    signal.addEventListener('abort', this.#abort, { once: true })
+  }
+
+  resolve(): void {
+    if (this.#settle()) this.#resolve(this.lines)
+  }
+
+  reject(err: Error): void {
+    if (this.#settle()) this.#reject(err)
+  }
+
+  #settle(): boolean {
+    if (this.done) return false
+    this.done = true
+    clearTimeout(this.#timer)
+    if (this.#abort !== undefined) this.#signal?.removeEventListener('abort', this.#abort)
+    return true
+  }
+}
+
+/** A sync failure of a promise-returning call, as its rejection. */
+function rejected(err: Error): Promise<never> {
+  return Promise.reject(err)
+}
+
+function timedOut(waiter: Waiter): void {
+  waiter.reject(timeoutError())
+}
+
+/** What `AbortSignal.timeout()` would abort with. */
+function timeoutError(): DOMException {
+  return new DOMException('The operation was aborted due to timeout', 'TimeoutError')
 }
 
 interface Limits {
@@ -155,6 +236,8 @@ const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined }
 class Client implements OnelineClient {
   readonly #conn: FramedConnection
   readonly #limits: Limits
+  /** What toOnelineError names; the client has no idle limit. */
+  readonly #errorLimits: { maxLineBytes: number; idleTimeout: number }
   readonly #waiters: Waiter[] = []
   /** Lines no request claimed, for the async iterator. */
   readonly #unclaimed: string[] = []
@@ -169,6 +252,7 @@ class Client implements OnelineClient {
 
   constructor(socket: net.Socket, limits: Limits) {
     this.#limits = limits
+    this.#errorLimits = { maxLineBytes: limits.maxLineBytes, idleTimeout: 0 }
     const decoder = new LineDecoder({ maxLineBytes: limits.maxLineBytes, stripCR: limits.stripCR, trailing: 'discard' })
     this.#conn = new FramedConnection(socket, { decoder, maxWriteBufferBytes: limits.maxWriteBufferBytes })
     this.closed = this.#conn.closed.then(ignore)
@@ -179,14 +263,14 @@ class Client implements OnelineClient {
     let failure: OnelineError | undefined
     try {
       for await (const raw of this.#conn.frames()) {
-        this.#deliver(decodeCommand(raw).text)
+        this.#deliver(decodeLine(raw))
         // Holding the frame keeps framing from reading further, so the server feels the pause.
         while (this.#waiters.length === 0 && this.#unclaimed.length >= this.#limits.maxQueuedLines && this.#leaving === undefined) {
           await new Promise<void>((resolve) => (this.#resume = resolve))
         }
       }
     } catch (err) {
-      const mapped = toOnelineError(err, { maxLineBytes: this.#limits.maxLineBytes, idleTimeout: 0 })
+      const mapped = toOnelineError(err, this.#errorLimits)
       // Only I/O errors reach here, and they map to oneline errors, never WRITE_BUFFER_FULL.
       if (!(mapped instanceof WriteBufferFullError)) failure = mapped
     }
@@ -203,9 +287,7 @@ class Client implements OnelineClient {
       if (!waiter.done) waiter.lines.push(line)
       if (--waiter.remaining > 0) return
       this.#waiters.shift()
-      if (waiter.done) return
-      waiter.done = true
-      waiter.answer.resolve(waiter.lines)
+      waiter.resolve()
       return
     }
     const reader = this.#readers.shift()
@@ -217,11 +299,7 @@ class Client implements OnelineClient {
   #end(failure: OnelineError | undefined): void {
     this.#ended = { failure }
     const err = this.#closedError()
-    for (const waiter of this.#waiters.splice(0)) {
-      if (waiter.done) continue
-      waiter.done = true
-      waiter.answer.reject(err)
-    }
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(err)
     for (const reader of this.#readers.splice(0)) {
       if (failure === undefined) reader.resolve(DONE)
       else reader.reject(err)
@@ -241,64 +319,47 @@ class Client implements OnelineClient {
     resume?.()
   }
 
-  #signal(opts: CallOptions, timeout?: number): AbortSignal | undefined {
-    const { signal, timeout: ms = timeout } = opts
-    if (signal === undefined) return ms === undefined ? undefined : callSignal({ timeout: ms })
-    return callSignal(ms === undefined ? { signal } : { signal, timeout: ms })
-  }
-
-  async #write(bytes: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
+  /** Writes one line; `WRITE_BUFFER_FULL` keeps its code, other failures become oneline errors. */
+  async #write(bytes: Uint8Array): Promise<void> {
     if (this.#ended !== undefined) throw this.#closedError()
     try {
-      await this.#conn.write(bytes, signal === undefined ? undefined : { signal })
+      await this.#conn.write(bytes)
     } catch (err) {
-      if (signal?.aborted === true && err === signal.reason) throw err
-      throw toOnelineError(err, { maxLineBytes: this.#limits.maxLineBytes, idleTimeout: 0 })
+      throw toOnelineError(err, this.#errorLimits)
     }
-    // A call aborted before it settles rejects, even when its bytes were already taken.
-    signal?.throwIfAborted()
   }
 
-  async send(command: string, opts: CallOptions = {}): Promise<void> {
-    const bytes = encodeLine(command)
-    const signal = this.#signal(opts)
-    signal?.throwIfAborted()
-    await this.#write(bytes, signal)
-  }
-
-  async request(command: string, opts: OnelineRequestOptions = {}): Promise<string[]> {
-    const bytes = encodeLine(command)
-    const lines = checkLimit('lines', opts.lines, 1, 0)
-    const signal = this.#signal(opts, this.#limits.timeout)
-    signal?.throwIfAborted()
-    if (lines === 0) {
-      await this.#write(bytes, signal)
-      return []
-    }
-    if (this.#ended !== undefined) throw this.#closedError()
-    const waiter: Waiter = { remaining: lines, lines: [], done: false, answer: deferred() }
-    // Given up before the write settles, the answer has no reader yet; this keeps it handled.
-    waiter.answer.promise.catch(ignore)
-    // Queued before writing, so concurrent requests line up in the order their bytes go out.
-    this.#waiters.push(waiter)
-    this.#wake()
-    const abort = (): void => {
-      if (waiter.done) return
-      waiter.done = true
-      waiter.answer.reject(signal?.reason as Error)
-    }
-    signal?.addEventListener('abort', abort, { once: true })
+  send(command: string, opts: CallOptions = {}): Promise<void> {
     try {
-      await this.#write(bytes, signal)
-      return await waiter.answer.promise
+      return bounded(this.#write(encodeLine(command)), opts)
     } catch (err) {
-      // Nothing was written, so nothing will answer: the request must not hold a place.
-      if (err instanceof WriteBufferFullError) this.#waiters.splice(this.#waiters.indexOf(waiter), 1)
-      waiter.done = true
-      throw err
-    } finally {
-      signal?.removeEventListener('abort', abort)
+      return rejected(err as Error)
     }
+  }
+
+  request(command: string, opts: OnelineRequestOptions = {}): Promise<string[]> {
+    let waiter: Waiter
+    try {
+      const bytes = encodeLine(command)
+      const lines = checkLimit('lines', opts.lines, 1, 0)
+      const timeout = checkLimit('timeout', opts.timeout, this.#limits.timeout, 0)
+      opts.signal?.throwIfAborted()
+      if (lines === 0) return bounded(this.#write(bytes), opts, timeout).then(() => [])
+      if (this.#ended !== undefined) throw this.#closedError()
+      waiter = new Waiter(lines, timeout, opts.signal)
+      // Queued before writing, so concurrent requests line up in the order their bytes go out.
+      this.#waiters.push(waiter)
+      this.#wake()
+      this.#conn.write(bytes).then(undefined, (err: unknown) => {
+        // Nothing was written, so nothing will answer: the request must not hold a place.
+        if (err instanceof WriteBufferFullError) this.#waiters.splice(this.#waiters.indexOf(waiter), 1)
+        waiter.reject(toOnelineError(err, this.#errorLimits))
+      })
+    } catch (err) {
+      return rejected(err as Error)
+    }
+    // Given up by timeout or signal, the request keeps its place and its lines are dropped.
+    return waiter.promise
   }
 
   async ping(opts: CallOptions = {}): Promise<void> {
@@ -346,16 +407,17 @@ class Client implements OnelineClient {
   async #leave(command: string, opts: CallOptions): Promise<void> {
     // A reader paused on a full line queue must go on, or the EOF is never seen.
     this.#wake()
-    const signal = this.#signal(opts, this.#limits.timeout)
+    const leave = async (): Promise<void> => {
+      if (this.#ended !== undefined) return
+      await this.#write(encodeLine(command)).catch((err: unknown) => {
+        // A connection that is already gone has nothing left to close.
+        if (!(err instanceof OnelineClosedError)) throw err
+      })
+      await this.#eof.promise
+      await this.#conn.end()
+    }
     try {
-      if (this.#ended === undefined) {
-        await this.#write(encodeLine(command), signal).catch((err: unknown) => {
-          // A connection that is already gone has nothing left to close.
-          if (!(err instanceof OnelineClosedError)) throw err
-        })
-        await until(this.#eof.promise, signal)
-        await this.#conn.end(signal === undefined ? undefined : { signal })
-      }
+      await bounded(leave(), opts, this.#limits.timeout)
     } finally {
       this.#conn.destroy()
       await this.closed

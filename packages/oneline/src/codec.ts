@@ -2,8 +2,8 @@ import { isUtf8 } from 'node:buffer'
 import { ErrorCode as ProtoErrorCode, encodeLine as encodeFramedLine, isProtoError } from '@proto/framing'
 import { OnelineInvalidLineError } from './errors.ts'
 
-// ignoreBOM keeps a leading U+FEFF: it is part of the command, not a marker to drop.
-const replacingDecoder = new TextDecoder('utf-8', { ignoreBOM: true })
+// Outgoing lines have no length limit of their own: the receiver enforces its limit.
+const UNLIMITED = { maxLineBytes: Number.MAX_SAFE_INTEGER } as const
 
 /**
  * A command or response line as its wire bytes: UTF-8 plus LF. A line that contains LF would
@@ -11,8 +11,7 @@ const replacingDecoder = new TextDecoder('utf-8', { ignoreBOM: true })
  */
 export function encodeLine(text: string): Uint8Array {
   try {
-    // Outgoing lines have no length limit: the receiver enforces its own.
-    return encodeFramedLine(text, { maxLineBytes: Number.MAX_SAFE_INTEGER })
+    return encodeFramedLine(text, UNLIMITED)
   } catch (err) {
     if (isProtoError(err) && err.code === ProtoErrorCode.INVALID_FRAME) throw new OnelineInvalidLineError({ cause: err })
     throw err
@@ -25,6 +24,12 @@ export function encodeLine(text: string): Uint8Array {
  * (the original dropped every byte above 0x7F).
  */
 export function decodeCommand(raw: Uint8Array): { text: string; invalid: boolean } {
-  if (isUtf8(raw)) return { text: Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8'), invalid: false }
-  return { text: replacingDecoder.decode(raw), invalid: true }
+  const text = decodeLine(raw)
+  // Only a U+FFFD in the text can mean a replacement; the full check runs just then.
+  return { text, invalid: text.includes('\uFFFD') && !isUtf8(raw) }
+}
+
+/** Received line bytes as text, invalid UTF-8 replaced as in `decodeCommand`; a leading BOM is kept. */
+export function decodeLine(raw: Uint8Array): string {
+  return Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8')
 }

@@ -104,6 +104,10 @@ interface Session {
 type Outcome = 'next' | 'leave' | 'shutdown'
 
 const ignore = (): void => {}
+
+function isPromiseLike(value: unknown): value is PromiseLike<OnelineReply> {
+  return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function'
+}
 const PONG_LINE = encodeLine(PONG)
 
 class Server extends EventEmitter<OnelineServerEvents> implements OnelineServer {
@@ -307,12 +311,9 @@ class Server extends EventEmitter<OnelineServerEvents> implements OnelineServer 
     if (handler === undefined) return 'next'
 
     const { conn } = session
+    // Lines from ctx.send, each write's failure kept at once so none goes unhandled meanwhile.
+    let sent: Promise<void>[] | undefined
     let failure: unknown
-    const writes: Promise<void>[] = []
-    // Each write's failure is kept at once, so no rejection goes unhandled while the handler runs.
-    const write = (bytes: Uint8Array | Uint8Array[]): void => {
-      writes.push(conn.write(bytes).catch((err: unknown) => void (failure ??= err)))
-    }
     let settled = false
     const ctx: OnelineContext = {
       invalid,
@@ -321,21 +322,29 @@ class Server extends EventEmitter<OnelineServerEvents> implements OnelineServer 
       peer: session.peer,
       send(line) {
         if (settled) throw new OnelineUnpromptedError()
-        write(encodeLine(line))
+        ;(sent ??= []).push(conn.write(encodeLine(line)).catch((err: unknown) => void (failure ??= err)))
       },
     }
+    let replied: Promise<void> | undefined
     try {
-      const reply = await handler(text, ctx)
+      const result = handler(text, ctx)
+      // A synchronous handler's reply goes out without waiting a microtask for it.
+      const reply = isPromiseLike(result) ? await result : result
       settled = true
-      if (typeof reply === 'string') write(encodeLine(reply))
-      else if (reply !== undefined && reply.length > 0) write(reply.map(encodeLine))
+      if (typeof reply === 'string') replied = conn.write(encodeLine(reply))
+      else if (reply !== undefined && reply.length > 0) replied = conn.write(reply.map(encodeLine))
     } catch (err) {
       settled = true
       this.emit('handlerError', err, ctx)
       // The lines sent before the failure still go out before the FIN.
       return 'leave'
     }
-    await Promise.all(writes)
+    try {
+      await replied
+      if (sent !== undefined) await Promise.all(sent)
+    } catch (err) {
+      failure ??= err
+    }
     if (failure !== undefined) throw toOnelineError(failure, this.#limits)
     return 'next'
   }

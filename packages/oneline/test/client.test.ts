@@ -2,6 +2,7 @@ import { once } from 'node:events'
 import net from 'node:net'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { connect } from '../src/client.ts'
+import type { OnelineClient } from '../src/client.ts'
 import { DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_QUEUED_LINES, DEFAULT_TIMEOUT } from '../src/constants.ts'
 import { demoHandler } from '../src/demo-handler.ts'
 import { ErrorCode } from '../src/errors.ts'
@@ -9,6 +10,7 @@ import { RawClient, Resources, turn, vectorHandler, wire } from './helpers.ts'
 
 const res = new Resources()
 afterEach(async () => {
+  vi.useRealTimers()
   vi.restoreAllMocks()
   await res.close()
 })
@@ -122,23 +124,45 @@ describe('connect', () => {
   })
 
   it('times out with a TimeoutError and closes the socket', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
     const fake = await fakeServer()
-    const connecting = connect({ port: fake.port, timeout: 30 })
+    const connecting = connect({ port: fake.port, timeout: 50 }).catch((err: unknown) => err)
     const peer = await fake.accepted()
-    await expect(connecting).rejects.toMatchObject({ name: 'TimeoutError' })
-    expect(await peer.rest()).toEqual(wire('origclient_connect_handshake_request'))
+    await peer.bytes(5)
+    await vi.advanceTimersByTimeAsync(50)
+    expect(await connecting).toMatchObject({ name: 'TimeoutError' })
+    expect(await peer.rest()).toHaveLength(0)
   })
 
   it(`waits ${DEFAULT_TIMEOUT} ms by default, for connect and for later calls`, async () => {
-    const timeout = vi.spyOn(AbortSignal, 'timeout')
-    const { client, peer } = await handshake()
-    expect(timeout).toHaveBeenLastCalledWith(DEFAULT_TIMEOUT)
-    timeout.mockClear()
-    const reply = client.request('x')
-    expect(timeout).toHaveBeenLastCalledWith(DEFAULT_TIMEOUT)
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    const fake = await fakeServer()
+    const connecting = connect({ port: fake.port }).catch((err: unknown) => err)
+    const peer = await fake.accepted()
+    await peer.bytes(5)
+    await vi.advanceTimersByTimeAsync(DEFAULT_TIMEOUT - 1)
+    peer.write(wire('ping_response'))
+    const client = (await connecting) as OnelineClient
+    expect(client).toHaveProperty('request')
+
+    const reply = client.request('x').catch((err: unknown) => err)
     await peer.bytes(2)
-    peer.write('y\n')
-    expect(await reply).toEqual(['y'])
+    await vi.advanceTimersByTimeAsync(DEFAULT_TIMEOUT - 1)
+    const settled = await Promise.race([reply, turn().then(() => 'pending')])
+    expect(settled).toBe('pending')
+    await vi.advanceTimersByTimeAsync(1)
+    expect(await reply).toMatchObject({ name: 'TimeoutError' })
+  })
+
+  it(`fails connect after the default ${DEFAULT_TIMEOUT} ms without pong`, async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    const fake = await fakeServer()
+    const connecting = connect({ port: fake.port }).catch((err: unknown) => err)
+    const peer = await fake.accepted()
+    await peer.bytes(5)
+    await vi.advanceTimersByTimeAsync(DEFAULT_TIMEOUT)
+    expect(await connecting).toMatchObject({ name: 'TimeoutError' })
+    expect(await peer.rest()).toHaveLength(0)
   })
 
   it('rejects with the reason when its signal aborts', async () => {
@@ -197,7 +221,11 @@ describe('requests', () => {
       },
     })
     const client = await connect({ port })
-    await expect(client.request('slow', { lines: 2, timeout: 20 })).rejects.toMatchObject({ name: 'TimeoutError' })
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    const slow = client.request('slow', { lines: 2, timeout: 1000 }).catch((err: unknown) => err)
+    await vi.advanceTimersByTimeAsync(1000)
+    expect(await slow).toMatchObject({ name: 'TimeoutError' })
+    vi.useRealTimers()
     const next = client.request('next')
     release()
     expect(await next).toEqual(['next'])
@@ -355,17 +383,20 @@ describe('iteration', () => {
     const connectSpy = vi.spyOn(net, 'connect')
     const { client, peer } = await handshake({ maxQueuedLines: 4 })
     const socket = connectSpy.mock.results[0]?.value as net.Socket
-    const lines = 200_000
-    const payload = Buffer.from(Array.from({ length: lines }, (_, i) => `${i}\n`).join(''))
+    // 50 000 numbered lines of 20 bytes: 1 MB, far more than framing reads ahead.
+    const lines = 50_000
+    const line = (i: number): string => String(i).padStart(19, '0')
+    const payload = Buffer.from(Array.from({ length: lines }, (_, i) => `${line(i)}\n`).join(''))
     peer.write(payload)
     for (let i = 0; i < 50; i++) await turn()
-    // 4 lines plus what framing holds: a few chunks of the 1.3 MB sent.
     expect(socket.bytesRead).toBeLessThan(256 * 1024)
-    let expected = 0
-    for await (const line of client) {
-      expect(line).toBe(String(expected))
-      if (++expected === lines) break
+    let received = 0
+    let outOfOrder = 0
+    for await (const text of client) {
+      if (text !== line(received)) outOfOrder++
+      if (++received === lines) break
     }
+    expect(outOfOrder).toBe(0)
     expect(socket.bytesRead).toBe(5 + payload.length)
   })
 
@@ -398,10 +429,20 @@ describe('iteration', () => {
 describe('close', () => {
   it('rejects with a TimeoutError when the server does not close, and still closes', async () => {
     const { client, peer } = await handshake()
-    const closing = client.close({ timeout: 20 })
-    await expect(closing).rejects.toMatchObject({ name: 'TimeoutError' })
-    expect((await peer.rest().catch(() => Buffer.alloc(0))).toString()).toMatch(/^(disconnect\n)?$/)
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    const closing = client.close().catch((err: unknown) => err)
+    expect((await peer.bytes(11)).toString()).toBe('disconnect\n')
+    await vi.advanceTimersByTimeAsync(DEFAULT_TIMEOUT)
+    expect(await closing).toMatchObject({ name: 'TimeoutError' })
+    expect(await peer.rest().catch(() => Buffer.alloc(0))).toHaveLength(0)
     await client.closed
+  })
+
+  it('rejects send with the reason of its signal, or a TimeoutError', async () => {
+    const { client } = await handshake()
+    const reason = new Error('no')
+    await expect(client.send('x', { signal: AbortSignal.abort(reason) })).rejects.toBe(reason)
+    await expect(client.send('x', { timeout: -1 })).rejects.toMatchObject({ code: 'ERR_PROTO_USAGE' })
   })
 
   it('resolves at once when the connection is already gone, and twice alike', async () => {

@@ -1,0 +1,3 @@
+import { packageProject } from '@proto/vitest-config'
+
+export default packageProject('oneline')
