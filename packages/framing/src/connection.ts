@@ -5,7 +5,7 @@ import { ByteReader } from './byte-reader.ts'
 import { DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_READ_BYTES, DEFAULT_MAX_WRITE_BUFFER_BYTES } from './constants.ts'
 import { ClosedError, IdleTimeoutError, UsageError, WriteBufferFullError, isProtoError } from './errors.ts'
 import type { ProtoError } from './errors.ts'
-import { decodeFrames, rejectWith } from './iterate.ts'
+import { rejectWith } from './iterate.ts'
 import type { AsyncFrameDecoder, FrameDecoder } from './iterate.ts'
 import { callSignal, checkLimit } from './options.ts'
 import type { CallOptions } from './options.ts'
@@ -99,12 +99,13 @@ export class FramedConnection<T = Buffer> implements AsyncDisposable {
     return this.#closed
   }
 
-  /** The incoming frames. Call this or `reader()`, once. */
+  /**
+   * The incoming frames, decoded as by `decodeFrames`: a fault comes after the frames before it.
+   * Call this or `reader()`, once.
+   */
   frames(): AsyncIterableIterator<T> {
     this.#startReading()
-    const decoder = this.#decoder
-    if (decoder === undefined) return this.#incoming() as AsyncGenerator<unknown> as AsyncGenerator<T>
-    return decodeFrames(this.#incoming(), decoder)
+    return this.#frameIterator()
   }
 
   /** A `ByteReader` over the incoming bytes. Call this or `frames()`, once. */
@@ -259,27 +260,118 @@ export class FramedConnection<T = Buffer> implements AsyncDisposable {
     stream.resume()
   }
 
-  async *#incoming(): AsyncGenerator<Buffer> {
-    const stream = this.#stream
-    const highWaterMark = Math.max(1, stream.readableHighWaterMark)
-    for (;;) {
-      const chunk = this.#chunks[this.#chunkHead]
-      if (chunk !== undefined) {
-        this.#chunkHead += 1
-        if (this.#chunkHead === this.#chunks.length) {
-          this.#chunks = []
-          this.#chunkHead = 0
+  /**
+   * The iterator behind `frames()`. A frame already decoded is handed out at once, in an
+   * already-settled promise: a request-reply peer pays no generator hops per frame.
+   */
+  #frameIterator(): AsyncIterableIterator<T> {
+    const decoder = this.#decoder
+    let frames: T[] = []
+    let head = 0
+    let finished = false
+    // A decoder fault waits until the frames before it are taken.
+    let fault: Error | undefined
+    // Calls to next() not yet answered; while there are any, none may overtake them.
+    let waiting = 0
+    let tail: Promise<unknown> = Promise.resolve()
+
+    const pull = async (): Promise<IteratorResult<T, undefined>> => {
+      for (;;) {
+        if (head < frames.length) return { done: false, value: frames[head++] as T }
+        if (finished) {
+          const err = fault
+          fault = undefined
+          if (err !== undefined) throw err
+          return { done: true, value: undefined }
         }
-        this.#queued -= chunk.length
-        if (this.#queued < highWaterMark && stream.isPaused() && this.#readError === undefined) stream.resume()
+        const chunk = this.#takeChunk()
+        let decoded: T[] | Promise<T[]>
+        if (chunk !== undefined) {
+          if (decoder === undefined) decoded = [chunk as T]
+          else decoded = decoder.push(chunk)
+        } else if (this.#readError !== undefined) {
+          finished = true
+          throw this.#readError
+        } else if (this.#readEnded) {
+          finished = true
+          if (decoder === undefined) continue
+          decoded = decoder.end()
+        } else if (this.#stream.destroyed) {
+          finished = true
+          throw new ClosedError('connection closed before the input ended')
+        } else {
+          await this.#waitForInput()
+          continue
+        }
+        try {
+          frames = Array.isArray(decoded) ? decoded : await decoded
+        } catch (err) {
+          finished = true
+          throw err
+        }
+        head = 0
+        if (decoder?.error !== undefined) {
+          finished = true
+          fault = decoder.error
+        }
+      }
+    }
+
+    const iterator: AsyncIterableIterator<T> = {
+      next: () => {
+        if (waiting === 0 && head < frames.length) return Promise.resolve({ done: false, value: frames[head++] as T })
+        // Calls that do not wait for each other are answered in order.
+        waiting += 1
+        const run = (): Promise<IteratorResult<T, undefined>> =>
+          pull().finally(() => {
+            waiting -= 1
+          })
+        const result = waiting > 1 ? tail.then(run, run) : run()
+        tail = result.catch(() => undefined)
+        return result
+      },
+      return: () => {
+        finished = true
+        fault = undefined
+        frames = []
+        head = 0
+        return Promise.resolve({ done: true, value: undefined })
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    }
+    return iterator
+  }
+
+  /** The chunks for `reader()`. */
+  async *#incoming(): AsyncGenerator<Buffer> {
+    for (;;) {
+      const chunk = this.#takeChunk()
+      if (chunk !== undefined) {
         yield chunk
         continue
       }
       if (this.#readError !== undefined) throw this.#readError
       if (this.#readEnded) return
-      if (stream.destroyed) throw new ClosedError('connection closed before the input ended')
+      if (this.#stream.destroyed) throw new ClosedError('connection closed before the input ended')
       await this.#waitForInput()
     }
+  }
+
+  /** The next received chunk, if any; reading resumes once the queue is below the high-water mark. */
+  #takeChunk(): Buffer | undefined {
+    const chunk = this.#chunks[this.#chunkHead]
+    if (chunk === undefined) return undefined
+    this.#chunkHead += 1
+    if (this.#chunkHead === this.#chunks.length) {
+      this.#chunks = []
+      this.#chunkHead = 0
+    }
+    this.#queued -= chunk.length
+    const stream = this.#stream
+    if (this.#queued < Math.max(1, stream.readableHighWaterMark) && stream.isPaused() && this.#readError === undefined) {
+      stream.resume()
+    }
+    return chunk
   }
 
   /** Waits for data, end or failure; the idle clock runs only here, where nothing is buffered. */

@@ -266,6 +266,17 @@ describe('FramedConnection', () => {
     expect(await rejection(frames.next())).toMatchObject({ code: 'ERR_PROTO_FRAME_TOO_LARGE' })
   })
 
+  it('answers next() calls that do not wait for each other in order, and stops on return()', async () => {
+    const [a, b] = duplexPair()
+    const frames = new FramedConnection(a, { decoder: new LineDecoder() }).frames()
+    const calls = [frames.next(), frames.next(), frames.next()]
+    b.write('one\n')
+    b.write('two\nthree\nfour\n')
+    expect((await Promise.all(calls)).map((r) => String(r.value))).toEqual(['one', 'two', 'three'])
+    expect(await frames.return?.()).toEqual({ done: true, value: undefined })
+    expect(await frames.next()).toEqual({ done: true, value: undefined })
+  })
+
   it('yields raw chunks without a decoder and reads through reader()', async () => {
     const [a, b] = duplexPair()
     const raw = new FramedConnection(a)
