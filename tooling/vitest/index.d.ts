@@ -1,0 +1,3 @@
+import type { TestProjectInlineConfiguration, UserWorkspaceConfig } from 'vitest/config'
+
+export function packageProject(name: string, overrides?: TestProjectInlineConfiguration['test']): UserWorkspaceConfig
