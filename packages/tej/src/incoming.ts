@@ -12,7 +12,7 @@ import {
   type TejFile,
   type TejFrame,
 } from './codec.ts'
-import { ErrorCode, TejBufferLimitError } from './errors.ts'
+import { TejBufferLimitError } from './errors.ts'
 import type { TejLimits } from './options.ts'
 
 /** A received file, streamed: iterate it, or use `readable()`, `bytes()` or `skip()`. */
@@ -158,7 +158,7 @@ export class IncomingFrame implements TejIncomingFrame {
     try {
       return await this.buffer()
     } catch (err) {
-      if ((err as { code?: unknown }).code === ErrorCode.BUFFER_LIMIT) throw this.#source.fail(err)
+      if (err instanceof TejBufferLimitError) throw this.#source.fail(err)
       throw err
     }
   }
@@ -178,15 +178,16 @@ export class IncomingFrame implements TejIncomingFrame {
     return file
   }
 
+  /** Opening each next file skips the one before, down to the last. */
   async #skipFiles(): Promise<void> {
-    for (let file = await this.#openNext(); file !== undefined; file = await this.#openNext()) await file.drop()
+    while ((await this.#openNext()) !== undefined);
   }
 
   /** Skips the files not read, then reads the message length, once. */
   async #readMessageLength(): Promise<number> {
+    if (this.#messageLength !== undefined) return this.#messageLength
     await this.#skipFiles()
-    const { reader, limits } = this.#source
-    this.#messageLength ??= checkMessageLength(await reader.u64(), limits)
+    this.#messageLength = checkMessageLength(await this.#source.reader.u64(), this.#source.limits)
     return this.#messageLength
   }
 

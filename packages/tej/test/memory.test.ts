@@ -68,7 +68,7 @@ describe('memory', () => {
           // Sampling after a collection measures what is held, not garbage not yet collected.
           if (received >= nextSample) {
             peak = Math.max(peak, liveBuffers() - before)
-            nextSample += 16 * MiB
+            nextSample += 32 * MiB
           }
         }
       }

@@ -129,7 +129,7 @@ describe('send', () => {
           }
         },
       ),
-      { numRuns: Math.max(1, Math.floor(numRuns / 8)) },
+      { numRuns: Math.max(1, Math.floor(numRuns / 20)) },
     )
   })
 
