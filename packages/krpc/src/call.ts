@@ -101,28 +101,61 @@ export function interpretJson(status: number, statusText: string, text: string):
   throw unexpectedReply(status, statusText, 'a JSON body without result or error')
 }
 
-/** A call's signal: the caller's, plus a timer that `stopTimer` ends once a binary reply begins. */
-export interface ArmedCall {
-  readonly signal: AbortSignal
-  stopTimer(): void
-  dispose(): void
-}
+/**
+ * What stops a call: the caller's signal, or the timeout until `stopTimer` (a binary reply's
+ * headers). A plain callback rather than an AbortController per call: small calls are the hot
+ * path, and every controller and abort costs an object graph and a DOMException.
+ */
+export class CallGuard {
+  #stopped = false
+  #reason: unknown
+  #onStop: ((reason: unknown) => void) | undefined
+  #timer: ReturnType<typeof setTimeout> | undefined
+  readonly #signal: AbortSignal | undefined
 
-export function armCall(userSignal: AbortSignal | undefined, timeout: number): ArmedCall {
-  const controller = new AbortController()
-  const timer = setTimeout(() => {
-    controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'))
-  }, timeout)
-  const onAbort = (): void => controller.abort(userSignal?.reason)
-  if (userSignal?.aborted === true) onAbort()
-  else userSignal?.addEventListener('abort', onAbort, { once: true })
-  return {
-    signal: controller.signal,
-    stopTimer: () => clearTimeout(timer),
-    dispose: () => {
-      clearTimeout(timer)
-      userSignal?.removeEventListener('abort', onAbort)
-    },
+  constructor(signal: AbortSignal | undefined, timeout: number) {
+    this.#signal = signal
+    if (signal?.aborted === true) {
+      this.#stop(signal.reason)
+      return
+    }
+    signal?.addEventListener('abort', this.#onAbort, { once: true })
+    this.#timer = setTimeout(this.#onTimeout, timeout)
+  }
+
+  #onAbort = (): void => this.#stop(this.#signal?.reason)
+
+  #onTimeout = (): void => this.#stop(new DOMException('The operation was aborted due to timeout', 'TimeoutError'))
+
+  #stop(reason: unknown): void {
+    if (this.#stopped) return
+    this.#stopped = true
+    this.#reason = reason
+    this.dispose()
+    this.#onStop?.(reason)
+  }
+
+  get stopped(): boolean {
+    return this.#stopped
+  }
+
+  get reason(): unknown {
+    return this.#reason
+  }
+
+  /** `stop` is called once, at once if the call is already stopped. */
+  onStop(stop: (reason: unknown) => void): void {
+    this.#onStop = stop
+    if (this.#stopped) stop(this.#reason)
+  }
+
+  stopTimer(): void {
+    clearTimeout(this.#timer)
+  }
+
+  dispose(): void {
+    clearTimeout(this.#timer)
+    this.#signal?.removeEventListener('abort', this.#onAbort)
   }
 }
 

@@ -1,7 +1,7 @@
 // The `browser` build of `@proto/krpc/client`: fetch and FormData only. It and what it imports use
 // no `node:` module and no Buffer, and from @proto/framing only `@proto/framing/errors`.
 import { checkLimit, UsageError } from '@proto/framing/errors'
-import { armCall, BINARY_RESULT, checkVia, clientUrl, createProxy, interpretJson, isBinaryResult, isJsonType, mediaType, prepareCall, unexpectedReply } from './call.ts'
+import { BINARY_RESULT, CallGuard, checkVia, clientUrl, createProxy, interpretJson, isBinaryResult, isJsonType, mediaType, prepareCall, unexpectedReply } from './call.ts'
 import type { BinaryResult, KrpcProxy } from './call.ts'
 import type { KrpcCallOptions, KrpcClient, KrpcClientOptions, KrpcFileInput, KrpcFileOptions, KrpcFileSource } from './client.ts'
 import { DEFAULT_MAX_RESULT_BYTES, DEFAULT_TIMEOUT } from './constants.ts'
@@ -178,7 +178,8 @@ class Client implements KrpcClient {
   readonly #maxResultBytes: number
   readonly #via: 'post' | 'get'
   readonly #pmhparams: unknown
-  readonly #pending = new Set<Promise<unknown>>()
+  #inFlight = 0
+  #idle: (() => void) | undefined
   readonly #binaries = new Set<FetchBinaryResult>()
   #closing: Promise<void> | undefined
   #resolveClosed: () => void = () => {}
@@ -223,27 +224,29 @@ class Client implements KrpcClient {
       }
       init = { url: this.#url, method: 'POST', body: form }
     }
-    const task = this.#send(init, opts.signal ?? undefined, timeout)
-    this.#pending.add(task)
-    const forget = (): void => {
-      this.#pending.delete(task)
+    this.#inFlight++
+    try {
+      return await this.#send(init, opts.signal ?? undefined, timeout)
+    } finally {
+      if (--this.#inFlight === 0) this.#idle?.()
     }
-    task.then(forget, forget)
-    return task
   }
 
   async #send(init: { url: URL; method: 'GET' | 'POST'; body: FormData | URLSearchParams | undefined },
     userSignal: AbortSignal | undefined, timeout: number): Promise<unknown> {
-    const armed = armCall(userSignal, timeout)
+    const guard = new CallGuard(userSignal, timeout)
+    // fetch wants a signal; in a browser one controller per call is the cheap part.
+    const controller = new AbortController()
+    guard.onStop((reason) => controller.abort(reason))
     let handedOver = false
     try {
       let res: Response
       try {
-        const request: RequestInit = { method: init.method, headers: this.#headers, signal: armed.signal }
+        const request: RequestInit = { method: init.method, headers: this.#headers, signal: controller.signal }
         if (init.body !== undefined) request.body = init.body
         res = await fetch(init.url, request)
       } catch (err) {
-        if (armed.signal.aborted) throw armed.signal.reason
+        if (guard.stopped) throw guard.reason
         throw new KrpcConnectError(`no reply from ${init.url.host}`, { cause: err })
       }
       const status = res.status
@@ -251,7 +254,10 @@ class Client implements KrpcClient {
       if (type === OCTET_STREAM && res.ok) {
         const binary = new FetchBinaryResult(res, this.#maxResultBytes)
         this.#binaries.add(binary)
-        void binary.finished.then(() => this.#binaries.delete(binary))
+        void binary.finished.then(() => {
+          guard.dispose()
+          this.#binaries.delete(binary)
+        })
         handedOver = true
         return binary
       }
@@ -268,14 +274,14 @@ class Client implements KrpcClient {
       try {
         bytes = await readLimited(res.body, this.#maxResultBytes)
       } catch (err) {
-        if (armed.signal.aborted) throw armed.signal.reason
+        if (guard.stopped) throw guard.reason
         throw err
       }
       return interpretJson(status, res.statusText, new TextDecoder().decode(bytes))
     } finally {
       // A binary result keeps the caller's signal until its body is done; the timer stops here.
-      if (handedOver) armed.stopTimer()
-      else armed.dispose()
+      if (handedOver) guard.stopTimer()
+      else guard.dispose()
     }
   }
 
@@ -285,7 +291,11 @@ class Client implements KrpcClient {
   }
 
   async #close(): Promise<void> {
-    await Promise.allSettled([...this.#pending])
+    if (this.#inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        this.#idle = resolve
+      })
+    }
     await Promise.all([...this.#binaries].map((binary) => (binary.taken ? binary.finished : binary.cancel())))
     this.#resolveClosed()
   }

@@ -9,8 +9,8 @@ import { basename } from 'node:path'
 import { Readable } from 'node:stream'
 import { checkLimit, UsageError } from '@proto/framing'
 import type { CallOptions } from '@proto/framing'
-import { armCall, BINARY_RESULT, checkVia, clientUrl, createProxy, interpretJson, isBinaryResult, isJsonType, mediaType, prepareCall, unexpectedReply } from './call.ts'
-import type { ArmedCall, BinaryResult, KrpcProxy, PreparedCall } from './call.ts'
+import { BINARY_RESULT, CallGuard, checkVia, clientUrl, createProxy, interpretJson, isBinaryResult, isJsonType, mediaType, prepareCall, unexpectedReply } from './call.ts'
+import type { BinaryResult, KrpcProxy, PreparedCall } from './call.ts'
 import { DEFAULT_MAX_RESULT_BYTES, DEFAULT_TIMEOUT } from './constants.ts'
 import { KrpcClosedError, KrpcConnectError, KrpcFileSizeMismatchError, KrpcResultTooLargeError } from './errors.ts'
 
@@ -144,40 +144,64 @@ function partHead(boundary: string, file: Outgoing): string {
     + `\r\nContent-Type: ${file.mimeType}\r\n\r\n`
 }
 
-function waitDrain(req: ClientRequest, stop: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      req.off('drain', done)
-      req.off('close', done)
-      stop.removeEventListener('abort', done)
-      resolve()
-    }
-    req.once('drain', done)
-    req.once('close', done)
-    stop.addEventListener('abort', done, { once: true })
-  })
+/** Tells the body writer to stop: the reply came first, or the call failed. */
+class UploadStop {
+  stopped = false
+  #wake: (() => void) | undefined
+
+  stop(): void {
+    this.stopped = true
+    this.#wake?.()
+  }
+
+  /** Resolves on `'drain'`, on close, or when stopped. */
+  drain(req: ClientRequest): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        req.off('drain', done)
+        req.off('close', done)
+        this.#wake = undefined
+        resolve()
+      }
+      req.once('drain', done)
+      req.once('close', done)
+      this.#wake = done
+    })
+  }
+}
+
+// Form encoding, as URLSearchParams writes it but without building one per call: call text is
+// ASCII, so encodeURIComponent plus the few characters it leaves that forms escape.
+const SPACE = /%20/g
+const FORM_EXTRA = /[!'()~]/g
+
+function formEncode(text: string): string {
+  const encoded = encodeURIComponent(text).replace(SPACE, '+')
+  return encoded.includes('!') || encoded.includes("'") || encoded.includes('(') || encoded.includes(')') || encoded.includes('~')
+    ? encoded.replace(FORM_EXTRA, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+    : encoded
 }
 
 /** Streams the multipart body of section 1.3; returns early when `stop` aborts (an early reply). */
 async function writeMultipart(req: ClientRequest, boundary: string, text: string, files: readonly Outgoing[],
-  stop: AbortSignal): Promise<void> {
+  stop: UploadStop): Promise<void> {
   req.write(`--${boundary}\r\nContent-Disposition: form-data; name="json"\r\n\r\n${text}\r\n`)
   for (const file of files) {
-    if (stop.aborted || req.destroyed) return
+    if (stop.stopped || req.destroyed) return
     req.write(partHead(boundary, file))
     const body = file.body
     if (body instanceof Uint8Array) {
-      if (!req.write(body)) await waitDrain(req, stop)
+      if (!req.write(body)) await stop.drain(req)
     } else {
       let sent = 0
       for await (const piece of body()) {
-        if (stop.aborted || req.destroyed) return
+        if (stop.stopped || req.destroyed) return
         const chunk = typeof piece === 'string' ? Buffer.from(piece) : piece
         sent += chunk.byteLength
         if (file.size !== undefined && sent > file.size) throw new KrpcFileSizeMismatchError(file.field, file.size, sent)
-        if (!req.write(chunk)) await waitDrain(req, stop)
+        if (!req.write(chunk)) await stop.drain(req)
       }
-      if (stop.aborted || req.destroyed) return
+      if (stop.stopped || req.destroyed) return
       if (file.size !== undefined && sent !== file.size) throw new KrpcFileSizeMismatchError(file.field, file.size, sent)
     }
     req.write('\r\n')
@@ -330,6 +354,9 @@ class Client implements KrpcClient {
   readonly methods: KrpcProxy
   readonly closed: Promise<void>
   readonly #url: URL
+  readonly #host: string
+  readonly #port: number
+  readonly #path: string
   readonly #agent: HttpAgent
   readonly #request: typeof httpRequest
   readonly #https: boolean
@@ -338,7 +365,8 @@ class Client implements KrpcClient {
   readonly #maxResultBytes: number
   readonly #via: 'post' | 'get'
   readonly #pmhparams: unknown
-  readonly #pending = new Set<Promise<unknown>>()
+  #inFlight = 0
+  #idle: (() => void) | undefined
   readonly #binaries = new Set<NodeBinaryResult>()
   #closing: Promise<void> | undefined
   #resolveClosed: () => void = () => {}
@@ -347,6 +375,10 @@ class Client implements KrpcClient {
     this.#url = clientUrl(options)
     this.#https = this.#url.protocol === 'https:'
     if (!this.#https && this.#url.protocol !== 'http:') throw new UsageError(`unsupported protocol ${this.#url.protocol}`)
+    // Options made once: node:http would otherwise turn the URL into them on every call.
+    this.#host = this.#url.hostname.replace(/^\[(.*)\]$/, '$1')
+    this.#port = this.#url.port === '' ? (this.#https ? 443 : 80) : Number(this.#url.port)
+    this.#path = `${this.#url.pathname}${this.#url.search}`
     this.#agent = this.#https ? new HttpsAgent({ keepAlive: true, noDelay: true }) : new HttpAgent({ keepAlive: true, noDelay: true })
     this.#request = this.#https ? httpsRequest : httpRequest
     this.#headers = { ...options.headers }
@@ -371,43 +403,38 @@ class Client implements KrpcClient {
     if (via === 'get' && call.files.length > 0) throw new UsageError("files cannot be sent with via: 'get'")
     const timeout = checkLimit('timeout', opts.timeout, this.#timeout)
     const prepared: Prepared = { call, via }
-    const task = this.#send(prepared, opts.signal ?? undefined, timeout)
-    this.#pending.add(task)
-    const forget = (): void => {
-      this.#pending.delete(task)
+    this.#inFlight++
+    try {
+      return await this.#send(prepared, opts.signal ?? undefined, timeout)
+    } finally {
+      if (--this.#inFlight === 0) this.#idle?.()
     }
-    task.then(forget, forget)
-    return task
   }
 
   async #send(prepared: Prepared, userSignal: AbortSignal | undefined, timeout: number): Promise<unknown> {
-    const armed = armCall(userSignal, timeout)
-    let handedOver = false
+    const guard = new CallGuard(userSignal, timeout)
     try {
-      armed.signal.throwIfAborted()
-      const files = await Promise.all(prepared.call.files.map(({ field, input }) => outgoing(field, input)))
-      armed.signal.throwIfAborted()
-      const result = await this.#roundTrip(prepared, files, armed, userSignal)
-      handedOver = isBinaryResult(result)
-      return result
-    } finally {
-      // A binary result keeps the caller's signal until its body is done; the timer stops here.
-      if (handedOver) armed.stopTimer()
-      else armed.dispose()
+      const files = prepared.call.files.length === 0
+        ? []
+        : await Promise.all(prepared.call.files.map(({ field, input }) => outgoing(field, input)))
+      if (guard.stopped) throw guard.reason
+      return await this.#roundTrip(prepared, files, guard)
+    } catch (err) {
+      guard.dispose()
+      throw err
     }
   }
 
-  #roundTrip(prepared: Prepared, files: readonly Outgoing[], armed: ArmedCall, userSignal: AbortSignal | undefined): Promise<unknown> {
+  #roundTrip(prepared: Prepared, files: readonly Outgoing[], guard: CallGuard): Promise<unknown> {
     const { call, via } = prepared
-    const url = this.#url
     const headers: Record<string, string> = { ...this.#headers }
-    let path = `${url.pathname}${url.search}`
+    let path = this.#path
     let body: string | undefined
     let boundary: string | undefined
     if (via === 'get') {
-      path += `${url.search === '' ? '?' : '&'}${new URLSearchParams({ json: call.text }).toString()}`
+      path += `${path.includes('?') ? '&' : '?'}json=${formEncode(call.text)}`
     } else if (files.length === 0) {
-      body = new URLSearchParams({ json: call.text }).toString()
+      body = `json=${formEncode(call.text)}`
       headers['Content-Type'] = 'application/x-www-form-urlencoded'
       headers['Content-Length'] = String(body.length)
     } else {
@@ -416,26 +443,26 @@ class Client implements KrpcClient {
       const length = contentLength(boundary, call.text, files)
       if (length !== undefined) headers['Content-Length'] = String(length)
     }
-    const signal = armed.signal
     return new Promise<unknown>((resolve, reject) => {
-      const req = this.#request(url, { method: via === 'get' ? 'GET' : 'POST', path, headers, agent: this.#agent })
-      const upload = new AbortController()
+      const req = this.#request({
+        host: this.#host, port: this.#port, path, method: via === 'get' ? 'GET' : 'POST', headers, agent: this.#agent,
+      })
+      const upload = boundary === undefined ? undefined : new UploadStop()
       let connected = false
       let settled = false
       const settle = (): boolean => {
         if (settled) return false
         settled = true
-        signal.removeEventListener('abort', onAbort)
         return true
       }
       const fail = (err: Error): void => {
         if (!settle()) return
-        upload.abort()
+        guard.dispose()
+        upload?.stop()
         req.destroy()
         reject(err)
       }
-      const onAbort = (): void => fail(signal.reason as Error)
-      signal.addEventListener('abort', onAbort, { once: true })
+      guard.onStop((reason) => fail(reason as Error))
       req.once('socket', (socket: Socket) => {
         if (!socket.connecting) connected = true
         else socket.once(this.#https ? 'secureConnect' : 'connect', () => { connected = true })
@@ -443,7 +470,7 @@ class Client implements KrpcClient {
       req.on('error', (err) => {
         fail(connected
           ? new KrpcClosedError('the connection ended before a complete reply', { cause: err })
-          : new KrpcConnectError(`cannot connect to ${url.host}`, { cause: err }))
+          : new KrpcConnectError(`cannot connect to ${this.#url.host}`, { cause: err }))
       })
       req.once('response', (res: IncomingMessage) => {
         const status = res.statusCode ?? 0
@@ -453,13 +480,14 @@ class Client implements KrpcClient {
           if (!settle()) return
           const binary = new NodeBinaryResult(res, this.#maxResultBytes)
           this.#binaries.add(binary)
-          const onUserAbort = (): void => {
-            res.destroy(userSignal?.reason instanceof Error ? userSignal.reason : undefined)
+          // The timeout ends here; the caller's signal still ends the body.
+          guard.stopTimer()
+          guard.onStop(() => {
+            res.destroy()
             req.destroy()
-          }
-          userSignal?.addEventListener('abort', onUserAbort, { once: true })
+          })
           void binary.finished.then(() => {
-            userSignal?.removeEventListener('abort', onUserAbort)
+            guard.dispose()
             this.#binaries.delete(binary)
           })
           resolve(binary)
@@ -468,7 +496,7 @@ class Client implements KrpcClient {
         // Any other reply is final, so an upload still going (a limit, an unknown method) stops;
         // a request cut short leaves its connection unusable, so it goes once the reply is read.
         const cutShort = !req.writableEnded
-        upload.abort()
+        upload?.stop()
         const finish = (): void => {
           if (cutShort) req.destroy()
         }
@@ -487,12 +515,14 @@ class Client implements KrpcClient {
           finish()
           return interpretJson(status, res.statusMessage ?? '', bytes.toString('utf8'))
         }).then((value) => {
-          if (settle()) resolve(value)
+          if (!settle()) return
+          guard.dispose()
+          resolve(value)
         }, fail)
       })
       if (body !== undefined) req.end(body)
-      else if (boundary === undefined) req.end()
-      else writeMultipart(req, boundary, call.text, files, upload.signal).catch(fail)
+      else if (boundary === undefined || upload === undefined) req.end()
+      else writeMultipart(req, boundary, call.text, files, upload).catch(fail)
     })
   }
 
@@ -502,7 +532,11 @@ class Client implements KrpcClient {
   }
 
   async #close(): Promise<void> {
-    await Promise.allSettled([...this.#pending])
+    if (this.#inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        this.#idle = resolve
+      })
+    }
     // A binary body being read is waited for; one nobody started would wait forever.
     await Promise.all([...this.#binaries].map((binary) => (binary.taken ? binary.finished : binary.cancel())))
     this.#agent.destroy()

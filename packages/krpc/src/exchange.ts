@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import busboy from 'busboy'
@@ -112,14 +113,17 @@ function noop(): void {}
  * method runs, and the reply goes out. Any limit, timeout or broken body ends it typed.
  */
 export class Exchange {
-  /** Settles when the reply is out, the body is consumed or dropped, and temp files are gone. */
-  readonly done: Promise<void>
   readonly #host: ExchangeHost
+  /** Called once the reply is out, the body is consumed or dropped, and temp files are gone. */
+  readonly #onDone: (exchange: Exchange) => void
+  #finished = false
   readonly #req: IncomingMessage
   readonly #res: ServerResponse
   readonly #peer: PeerInfo
-  readonly #abort = new AbortController()
-  #resolveDone: () => void = noop
+  /** Made when a method first asks for `ctx.signal`: most calls never do. */
+  #abort: AbortController | undefined
+  #aborted = false
+  #abortReason: unknown
   #failure: KrpcRequestError | undefined
   /** The call has its outcome: parts that arrive from now on are drained. */
   #settled = false
@@ -134,25 +138,24 @@ export class Exchange {
   #urlencodedBudget = Infinity
   #jsonField: string | undefined
   #upperJsonField: string | undefined
+  // File bookkeeping, made only for calls that reference files: most calls have none.
   /** Every referenced part, in the order the params name them. */
-  readonly #slots = new Map<string, Slot>()
+  #slots: Map<string, Slot> | undefined
   /** Referenced parts that have not arrived; emptied when the call settles. */
-  readonly #wanted = new Set<string>()
+  #wanted: Set<string> | undefined
   #multipart = false
-  readonly #args: FileArg[] = []
-  readonly #spools: Spool[] = []
+  #args: FileArg[] | undefined
+  #spools: Spool[] | undefined
   #ready: Promise<void> | undefined
   #readyResolve: () => void = noop
   #readyReject: (reason: unknown) => void = noop
 
-  constructor(host: ExchangeHost, req: IncomingMessage, res: ServerResponse) {
+  constructor(host: ExchangeHost, req: IncomingMessage, res: ServerResponse, onDone: (exchange: Exchange) => void) {
     this.#host = host
     this.#req = req
     this.#res = res
+    this.#onDone = onDone
     this.#peer = { address: req.socket.remoteAddress ?? '', port: req.socket.remotePort ?? 0 }
-    this.done = new Promise((resolve) => {
-      this.#resolveDone = resolve
-    })
     req.on('error', noop)
     req.once('close', this.#onRequestClose)
     // Once the reply is out Node detaches the request, which then never learns that the socket
@@ -283,11 +286,24 @@ export class Exchange {
   #onResponseClose = (): void => {
     if (!this.#res.writableFinished) {
       if (!this.#req.complete) this.#fail(new KrpcTruncatedError())
-      else if (!this.#abort.signal.aborted) this.#abort.abort(new KrpcClosedError('the peer went away before the reply was complete'))
+      else this.#abortWith(new KrpcClosedError('the peer went away before the reply was complete'))
     }
     this.#replyDone = true
-    void this.#cleanup()
+    this.#cleanup()
     this.#check()
+  }
+
+  #signal(): AbortSignal {
+    this.#abort ??= new AbortController()
+    if (this.#aborted && !this.#abort.signal.aborted) this.#abort.abort(this.#abortReason)
+    return this.#abort.signal
+  }
+
+  #abortWith(reason: unknown): void {
+    if (this.#aborted) return
+    this.#aborted = true
+    this.#abortReason = reason
+    this.#abort?.abort(reason)
   }
 
   #setInputDone(): void {
@@ -296,9 +312,12 @@ export class Exchange {
   }
 
   #check(): void {
-    if (!this.#inputDone || !this.#replyDone) return
+    if (!this.#inputDone || !this.#replyDone || this.#finished) return
+    this.#finished = true
     this.#req.socket.off('close', this.#onRequestClose)
-    void this.#cleanup().then(this.#resolveDone)
+    const cleaning = this.#cleanup()
+    if (cleaning === undefined) this.#onDone(this)
+    else void cleaning.then(() => this.#onDone(this))
   }
 
   /** True when the part may go on; fails the exchange on a part past a limit. */
@@ -360,24 +379,24 @@ export class Exchange {
       this.#fail(new KrpcBadRequestError("File part before the 'json' field.", 400))
       return
     }
-    const slot = this.#slots.get(name)
-    if (slot === undefined || !this.#wanted.delete(name)) {
+    const slot = this.#slots?.get(name)
+    if (slot === undefined || this.#wanted?.delete(name) !== true) {
       stream.resume()
       return
     }
     const filename = info.filename ?? ''
     const overflow = (): void => this.#fail(new KrpcFileTooLargeError(name, fileSize))
-    if (this.#wanted.size === 0) {
+    if (this.#wanted?.size === 0) {
       const arg = new FileArg(name, filename, info.mimeType, fileSize, (err) => this.#onPartProblem(name, err))
       arg.attachLive(stream)
       slot.arg = arg
-      this.#args.push(arg)
+      ;(this.#args ??= []).push(arg)
       void this.#allArrived()
     } else {
       const spool = new Spool(join(this.#host.tmpDir, `krpc-${randomUUID()}`),
         { field: name, filename, mimeType: info.mimeType }, stream, fileSize, overflow)
       slot.spool = spool
-      this.#spools.push(spool)
+      ;(this.#spools ??= []).push(spool)
     }
   }
 
@@ -389,19 +408,19 @@ export class Exchange {
 
   async #allArrived(): Promise<void> {
     try {
-      await Promise.all(this.#spools.map((spool) => spool.done))
+      await Promise.all((this.#spools ?? []).map((spool) => spool.done))
     } catch (err) {
       this.#readyReject(err)
       return
     }
     if (this.#settled) return
-    for (const slot of this.#slots.values()) {
+    for (const slot of this.#slots?.values() ?? []) {
       const spool = slot.spool
       if (spool === undefined || slot.arg !== undefined) continue
       const arg = new FileArg(spool.field, spool.filename, spool.mimeType, this.#host.limits.fileSize, noop)
       arg.attachSpooled(spool.path)
       slot.arg = arg
-      this.#args.push(arg)
+      ;(this.#args ??= []).push(arg)
     }
     this.#readyResolve()
   }
@@ -418,7 +437,7 @@ export class Exchange {
         }
       } else if (!this.#callSeen) {
         this.#fail(new KrpcBadRequestError("Missing 'json' parameter.", 400))
-      } else if (this.#wanted.size > 0) {
+      } else if (this.#wanted !== undefined && this.#wanted.size > 0) {
         this.#readyReject(this.#firstMissing())
       }
     }
@@ -426,7 +445,7 @@ export class Exchange {
   }
 
   #firstMissing(): MissingFile {
-    for (const name of this.#wanted) return new MissingFile(name)
+    for (const name of this.#wanted ?? []) return new MissingFile(name)
     return new MissingFile('')
   }
 
@@ -443,14 +462,15 @@ export class Exchange {
       return
     }
     const template = this.#bind(call.params, allowFiles)
-    this.#ready = new Promise<void>((resolve, reject) => {
-      this.#readyResolve = resolve
-      this.#readyReject = reject
-    })
-    // Awaited only once the method is known; until then a rejection must not count as unhandled.
-    this.#ready.catch(noop)
-    if (this.#wanted.size === 0) this.#readyResolve()
-    else if (this.#bodyEnded) this.#readyReject(this.#firstMissing())
+    if (this.#wanted !== undefined) {
+      this.#ready = new Promise<void>((resolve, reject) => {
+        this.#readyResolve = resolve
+        this.#readyReject = reject
+      })
+      // Awaited only once the method is known; until then a rejection must not count as unhandled.
+      this.#ready.catch(noop)
+      if (this.#bodyEnded) this.#readyReject(this.#firstMissing())
+    }
     void this.#invoke(call, template)
   }
 
@@ -468,11 +488,12 @@ export class Exchange {
 
   #ref(value: unknown, allowFiles: boolean): unknown {
     if (!allowFiles || typeof value !== 'string' || !value.startsWith(FILE_PREFIX)) return value
-    let slot = this.#slots.get(value)
+    const slots = (this.#slots ??= new Map())
+    let slot = slots.get(value)
     if (slot === undefined) {
       slot = new Slot(value)
-      this.#slots.set(value, slot)
-      this.#wanted.add(value)
+      slots.set(value, slot)
+      ;(this.#wanted ??= new Set()).add(value)
     }
     return slot
   }
@@ -486,10 +507,13 @@ export class Exchange {
   async #invoke(call: DecodedCall, template: Template): Promise<void> {
     const host = this.#host
     const method = call.method
+    const signal = (): AbortSignal => this.#signal()
     const ctx: KrpcContext = {
       method: typeof method === 'string' ? method : '',
       pmhparams: call.pmhparams,
-      signal: this.#abort.signal,
+      get signal() {
+        return signal()
+      },
       peer: this.#peer,
       request: this.#req,
     }
@@ -501,7 +525,7 @@ export class Exchange {
     const hook = host.preMethodHook
     if (hook !== undefined) {
       try {
-        await callStorage.run(ctx, () => hook(call.pmhparams, ctx))
+        await callStorage.run(ctx, hook, call.pmhparams, ctx)
       } catch (err) {
         this.#thrown(err, ctx)
         return
@@ -515,7 +539,7 @@ export class Exchange {
       return
     }
     try {
-      await this.#ready
+      if (this.#ready !== undefined) await this.#ready
     } catch (err) {
       if (this.#failure !== undefined) return
       this.#settle()
@@ -531,7 +555,9 @@ export class Exchange {
     let result: unknown
     try {
       const args = this.#materialize(template) as never[]
-      result = await callStorage.run(ctx, () => entry.fn.apply(entry.holder, args))
+      result = callStorage.run(ctx, () => entry.fn.apply(entry.holder, args))
+      // A method that returns at once is answered without waiting a turn.
+      if (typeof (result as PromiseLike<unknown> | undefined)?.then === 'function') result = await result
     } catch (err) {
       this.#thrown(err, ctx)
       return
@@ -563,7 +589,7 @@ export class Exchange {
   /** The call has its outcome: stop waiting for parts, drop spools in progress. */
   #settle(): void {
     this.#settled = true
-    this.#wanted.clear()
+    this.#wanted?.clear()
   }
 
   // ---- replies ----
@@ -659,10 +685,10 @@ export class Exchange {
     req.off('end', this.#onEnd)
     req.pause()
     this.#setInputDone()
-    this.#abort.abort(err)
-    for (const arg of this.#args) arg.destroy(err)
+    this.#abortWith(err)
+    for (const arg of this.#args ?? []) arg.destroy(err)
     this.#readyReject(err)
-    void this.#cleanup()
+    this.#cleanup()
     const bb = this.#bb
     if (bb !== undefined) {
       bb.removeAllListeners('file')
@@ -682,17 +708,23 @@ export class Exchange {
     res.once('finish', () => req.socket.destroy())
   }
 
-  #cleanup(): Promise<void> {
+  /** Removes what the call's files left; `undefined` when there is nothing to wait for. */
+  #cleanup(): Promise<void> | undefined {
     if (this.#cleaning !== undefined) return this.#cleaning
     // A live part the method left unread is drained by its destroy; spools are removed.
-    for (const arg of this.#args) if (!arg.destroyed) arg.destroy()
+    for (const arg of this.#args ?? []) if (!arg.destroyed) arg.destroy()
+    if (this.#spools === undefined) return undefined
     this.#cleaning = Promise.all(this.#spools.map((spool) => spool.discard())).then(noop)
     return this.#cleaning
   }
 
+  get socket(): Socket {
+    return this.#req.socket
+  }
+
   /** Ends the exchange now (server closing under a signal). */
   destroy(reason: KrpcError): void {
-    if (!this.#abort.signal.aborted) this.#abort.abort(reason)
+    this.#abortWith(reason)
     this.#req.socket.destroy()
   }
 }

@@ -156,6 +156,7 @@ class Server extends EventEmitter<KrpcServerEvents> implements KrpcServer, Excha
   #http: HttpServer | undefined
   #closed: Promise<void> | undefined
   readonly #exchanges = new Set<Exchange>()
+  #idle: (() => void) | undefined
   /** Each socket's response in progress, so a late Node error does not write a second one. */
   readonly #responses = new WeakMap<Socket, ServerResponse>()
   /** Exchanges per socket, which report a peer that leaves mid-request themselves. */
@@ -208,18 +209,19 @@ class Server extends EventEmitter<KrpcServerEvents> implements KrpcServer, Excha
   readonly handler = (req: IncomingMessage, res: ServerResponse): void => {
     const socket = req.socket
     this.#responses.set(socket, res)
-    res.once('finish', () => {
-      if (this.#responses.get(socket) === res) this.#responses.delete(socket)
-    })
-    const exchange = new Exchange(this, req, res)
-    this.#exchanges.add(exchange)
     this.#busy.set(socket, (this.#busy.get(socket) ?? 0) + 1)
-    void exchange.done.then(() => {
-      this.#exchanges.delete(exchange)
-      this.#busy.set(socket, (this.#busy.get(socket) ?? 1) - 1)
+    this.#exchanges.add(new Exchange(this, req, res, this.#exchangeDone))
+  }
+
+  #exchangeDone = (exchange: Exchange): void => {
+    this.#exchanges.delete(exchange)
+    const socket = exchange.socket
+    this.#busy.set(socket, (this.#busy.get(socket) ?? 1) - 1)
+    if (this.#closing) {
       // A keep-alive connection that goes idle while the server closes is closed at once.
-      if (this.#closing) this.#http?.closeIdleConnections()
-    })
+      this.#http?.closeIdleConnections()
+      if (this.#exchanges.size === 0) this.#idle?.()
+    }
   }
 
   async listen(opts: { host?: string; port?: number; signal?: AbortSignal } = {}): Promise<{ host: string; port: number }> {
@@ -261,7 +263,9 @@ class Server extends EventEmitter<KrpcServerEvents> implements KrpcServer, Excha
     } else if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') {
       const status = statusForParseError(err.code)
       this.emit('clientError', new KrpcBadRequestError(err.message, status, RpcCode.INVALID_REQUEST, { cause: err }), peer)
-      if (socket.writable && this.#responses.get(socket)?.headersSent !== true) {
+      // Node's own rule: answer unless a response on this socket has begun and not finished.
+      const res = this.#responses.get(socket)
+      if (socket.writable && (res === undefined || !res.headersSent || res.writableFinished)) {
         socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
       }
     }
@@ -292,7 +296,9 @@ class Server extends EventEmitter<KrpcServerEvents> implements KrpcServer, Excha
       ? Promise.resolve()
       : new Promise<void>((resolve) => http.close(() => resolve()))
     http?.closeIdleConnections()
-    await Promise.all([...this.#exchanges].map((exchange) => exchange.done))
+    if (this.#exchanges.size > 0) await new Promise<void>((resolve) => {
+      this.#idle = resolve
+    })
     http?.closeIdleConnections()
     await stopped
     this.emit('close')

@@ -37,6 +37,11 @@ const B = 'LimitBoundary'
 const mp = (parts: Parameters<typeof multipart>[1]): Buffer => post(multipart(B, parts), `multipart/form-data; boundary=${B}`)
 const callPart = (text = '{"method": "echo", "params": [1]}') => ({ name: 'json', data: text })
 const filePart = (name: string, data: string | Uint8Array = 'x') => ({ name, filename: 'f', data })
+// A reply can go out before the body ends; a call that needs the body's last part cannot, so
+// a limit broken before that part is what the reply reports.
+const waitingCall = callPart('{"method": "upload_info", "params": ["x", "__file__:last"]}')
+const lastPart = filePart('__file__:last')
+const waited = { result: { label: 'x', type: 'BytesIO', len: 1, content: 'x' } }
 
 function errorOf(res: RawResponse): unknown {
   return JSON.parse(res.body.toString('utf8'))
@@ -105,9 +110,9 @@ describe('one byte over each limit', () => {
   it('fieldNameSize (default): 100-byte names pass, 101 is -32004, multipart and urlencoded', async () => {
     const { port } = await serve()
     const name = (n: number) => 'n'.repeat(n)
-    expect(errorOf(await upload(port, mp([callPart(), { name: name(100), data: 'x' }])))).toEqual({ result: 1 })
-    expect(errorOf(await upload(port, mp([callPart(), { name: name(101), data: 'x' }])))).toEqual(tooLarge('fieldNameSize'))
-    expect(errorOf(await upload(port, mp([callPart(), filePart(name(101))])))).toEqual(tooLarge('fieldNameSize'))
+    expect(errorOf(await upload(port, mp([waitingCall, { name: name(100), data: 'x' }, lastPart])))).toEqual(waited)
+    expect(errorOf(await upload(port, mp([waitingCall, { name: name(101), data: 'x' }, lastPart])))).toEqual(tooLarge('fieldNameSize'))
+    expect(errorOf(await upload(port, mp([waitingCall, filePart(name(101)), lastPart])))).toEqual(tooLarge('fieldNameSize'))
     const form = (n: number) => post(`${new URLSearchParams({ json: '{"method": "echo", "params": [1]}' }).toString()}&${name(n)}=1`,
       'application/x-www-form-urlencoded')
     expect(errorOf(await upload(port, form(100)))).toEqual({ result: 1 })
@@ -174,15 +179,15 @@ describe('one byte over each limit', () => {
   it('files (default): 16 file parts pass, 17 is -32006', async () => {
     const { port } = await serve()
     const files = (n: number) => Array.from({ length: n }, (_, i) => filePart(`__file__:${i}`))
-    expect(errorOf(await upload(port, mp([callPart(), ...files(16)])))).toEqual({ result: 1 })
-    expect(errorOf(await upload(port, mp([callPart(), ...files(17)])))).toEqual(tooMany('files'))
+    expect(errorOf(await upload(port, mp([waitingCall, ...files(15), lastPart])))).toEqual(waited)
+    expect(errorOf(await upload(port, mp([waitingCall, ...files(16), lastPart])))).toEqual(tooMany('files'))
   })
 
   it('fields (default): 16 text fields pass, 17 is -32006, multipart and urlencoded', async () => {
     const { port } = await serve()
     const fields = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `f${i}`, data: 'x' }))
-    expect(errorOf(await upload(port, mp([callPart(), ...fields(15)])))).toEqual({ result: 1 })
-    expect(errorOf(await upload(port, mp([callPart(), ...fields(16)])))).toEqual(tooMany('fields'))
+    expect(errorOf(await upload(port, mp([waitingCall, ...fields(15), lastPart])))).toEqual(waited)
+    expect(errorOf(await upload(port, mp([waitingCall, ...fields(16), lastPart])))).toEqual(tooMany('fields'))
     const form = (n: number) => post([new URLSearchParams({ json: '{"method": "echo", "params": [1]}' }).toString(),
       ...Array.from({ length: n }, (_, i) => `f${i}=x`)].join('&'), 'application/x-www-form-urlencoded')
     expect(errorOf(await upload(port, form(15)))).toEqual({ result: 1 })
@@ -192,12 +197,12 @@ describe('one byte over each limit', () => {
   it('parts: counted for every part, also those busboy skips (default 32)', async () => {
     const { port } = await serve()
     const bare = (n: number) => Array.from({ length: n }, () => `--${B}\r\nX-Other: 1\r\n\r\nskipped\r\n`).join('')
-    const body = (n: number) => Buffer.from(`${bare(n)}${multipart(B, [callPart()]).toString()}`)
-    expect(errorOf(await upload(port, post(body(31), `multipart/form-data; boundary=${B}`)))).toEqual({ result: 1 })
-    expect(errorOf(await upload(port, post(body(32), `multipart/form-data; boundary=${B}`)))).toEqual(tooMany('parts'))
+    const body = (n: number) => Buffer.from(`${bare(n)}${multipart(B, [waitingCall, lastPart]).toString()}`)
+    expect(errorOf(await upload(port, post(body(30), `multipart/form-data; boundary=${B}`)))).toEqual(waited)
+    expect(errorOf(await upload(port, post(body(31), `multipart/form-data; boundary=${B}`)))).toEqual(tooMany('parts'))
     const small = await serve({ limits: { parts: 3 } })
-    expect(errorOf(await upload(small.port, mp([callPart(), { name: 'a', data: '' }, filePart('b')])))).toEqual({ result: 1 })
-    expect(errorOf(await upload(small.port, mp([callPart(), { name: 'a', data: '' }, filePart('b'), filePart('c')])))).toEqual(tooMany('parts'))
+    expect(errorOf(await upload(small.port, mp([waitingCall, { name: 'a', data: '' }, lastPart])))).toEqual(waited)
+    expect(errorOf(await upload(small.port, mp([waitingCall, { name: 'a', data: '' }, filePart('b'), lastPart])))).toEqual(tooMany('parts'))
   })
 
   it('urlencoded: a body past what fields could ever need is refused whatever busboy counts', async () => {
