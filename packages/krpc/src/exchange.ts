@@ -289,7 +289,7 @@ export class Exchange {
       else this.#abortWith(new KrpcClosedError('the peer went away before the reply was complete'))
     }
     this.#replyDone = true
-    this.#cleanup()
+    void this.#cleanup()
     this.#check()
   }
 
@@ -488,7 +488,7 @@ export class Exchange {
 
   #ref(value: unknown, allowFiles: boolean): unknown {
     if (!allowFiles || typeof value !== 'string' || !value.startsWith(FILE_PREFIX)) return value
-    const slots = (this.#slots ??= new Map())
+    const slots = (this.#slots ??= new Map<string, Slot>())
     let slot = slots.get(value)
     if (slot === undefined) {
       slot = new Slot(value)
@@ -688,7 +688,7 @@ export class Exchange {
     this.#abortWith(err)
     for (const arg of this.#args ?? []) arg.destroy(err)
     this.#readyReject(err)
-    this.#cleanup()
+    void this.#cleanup()
     const bb = this.#bb
     if (bb !== undefined) {
       bb.removeAllListeners('file')
