@@ -79,6 +79,16 @@ describe('idle timeout', () => {
 })
 
 describe('pings', () => {
+  it('sends none unless asked: pingInterval defaults to 0', async () => {
+    vi.useFakeTimers()
+    const { conn, peer } = connectionPair()
+    await vi.advanceTimersByTimeAsync(3600 * 1000)
+    await conn.close()
+    let received = 0
+    for await (const chunk of peer) received += (chunk as Buffer).length
+    expect(received).toBe(0)
+  })
+
   it('sends interval pings only between frames', async () => {
     vi.useFakeTimers()
     const { conn, reader } = connectionPair({ pingInterval: 1000 })

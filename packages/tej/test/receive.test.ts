@@ -257,8 +257,19 @@ describe('streamed files', () => {
 })
 
 describe('buffering limits', () => {
-  it('has the spec default of 64 MiB', () => {
+  it('defaults to 64 MiB, checked against declared sizes before any data arrives', async () => {
     expect(DEFAULT_MAX_BUFFERED_BYTES).toBe(64 * 1024 * 1024)
+    const { conn, peer } = connectionPair()
+    // Only the head of the file is written: the check must not wait for the data.
+    const declare = (size: number): Buffer => {
+      const bytes = bytesOf({ files: [{ name: 'f', data: Buffer.alloc(0) }] }).subarray(0, 10 + 2 + 1 + 8)
+      bytes.writeBigUInt64BE(BigInt(size), 13)
+      return bytes
+    }
+    peer.write(declare(DEFAULT_MAX_BUFFERED_BYTES + 1))
+    const frames = conn[Symbol.asyncIterator]()
+    const first = (await frames.next()).value ?? expect.unreachable()
+    await expect(first.buffer()).rejects.toMatchObject({ code: ErrorCode.BUFFER_LIMIT, limit: DEFAULT_MAX_BUFFERED_BYTES })
   })
 
   it('rejects buffer() past maxBufferedBytes before reading, and delivers the next frame', async () => {

@@ -2,6 +2,7 @@ import { ClosedError, IdleTimeoutError, TruncatedFrameError, UsageError, isProto
 import { describe, expect, it } from 'vitest'
 import * as errors from '../src/errors.ts'
 import * as api from '../src/index.ts'
+import { resolveOptions } from '../src/options.ts'
 
 describe('package surface', () => {
   it('exports the API of the spec', () => {
@@ -93,4 +94,27 @@ describe('package surface', () => {
     const foreign = new Error('foreign')
     expect(errors.toTejError(foreign)).toBe(foreign)
   })
+})
+
+describe('option defaults', () => {
+  it('applies the constants when no option is given', () => {
+    expect(resolveOptions()).toEqual({
+      maxFiles: api.DEFAULT_MAX_FILES,
+      maxNameBytes: api.DEFAULT_MAX_NAME_BYTES,
+      maxFileBytes: api.DEFAULT_MAX_FILE_BYTES,
+      maxMessageBytes: api.DEFAULT_MAX_MESSAGE_BYTES,
+      maxBufferedBytes: api.DEFAULT_MAX_BUFFERED_BYTES,
+      idleTimeout: 0,
+      pingInterval: 0,
+    })
+  })
+
+  it.each(['maxFiles', 'maxNameBytes', 'maxFileBytes', 'maxMessageBytes', 'maxBufferedBytes', 'idleTimeout', 'pingInterval'])(
+    'refuses a %s that is not an integer from 0 to 2^53 - 1',
+    (option) => {
+      for (const value of [-1, 1.5, 2 ** 53, Number.NaN]) {
+        expect(() => resolveOptions({ [option]: value })).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
+      }
+    },
+  )
 })
