@@ -46,18 +46,25 @@ const HEAD = 'KARP_HEAD'
 const C_LEN = 'C_LEN'
 const DATA = 'KARP_DATA'
 const END = 'KARP_END'
-const END_BYTES = Buffer.from(END, 'latin1')
 // Fixed bytes around the variable fields: KARP_HEAD, type and flag, the id, C_LEN, KARP_DATA,
 // KARP_END and LF.
 const FIXED_BYTES = HEAD.length + 2 + 16 + C_LEN.length + DATA.length + END.length + 1
 
 const DIGIT_0 = 0x30
-const DIGIT_1 = 0x31
 const DIGIT_9 = 0x39
 // The original's received route class is [A-z]+: 'A'..'z', which also admits [ \ ] ^ _ and `.
 const ROUTE_FIRST = 0x41
 const ROUTE_LAST = 0x7a
+const START = String.raw`^KARP_HEAD(?:([\x41-\x7a]+)0([01])|1([01]))`
+/** Everything before the data: route, flag, success, id and C_LEN digits as groups 1 to 5. */
+const HEADER = new RegExp(String.raw`${START}([0-9]{16})C_LEN([0-9]+)KARP_DATA`)
+const REQUEST_START = /^KARP_HEAD[\x41-\x7a]+0[01]/
+const RESPONSE_START = /^KARP_HEAD1[01]/
+const WITH_ID = new RegExp(String.raw`${START}[0-9]{16}`)
+const WITH_LENGTH = new RegExp(String.raw`${START}[0-9]{16}C_LEN[0-9]`)
+const LEADING_ZEROS = /^0+/
 
+const NO_LIMIT = Number.MAX_SAFE_INTEGER
 const ROUTE_SENT = /^[a-z_]+$/
 const ID = /^[0-9]{16}$/
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/
@@ -82,12 +89,8 @@ export function encodeRequest(
   f: { route: string; id: string; data: KarpPayload; wantsReply: boolean },
   options?: EncodeOptions,
 ): Uint8Array {
-  const route = normalizeRoute(f.route)
-  const bytes = payloadBytes(f.data)
-  checkFrame(f.id, route.length, bytes.length, options)
-  const b64 = bytes.toString('base64')
-  const flag = f.wantsReply ? '1' : '0'
-  return Buffer.from(`${HEAD}${route}0${flag}${f.id}${C_LEN}${b64.length}${DATA}${b64}${END}\n`, 'latin1')
+  checkId(f.id)
+  return requestFrame(normalizeRoute(f.route), f.id, f.data, f.wantsReply, options?.maxFrameBytes ?? NO_LIMIT)
 }
 
 /**
@@ -99,22 +102,36 @@ export function encodeResponse(
   f: { id: string; success: boolean; data: KarpPayload },
   options?: EncodeOptions,
 ): Uint8Array {
-  const bytes = payloadBytes(f.data)
-  checkFrame(f.id, 0, bytes.length, options)
+  checkId(f.id)
+  return responseFrame(f.id, f.success, f.data, options?.maxFrameBytes ?? NO_LIMIT)
+}
+
+/** `encodeRequest` for a route already normalized and an id already valid: the peers' hot path. */
+export function requestFrame(route: string, id: string, data: KarpPayload, wantsReply: boolean, maxFrameBytes: number): Buffer {
+  const bytes = payloadBytes(data)
+  checkSize(route.length, bytes.length, maxFrameBytes)
   const b64 = bytes.toString('base64')
-  const success = f.success ? '1' : '0'
-  return Buffer.from(`${HEAD}1${success}${f.id}${C_LEN}${b64.length}${DATA}${b64}${END}\n`, 'latin1')
+  return Buffer.from(`${HEAD}${route}0${wantsReply ? '1' : '0'}${id}${C_LEN}${b64.length}${DATA}${b64}${END}\n`, 'latin1')
+}
+
+/** `encodeResponse` for an id already valid. */
+export function responseFrame(id: string, success: boolean, data: KarpPayload, maxFrameBytes: number): Buffer {
+  const bytes = payloadBytes(data)
+  checkSize(0, bytes.length, maxFrameBytes)
+  const b64 = bytes.toString('base64')
+  return Buffer.from(`${HEAD}1${success ? '1' : '0'}${id}${C_LEN}${b64.length}${DATA}${b64}${END}\n`, 'latin1')
+}
+
+function checkId(id: string): void {
+  if (!ID.test(id)) throw new UsageError(`request id must be 16 ASCII digits, got ${JSON.stringify(id)}`)
 }
 
 // The size is known from the payload length alone, so an oversized frame is refused before its
 // base64 is built.
-function checkFrame(id: string, routeLength: number, payloadLength: number, options?: EncodeOptions): void {
-  if (!ID.test(id)) throw new UsageError(`request id must be 16 ASCII digits, got ${JSON.stringify(id)}`)
-  const max = options?.maxFrameBytes
-  if (max === undefined) return
+function checkSize(routeLength: number, payloadLength: number, maxFrameBytes: number): void {
   const b64Length = Math.ceil(payloadLength / 3) * 4
   const size = FIXED_BYTES + routeLength + String(b64Length).length + b64Length
-  if (size > max) throw new KarpFrameTooLargeError(size, max)
+  if (size > maxFrameBytes) throw new KarpFrameTooLargeError(size, maxFrameBytes)
 }
 
 function payloadBytes(data: KarpPayload): Buffer {
@@ -131,82 +148,66 @@ function payloadBytes(data: KarpPayload): Buffer {
  */
 export function decodeFrame(line: Uint8Array): KarpFrame {
   const buf = Buffer.isBuffer(line) ? line : Buffer.from(line.buffer, line.byteOffset, line.byteLength)
-  let p = expectTag(buf, 0, HEAD)
-  if (p < 0) throw new KarpBadFrameError('line does not start with KARP_HEAD')
-  const first = buf[p] ?? -1
-  let header: KarpFrameHeader
-  if (first >= DIGIT_0 && first <= DIGIT_9) {
-    if (first !== DIGIT_1) throw new KarpBadFrameError(`frame type ${String.fromCharCode(first)} is neither 0 nor 1`)
-    const success = flagAt(buf, p + 1, 'success')
-    const id = idAt(buf, p + 2)
-    header = { type: 'response', id, success }
-    p += 18
-  } else if (first >= ROUTE_FIRST && first <= ROUTE_LAST) {
-    const routeStart = p
-    while (p < buf.length && (buf[p] ?? 0) >= ROUTE_FIRST && (buf[p] ?? 0) <= ROUTE_LAST) p++
-    const route = buf.toString('latin1', routeStart, p).toLowerCase()
-    if (buf[p] !== DIGIT_0) throw new KarpBadFrameError('request route is not followed by type 0')
-    const wantsReply = flagAt(buf, p + 1, 'response-wanted')
-    const id = idAt(buf, p + 2)
-    header = { type: 'request', route, id, wantsReply }
-    p += 18
-  } else {
-    throw new KarpBadFrameError('KARP_HEAD is followed by neither a type digit nor a route')
-  }
-  p = expectTag(buf, p, C_LEN)
-  if (p < 0) throw new KarpBadFrameError('C_LEN does not follow the request id')
-  const lengthStart = p
-  while ((buf[p] ?? 0) >= DIGIT_0 && (buf[p] ?? 0) <= DIGIT_9) p++
-  const lengthEnd = p
-  if (lengthEnd === lengthStart) throw new KarpBadFrameError('C_LEN has no digits')
-  const dataStart = expectTag(buf, p, DATA)
-  if (dataStart < 0) throw new KarpBadFrameError('KARP_DATA does not follow the length')
-  const dataEnd = buf.indexOf(END_BYTES, dataStart)
+  // One latin1 string of the line: a byte per character, so positions match the bytes, and bytes
+  // from 0x80 up match nothing below. The base64 needs a string anyway.
+  const text = buf.toString('latin1')
+  const match = HEADER.exec(text)
+  if (match === null) throw badFrame(text)
+  const [head, route, wantsReply, success, id = '', length = ''] = match
+  const dataStart = head.length
+  const dataEnd = text.indexOf(END, dataStart)
   if (dataEnd < 0) throw new KarpBadFrameError('the line has no KARP_END')
   const actual = dataEnd - dataStart
-  const declared = declaredLength(buf, lengthStart, lengthEnd)
-  if (declared !== actual) throw new KarpLengthMismatchError(header, declared, actual)
-  const b64 = buf.toString('latin1', dataStart, dataEnd)
+  const declared = declaredLength(length)
+  if (declared !== actual) throw new KarpLengthMismatchError(headerOf(route, wantsReply, success, id), declared, actual)
+  const b64 = text.slice(dataStart, dataEnd)
   // Buffer.from(s, 'base64') alone would take the URL-safe alphabet and skip junk.
   if (actual % 4 !== 0) {
-    throw new KarpBadBase64Error(header, `base64 data of ${actual} characters is not a multiple of 4`)
+    const reason = `base64 data of ${actual} characters is not a multiple of 4`
+    throw new KarpBadBase64Error(headerOf(route, wantsReply, success, id), reason)
   }
   if (!BASE64.test(b64)) {
-    throw new KarpBadBase64Error(header, 'data holds characters outside standard base64 or misplaced padding')
+    const reason = 'data holds characters outside standard base64 or misplaced padding'
+    throw new KarpBadBase64Error(headerOf(route, wantsReply, success, id), reason)
   }
   const data = Buffer.from(b64, 'base64')
-  return { ...header, data }
+  return route === undefined
+    ? { type: 'response', id, success: success === '1', data }
+    : { type: 'request', route: route.toLowerCase(), id, wantsReply: wantsReply === '1', data }
 }
 
-/** Position after `tag` when it is at `p`, else -1. */
-function expectTag(buf: Buffer, p: number, tag: string): number {
-  if (p + tag.length > buf.length) return -1
-  for (let i = 0; i < tag.length; i++) {
-    if (buf[p + i] !== tag.charCodeAt(i)) return -1
-  }
-  return p + tag.length
-}
-
-function flagAt(buf: Buffer, p: number, what: string): boolean {
-  const c = buf[p]
-  if (c === DIGIT_1) return true
-  if (c === DIGIT_0) return false
-  throw new KarpBadFrameError(`${what} flag is neither 0 nor 1`)
-}
-
-function idAt(buf: Buffer, p: number): string {
-  if (p + 16 > buf.length) throw new KarpBadFrameError('request id is not 16 digits')
-  for (let i = p; i < p + 16; i++) {
-    const c = buf[i] ?? 0
-    if (c < DIGIT_0 || c > DIGIT_9) throw new KarpBadFrameError('request id is not 16 digits')
-  }
-  return buf.toString('latin1', p, p + 16)
+function headerOf(
+  route: string | undefined,
+  wantsReply: string | undefined,
+  success: string | undefined,
+  id: string,
+): KarpFrameHeader {
+  return route === undefined
+    ? { type: 'response', id, success: success === '1' }
+    : { type: 'request', route: route.toLowerCase(), id, wantsReply: wantsReply === '1' }
 }
 
 /** `C_LEN`'s value, leading zeros allowed; `Infinity` past 15 significant digits, which no line can hold. */
-function declaredLength(buf: Buffer, start: number, end: number): number {
-  let p = start
-  while (p < end - 1 && buf[p] === DIGIT_0) p++
-  if (end - p > 15) return Number.POSITIVE_INFINITY
-  return Number(buf.toString('latin1', p, end))
+function declaredLength(digits: string): number {
+  if (digits.length <= 15) return Number(digits)
+  const significant = digits.replace(LEADING_ZEROS, '')
+  return significant.length > 15 ? Number.POSITIVE_INFINITY : Number(significant)
+}
+
+/** Why `text` does not match HEADER, checked field by field. */
+function badFrame(text: string): KarpBadFrameError {
+  if (!text.startsWith(HEAD)) return new KarpBadFrameError('line does not start with KARP_HEAD')
+  const kind = text.charCodeAt(HEAD.length)
+  if (kind >= DIGIT_0 && kind <= DIGIT_9) {
+    if (!RESPONSE_START.test(text)) return new KarpBadFrameError('a response must start KARP_HEAD1 and a success flag 0 or 1')
+  } else if (kind >= ROUTE_FIRST && kind <= ROUTE_LAST) {
+    if (!REQUEST_START.test(text)) {
+      return new KarpBadFrameError('a request route ([A-z]+) must be followed by type 0 and a flag 0 or 1')
+    }
+  } else {
+    return new KarpBadFrameError('KARP_HEAD is followed by neither a type digit nor a route')
+  }
+  if (!WITH_ID.test(text)) return new KarpBadFrameError('the request id is not 16 digits')
+  if (!WITH_LENGTH.test(text)) return new KarpBadFrameError('C_LEN and its digits do not follow the request id')
+  return new KarpBadFrameError('KARP_DATA does not follow the length')
 }

@@ -4,7 +4,7 @@ import { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { ErrorCode as ProtoCode, FramedConnection, LineDecoder, UsageError, checkLimit } from '@proto/framing'
 import type { CallOptions, FrameTooLargeError, ProtoError } from '@proto/framing'
-import { decodeFrame, encodeRequest, encodeResponse, normalizeRoute } from './codec.ts'
+import { decodeFrame, normalizeRoute, requestFrame, responseFrame } from './codec.ts'
 import type { KarpPayload, KarpRequestFrame, KarpResponseFrame } from './codec.ts'
 import {
   DEFAULT_KEEP_ALIVE,
@@ -105,6 +105,7 @@ export interface PeerLimits {
 }
 
 /**
+ * The options with their defaults applied.
  * @throws {UsageError} for an option that is not a whole number in range
  */
 export function resolveLimits(options: KarpOptions): PeerLimits {
@@ -112,10 +113,19 @@ export function resolveLimits(options: KarpOptions): PeerLimits {
     // The smallest frame is 51 bytes; below that nothing could be exchanged.
     maxFrameBytes: checkLimit('maxFrameBytes', options.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES, 64),
     maxInFlight: checkLimit('maxInFlight', options.maxInFlight, DEFAULT_MAX_IN_FLIGHT),
-    timeout: checkLimit('timeout', options.timeout, DEFAULT_TIMEOUT),
+    timeout: checkTimeout(options.timeout, DEFAULT_TIMEOUT, 1),
     keepAlive: options.keepAlive === false ? false : checkLimit('keepAlive', options.keepAlive, DEFAULT_KEEP_ALIVE, 0),
     maxWriteBufferBytes: checkLimit('maxWriteBufferBytes', options.maxWriteBufferBytes, DEFAULT_MAX_WRITE_BUFFER_BYTES),
   }
+}
+
+// Node timers take at most 2^31 − 1 ms and fire at once for anything longer.
+const MAX_TIMEOUT = 2_147_483_647
+
+function checkTimeout(value: number | undefined, fallback: number, min: number): number {
+  const timeout = checkLimit('timeout', value, fallback, min)
+  if (timeout > MAX_TIMEOUT) throw new UsageError(`timeout must be at most ${MAX_TIMEOUT} ms, got ${timeout}`)
+  return timeout
 }
 
 /**
@@ -211,6 +221,16 @@ export class Peer extends EventEmitter<KarpPeerEvents> implements KarpPeer {
   #ending = false
   #failure: KarpError | undefined
 
+  // One function for every reply rather than a closure each.
+  readonly #onReplyWriteError = (err: unknown): void => {
+    // A closed connection needs no report; a full buffer means the peer sends without reading.
+    if (!isCode(err, ProtoCode.WRITE_BUFFER_FULL) || this.#state === 'closed') return
+    const failure = new KarpClosedError('the peer does not read its replies (maxWriteBufferBytes)', { cause: err })
+    this.#failure ??= failure
+    this.emit('protocolError', failure)
+    this.#conn.destroy(failure)
+  }
+
   constructor(
     stream: Duplex,
     limits: PeerLimits,
@@ -247,17 +267,31 @@ export class Peer extends EventEmitter<KarpPeerEvents> implements KarpPeer {
     return this
   }
 
-  async request(route: string, data: KarpPayload = '', opts?: CallOptions): Promise<KarpReply> {
-    return this.#request(route, data, opts)
+  request(route: string, data: KarpPayload = '', opts?: CallOptions): Promise<KarpReply> {
+    // A throw in the executor rejects the promise, so checks and setup need no async wrapper.
+    return new Promise<KarpReply>((resolve, reject) => {
+      this.#checkOpen()
+      const signal = opts?.signal
+      signal?.throwIfAborted()
+      const timeout = opts?.timeout === undefined ? this.#limits.timeout : checkTimeout(opts.timeout, 0, 0)
+      if (this.#pending.size >= this.#limits.maxInFlight) throw new KarpTooManyInFlightError(this.#limits.maxInFlight)
+      const id = generateId(this.#pending)
+      const frame = requestFrame(normalizeRoute(route), id, data, true, this.#limits.maxFrameBytes)
+      const onAbort = signal === undefined ? undefined : (): void => this.#reject(id, signal.reason)
+      // A timer of our own rather than AbortSignal.timeout: it is cheaper per request and fake timers
+      // can drive it.
+      const timer = setTimeout(() => this.#reject(id, timeoutError()), timeout)
+      this.#pending.set(id, { resolve, reject, timer, signal, onAbort })
+      if (onAbort !== undefined) signal?.addEventListener('abort', onAbort, { once: true })
+      this.#conn.write(frame).catch((err: unknown) => this.#reject(id, sendError(err)))
+    })
   }
 
   async notify(route: string, data: KarpPayload = '', opts?: CallOptions): Promise<void> {
     this.#checkOpen()
     opts?.signal?.throwIfAborted()
-    const frame = encodeRequest(
-      { route, id: generateId(this.#pending), data, wantsReply: false },
-      { maxFrameBytes: this.#limits.maxFrameBytes },
-    )
+    if (opts?.timeout !== undefined) checkTimeout(opts.timeout, 0, 0)
+    const frame = requestFrame(normalizeRoute(route), generateId(this.#pending), data, false, this.#limits.maxFrameBytes)
     try {
       await this.#conn.write(frame, opts)
     } catch (err) {
@@ -290,25 +324,6 @@ export class Peer extends EventEmitter<KarpPeerEvents> implements KarpPeer {
     if (this.#state !== 'open') {
       throw new KarpClosedError(this.#state === 'closing' ? 'the connection is closing' : 'connection closed')
     }
-  }
-
-  #request(route: string, data: KarpPayload, opts: CallOptions | undefined): Promise<KarpReply> {
-    this.#checkOpen()
-    const signal = opts?.signal
-    signal?.throwIfAborted()
-    const timeout = checkLimit('timeout', opts?.timeout, this.#limits.timeout)
-    if (this.#pending.size >= this.#limits.maxInFlight) throw new KarpTooManyInFlightError(this.#limits.maxInFlight)
-    const id = generateId(this.#pending)
-    const frame = encodeRequest({ route, id, data, wantsReply: true }, { maxFrameBytes: this.#limits.maxFrameBytes })
-    return new Promise<KarpReply>((resolve, reject) => {
-      const onAbort = signal === undefined ? undefined : (): void => this.#reject(id, signal.reason)
-      // A timer of our own rather than AbortSignal.timeout: it is cheaper per request and fake timers
-      // can drive it.
-      const timer = setTimeout(() => this.#reject(id, timeoutError()), timeout)
-      this.#pending.set(id, { resolve, reject, timer, signal, onAbort })
-      if (onAbort !== undefined) signal?.addEventListener('abort', onAbort, { once: true })
-      this.#conn.write(frame).catch((err: unknown) => this.#reject(id, sendError(err)))
-    })
   }
 
   #take(id: string): Pending | undefined {
@@ -432,25 +447,16 @@ export class Peer extends EventEmitter<KarpPeerEvents> implements KarpPeer {
   /** Queues a response; returns the error when the data had to be replaced for being too large. */
   #reply(id: string, success: boolean, data: KarpPayload): KarpFrameTooLargeError | undefined {
     if (this.#state === 'closed') return undefined
-    let frame: Uint8Array
+    let frame: Buffer
     let problem: KarpFrameTooLargeError | undefined
     try {
-      frame = encodeResponse({ id, success, data }, { maxFrameBytes: this.#limits.maxFrameBytes })
+      frame = responseFrame(id, success, data, this.#limits.maxFrameBytes)
     } catch (err) {
       problem = err as KarpFrameTooLargeError
-      frame = encodeResponse({ id, success: false, data: failureText(problem) })
+      frame = responseFrame(id, false, failureText(problem), Number.MAX_SAFE_INTEGER)
     }
-    this.#conn.write(frame).catch((err: unknown) => this.#onReplyWriteError(err))
+    this.#conn.write(frame).catch(this.#onReplyWriteError)
     return problem
-  }
-
-  #onReplyWriteError(err: unknown): void {
-    // A closed connection needs no report; a full buffer means the peer sends without reading.
-    if (!isCode(err, ProtoCode.WRITE_BUFFER_FULL) || this.#state === 'closed') return
-    const failure = new KarpClosedError('the peer does not read its replies (maxWriteBufferBytes)', { cause: err })
-    this.#failure ??= failure
-    this.emit('protocolError', failure)
-    this.#conn.destroy(failure)
   }
 
   #onReadError(err: unknown): void {
@@ -485,7 +491,9 @@ export class Peer extends EventEmitter<KarpPeerEvents> implements KarpPeer {
 
   #destroy(reason: unknown): void {
     if (this.#state === 'closed') return
-    this.#conn.destroy(reason instanceof Error ? reason : new KarpClosedError('close was aborted', { cause: reason }))
+    const failure = new KarpClosedError('close was aborted', { cause: reason })
+    this.#failure ??= failure
+    this.#conn.destroy(failure)
   }
 
   #finish(ended: ProtoError | undefined): void {

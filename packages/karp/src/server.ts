@@ -77,6 +77,7 @@ class Server extends EventEmitter<KarpServerEvents> implements KarpServer {
     signal?.throwIfAborted()
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => {
+        this.#net.off('error', onError)
         signal?.removeEventListener('abort', onAbort)
         reject(new KarpListenError(host, port, { cause: err }))
       }
@@ -87,11 +88,16 @@ class Server extends EventEmitter<KarpServerEvents> implements KarpServer {
       }
       this.#net.once('error', onError)
       signal?.addEventListener('abort', onAbort, { once: true })
-      this.#net.listen({ host, port }, () => {
-        this.#net.off('error', onError)
-        signal?.removeEventListener('abort', onAbort)
-        resolve()
-      })
+      try {
+        this.#net.listen({ host, port }, () => {
+          this.#net.off('error', onError)
+          signal?.removeEventListener('abort', onAbort)
+          resolve()
+        })
+      } catch (err) {
+        // A bad port or a second listen() throws here rather than emitting 'error'.
+        onError(err as Error)
+      }
     })
     signal?.addEventListener('abort', () => void this.close(), { once: true })
     const address = this.#net.address() as AddressInfo

@@ -161,12 +161,16 @@ describe('maxFrameBytes', () => {
     // 150 bytes of payload make 200 base64 characters: far over once the header is added.
     await expect(client.request('echo', 'x'.repeat(150))).rejects.toMatchObject({ code: 'ERR_KARP_FRAME_TOO_LARGE', limit: 200 })
     await expect(client.notify('echo', 'x'.repeat(150))).rejects.toMatchObject({ code: 'ERR_KARP_FRAME_TOO_LARGE' })
-    const defaults = peerOn(duplexPair()[0])
+    const [other, otherRaw] = duplexPair()
+    const otherOut = replies(otherRaw)
+    const defaults = peerOn(other)
+    // 12 582 913 bytes make 16 777 220 base64 characters: over 16 MiB before any header.
     await expect(defaults.request('echo', new Uint8Array(12_582_913))).rejects.toMatchObject({
       code: 'ERR_KARP_FRAME_TOO_LARGE',
       limit: DEFAULT_MAX_FRAME_BYTES,
     })
-    await client.close()
+    await Promise.all([client.close(), defaults.close()])
+    expect(otherOut.frames).toEqual([])
     expect(out.frames).toEqual([])
   })
 

@@ -250,9 +250,14 @@ describe('timeouts and aborts', () => {
     expect(Buffer.concat(sent).toString().split('\n').filter(Boolean)).toHaveLength(1)
   })
 
-  it('refuses a bad per-call timeout', async () => {
+  it('refuses a bad per-call timeout, and one longer than a Node timer can wait', async () => {
     const [client] = pair()
-    await expect(client.request('x', '', { timeout: -1 })).rejects.toMatchObject({ code: 'ERR_PROTO_USAGE' })
+    for (const timeout of [-1, 0.5, 2 ** 31]) {
+      await expect(client.request('x', '', { timeout })).rejects.toMatchObject({ code: 'ERR_PROTO_USAGE' })
+      await expect(client.notify('x', '', { timeout })).rejects.toMatchObject({ code: 'ERR_PROTO_USAGE' })
+    }
+    expect(() => createServer({ timeout: 2 ** 31 })).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
+    expect(() => createServer({ timeout: 2 ** 31 - 1 })).not.toThrow()
     await client.close()
   })
 })
@@ -336,6 +341,7 @@ describe('close', () => {
     await expect(hanging).rejects.toMatchObject({ code: 'ERR_KARP_CLOSED' })
     await client.closed
     expect(closeEvents).toEqual([expect.objectContaining({ code: 'ERR_KARP_CLOSED' })])
+    expect(await aborted.promise).toMatchObject({ message: 'close was aborted', cause: { message: 'enough' } })
   })
 
   it('a context made after the connection failed starts aborted', async () => {
@@ -422,15 +428,24 @@ describe('connect and listen', () => {
     await expect(connect({ port: bound.port })).rejects.toMatchObject({ code: 'ERR_KARP_CONNECT' })
     const reason = new Error('never')
     await expect(createServer().listen({ port: 0, signal: AbortSignal.abort(reason) })).rejects.toBe(reason)
+    await expect(createServer().listen({ port: 70_000 })).rejects.toMatchObject({ code: 'ERR_KARP_LISTEN' })
+    const twice = createServer()
+    await twice.listen({ port: 0 })
+    await expect(twice.listen({ port: 0 })).rejects.toMatchObject({ code: 'ERR_KARP_LISTEN' })
+    await twice.close()
   })
 
   it('turns keep-alive on with the default delay, a given one, or not at all, and reports the remote', async () => {
     const spy = vi.spyOn(net.Socket.prototype, 'setKeepAlive')
     const server = createServer({ keepAlive: false })
     const { port } = await server.listen({ port: 0 })
+    const accepted = deferred()
+    server.on('connection', () => {
+      if (server.peers.size === 2) accepted.resolve()
+    })
     const a = await connect({ port })
     const b = await connect({ port, keepAlive: 1234 })
-    while (server.peers.size < 2) await new Promise((resolve) => setImmediate(resolve))
+    await accepted.promise
     expect(spy.mock.calls).toEqual([
       [true, DEFAULT_KEEP_ALIVE],
       [true, 1234],

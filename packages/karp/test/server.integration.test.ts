@@ -89,6 +89,11 @@ describe('answers the original client byte for byte', () => {
     expect(await raw.line()).toEqual(response('9174002975504736', false, "'nosuch'"))
   })
 
+  it("quotes an unknown route as Python's repr does, backslash doubled", async () => {
+    await raw.write('KARP_HEADa\\b011234567890123456C_LEN0KARP_DATAKARP_END\n')
+    expect(await raw.line()).toEqual(response('1234567890123456', false, "'a\\\\b'"))
+  })
+
   it('answers three pipelined requests by id, in completion order', async () => {
     await raw.write(
       Buffer.concat([
