@@ -251,9 +251,6 @@ class Server extends EventEmitter<OnelineServerEvents> implements OnelineServer 
     this.#active = session
     this.emit('connection', peer)
     void this.#serve(session)
-    // Paused on accept (pauseOnConnect), the socket would never flow for the listener #serve
-    // has just attached through frames().
-    socket.resume()
   }
 
   async #serve(session: Session): Promise<void> {
