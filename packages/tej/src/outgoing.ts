@@ -30,8 +30,8 @@ interface PlannedFile {
   readonly name: string
   readonly nameBytes: Buffer
   readonly body: Body
-  /** Pending only for `{ path }`, until `stat` answers. */
-  readonly size: number | Promise<number>
+  /** Unknown for `{ path }` until `sizePlan` asks `stat`. */
+  readonly size: number | undefined
 }
 
 /** A checked frame, ready to write once its paths are sized. */
@@ -42,7 +42,7 @@ export interface FramePlan {
 }
 
 /**
- * Checks a frame before anything is queued, and starts sizing its paths.
+ * Checks a frame before anything is queued.
  * @throws {TejInvalidStatusError} for a status outside 0..127
  * @throws {UsageError} for a name over 65 535 UTF-8 bytes, a bad size or a source of no known kind
  */
@@ -67,7 +67,8 @@ function planFile(source: TejFileSource): PlannedFile {
     return { name, nameBytes, body: { data }, size: data.length }
   }
   if ('path' in source) {
-    return { name, nameBytes, body: { path: source.path }, size: sizeOfPath(source.path) }
+    if (typeof source.path !== 'string') throw new UsageError(`path of ${JSON.stringify(name)} must be a string`)
+    return { name, nameBytes, body: { path: source.path }, size: undefined }
   }
   if ('stream' in source) {
     if (typeof (source.stream as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator] !== 'function') {
@@ -89,9 +90,10 @@ async function sizeOfPath(path: string): Promise<number> {
   return stats.size
 }
 
-/** Waits for every size in the plan. */
+/** Sizes the paths of a checked plan with `stat`, all at once. */
 export async function sizePlan(plan: FramePlan): Promise<{ plan: FramePlan; sizes: number[] }> {
-  return { plan, sizes: await Promise.all(plan.files.map(async (file) => file.size)) }
+  const sizes = plan.files.map(async ({ body, size }) => ('path' in body ? sizeOfPath(body.path) : (size ?? 0)))
+  return { plan, sizes: await Promise.all(sizes) }
 }
 
 /**

@@ -99,6 +99,10 @@ describe('send', () => {
       cause: { code: 'ENOENT' },
     })
     await expect(conn.send({ files: [{ name: 'x', path: dir }] })).rejects.toMatchObject({ code: 'ERR_PROTO_USAGE' })
+    // A later file that fails its check must not leave the first one's stat unhandled.
+    await expect(
+      conn.send({ files: [{ name: 'x', path: join(dir, 'missing') }, { name: 'é'.repeat(40_000), data: 'x' }] }),
+    ).rejects.toMatchObject({ code: 'ERR_PROTO_USAGE', message: expect.stringContaining('UTF-8 bytes') })
     const next = wire('tej_message_only/client/0')
     void conn.send({ message: 'hello' })
     expect(await reader.bytes(next.length)).toEqual(next)
