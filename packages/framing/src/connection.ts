@@ -162,7 +162,6 @@ export class FramedConnection<T = Buffer> implements AsyncDisposable {
    */
   end(opts?: CallOptions): Promise<void> {
     if (this.#endPromise !== undefined) return this.#endPromise
-    this.#ending = true
     const stream = this.#stream
     let signal: AbortSignal | undefined
     try {
@@ -170,6 +169,7 @@ export class FramedConnection<T = Buffer> implements AsyncDisposable {
     } catch (err) {
       return rejectWith(err)
     }
+    this.#ending = true
     this.#endPromise = new Promise<void>((resolve, reject) => {
       if (stream.writableFinished) {
         resolve()

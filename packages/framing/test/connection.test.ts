@@ -392,6 +392,15 @@ describe('FramedConnection', () => {
       expect(() => new FramedConnection(a, init)).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
     }
   })
+
+  it('refuses a bad timeout on write() and end() without writing', async () => {
+    const [a] = duplexPair()
+    const conn = new FramedConnection(a)
+    expect(await rejection(conn.write(Buffer.from('x'), { timeout: -1 }))).toMatchObject({ code: 'ERR_PROTO_USAGE' })
+    expect(conn.bufferedBytes).toBe(0)
+    expect(await rejection(conn.end({ timeout: Infinity }))).toMatchObject({ code: 'ERR_PROTO_USAGE' })
+    await conn.write(Buffer.from('still open'))
+  })
 })
 
 /** `settled` for fake timers, where setImmediate is faked too. */
