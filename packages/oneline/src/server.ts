@@ -108,6 +108,7 @@ const ignore = (): void => {}
 function isPromiseLike(value: unknown): value is PromiseLike<OnelineReply> {
   return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function'
 }
+
 const PONG_LINE = encodeLine(PONG)
 
 class Server extends EventEmitter<OnelineServerEvents> implements OnelineServer {
@@ -245,7 +246,7 @@ class Server extends EventEmitter<OnelineServerEvents> implements OnelineServer 
     this.#open.add(conn)
     void conn.closed.then((err) => {
       this.#open.delete(conn)
-      controller.abort(new OnelineClosedError('client went away', { cause: err }))
+      controller.abort(new OnelineClosedError('client went away', err === undefined ? undefined : { cause: err }))
     })
     const session: Session = { conn, peer, signal: controller.signal, busy: false, released: false }
     this.#active = session
@@ -256,6 +257,8 @@ class Server extends EventEmitter<OnelineServerEvents> implements OnelineServer 
   async #serve(session: Session): Promise<void> {
     try {
       for await (const raw of session.conn.frames()) {
+        // close() between two pipelined commands: the rest stay unanswered.
+        if (session.released) break
         session.busy = true
         const outcome = await this.#run(raw, session)
         session.busy = false
