@@ -135,9 +135,8 @@ function checkSize(routeLength: number, payloadLength: number, maxFrameBytes: nu
 }
 
 function payloadBytes(data: KarpPayload): Buffer {
-  return typeof data === 'string'
-    ? Buffer.from(data, 'utf8')
-    : Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+  if (typeof data === 'string') return Buffer.from(data, 'utf8')
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength)
 }
 
 /**

@@ -221,6 +221,10 @@ export class Peer extends EventEmitter<KarpPeerEvents> implements KarpPeer {
   #ending = false
   #failure: KarpError | undefined
 
+  readonly #onTimeout = (id: string): void => {
+    this.#reject(id, timeoutError())
+  }
+
   // One function for every reply rather than a closure each.
   readonly #onReplyWriteError = (err: unknown): void => {
     // A closed connection needs no report; a full buffer means the peer sends without reading.
@@ -279,8 +283,8 @@ export class Peer extends EventEmitter<KarpPeerEvents> implements KarpPeer {
       const frame = requestFrame(normalizeRoute(route), id, data, true, this.#limits.maxFrameBytes)
       const onAbort = signal === undefined ? undefined : (): void => this.#reject(id, signal.reason)
       // A timer of our own rather than AbortSignal.timeout: it is cheaper per request and fake timers
-      // can drive it.
-      const timer = setTimeout(() => this.#reject(id, timeoutError()), timeout)
+      // can drive it. One shared callback takes the id, so no closure is made per request.
+      const timer = setTimeout(this.#onTimeout, timeout, id)
       this.#pending.set(id, { resolve, reject, timer, signal, onAbort })
       if (onAbort !== undefined) signal?.addEventListener('abort', onAbort, { once: true })
       this.#conn.write(frame).catch((err: unknown) => this.#reject(id, sendError(err)))
