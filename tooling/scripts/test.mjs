@@ -3,12 +3,14 @@
 import { spawnSync } from 'node:child_process'
 import { readFileSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const resultsFile = join(root, '.vitest-results.json')
-const vitest = createRequire(join(root, 'package.json')).resolve('vitest/vitest.mjs')
+// vitest's exports map hides its bin file, so it is found next to its package.json.
+const vitestManifest = createRequire(join(root, 'package.json')).resolve('vitest/package.json')
+const vitest = join(dirname(vitestManifest), 'vitest.mjs')
 
 rmSync(resultsFile, { force: true })
 const run = spawnSync(
