@@ -4,7 +4,6 @@ import { stat } from 'node:fs/promises'
 import { Agent as HttpAgent, request as httpRequest } from 'node:http'
 import type { ClientRequest, IncomingMessage } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
-import type { Socket } from 'node:net'
 import { basename } from 'node:path'
 import { Readable } from 'node:stream'
 import { checkLimit, UsageError } from '@proto/framing'
@@ -95,6 +94,10 @@ interface Outgoing {
 }
 
 const OCTET_STREAM = 'application/octet-stream'
+/** Errors that mean no connection was made (a request never sent), as opposed to one that broke. */
+const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT',
+  'EADDRNOTAVAIL', 'ERR_TLS_CERT_ALTNAME_INVALID', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'SELF_SIGNED_CERT_IN_CHAIN', 'CERT_HAS_EXPIRED'])
 const READ_CHUNK = 262_144
 
 async function outgoing(field: string, input: KrpcFileInput): Promise<Outgoing> {
@@ -448,7 +451,6 @@ class Client implements KrpcClient {
         host: this.#host, port: this.#port, path, method: via === 'get' ? 'GET' : 'POST', headers, agent: this.#agent,
       })
       const upload = boundary === undefined ? undefined : new UploadStop()
-      let connected = false
       let settled = false
       const settle = (): boolean => {
         if (settled) return false
@@ -463,14 +465,10 @@ class Client implements KrpcClient {
         reject(err)
       }
       guard.onStop((reason) => fail(reason as Error))
-      req.once('socket', (socket: Socket) => {
-        if (!socket.connecting) connected = true
-        else socket.once(this.#https ? 'secureConnect' : 'connect', () => { connected = true })
-      })
-      req.on('error', (err) => {
-        fail(connected
-          ? new KrpcClosedError('the connection ended before a complete reply', { cause: err })
-          : new KrpcConnectError(`cannot connect to ${this.#url.host}`, { cause: err }))
+      req.on('error', (err: Error & { code?: unknown }) => {
+        fail(typeof err.code === 'string' && CONNECT_FAILURES.has(err.code)
+          ? new KrpcConnectError(`cannot connect to ${this.#url.host}`, { cause: err })
+          : new KrpcClosedError('the connection ended before a complete reply', { cause: err }))
       })
       req.once('response', (res: IncomingMessage) => {
         const status = res.statusCode ?? 0
