@@ -39,7 +39,7 @@ export type KarpFrame = KarpRequestFrame | KarpResponseFrame
 /** Options of the encoders. */
 export interface EncodeOptions {
   /** Largest frame produced, LF included. @default Number.MAX_SAFE_INTEGER */
-  maxFrameBytes?: number
+  maxFrameBytes?: number | undefined
 }
 
 const HEAD = 'KARP_HEAD'

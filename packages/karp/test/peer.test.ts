@@ -290,13 +290,21 @@ describe('close', () => {
 
   it('waits for its own pending requests before ending', async () => {
     const release = deferred<string>()
-    const [client, server] = pair({ routes: { slow: () => release.promise } })
+    const started = deferred()
+    const [client, server] = pair({
+      routes: {
+        slow: () => {
+          started.resolve()
+          return release.promise
+        },
+      },
+    })
     const slow = client.request('slow')
+    await started.promise
     const closing = client.close()
-    const closed = vi.fn()
-    void closing.then(closed)
-    await new Promise((resolve) => setImmediate(resolve))
-    expect(closed).not.toHaveBeenCalled()
+    // The client has not ended its side: it still reads, and answers the server with 'closing'
+    // (after a FIN the server's call would be refused with ERR_KARP_CLOSED instead).
+    await expect(server.request('anything')).rejects.toMatchObject({ code: 'ERR_KARP_REMOTE', message: 'closing' })
     release.resolve('late but answered')
     expect((await slow).text()).toBe('late but answered')
     await closing
