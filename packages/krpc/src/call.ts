@@ -112,20 +112,25 @@ export class CallGuard {
   #onStop: ((reason: unknown) => void) | undefined
   #timer: ReturnType<typeof setTimeout> | undefined
   readonly #signal: AbortSignal | undefined
+  #onAbort: (() => void) | undefined
 
   constructor(signal: AbortSignal | undefined, timeout: number) {
     this.#signal = signal
-    if (signal?.aborted === true) {
-      this.#stop(signal.reason)
-      return
+    if (signal !== undefined) {
+      if (signal.aborted) {
+        this.#stop(signal.reason)
+        return
+      }
+      this.#onAbort = () => this.#stop(signal.reason)
+      signal.addEventListener('abort', this.#onAbort, { once: true })
     }
-    signal?.addEventListener('abort', this.#onAbort, { once: true })
-    this.#timer = setTimeout(this.#onTimeout, timeout)
+    this.#timer = setTimeout(timedOut, timeout, this)
   }
 
-  #onAbort = (): void => this.#stop(this.#signal?.reason)
-
-  #onTimeout = (): void => this.#stop(new DOMException('The operation was aborted due to timeout', 'TimeoutError'))
+  /** @internal the timer's end */
+  timedOut(): void {
+    this.#stop(new DOMException('The operation was aborted due to timeout', 'TimeoutError'))
+  }
 
   #stop(reason: unknown): void {
     if (this.#stopped) return
@@ -155,8 +160,13 @@ export class CallGuard {
 
   dispose(): void {
     clearTimeout(this.#timer)
-    this.#signal?.removeEventListener('abort', this.#onAbort)
+    if (this.#onAbort !== undefined) this.#signal?.removeEventListener('abort', this.#onAbort)
   }
+}
+
+// One function for every guard's timer, so a call allocates no closure for it.
+function timedOut(guard: CallGuard): void {
+  guard.timedOut()
 }
 
 /** A binary reply: raw bytes, read once as a stream or all at once. */

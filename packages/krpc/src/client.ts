@@ -511,8 +511,13 @@ class Client implements KrpcClient {
         }
         readBody(res, this.#maxResultBytes).then((bytes) => {
           finish()
-          return interpretJson(status, res.statusMessage ?? '', bytes.toString('utf8'))
-        }).then((value) => {
+          let value: unknown
+          try {
+            value = interpretJson(status, res.statusMessage ?? '', bytes.toString('utf8'))
+          } catch (err) {
+            fail(err as Error)
+            return
+          }
           if (!settle()) return
           guard.dispose()
           resolve(value)
