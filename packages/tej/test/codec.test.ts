@@ -8,7 +8,7 @@ import {
   DEFAULT_MAX_NAME_BYTES,
 } from '../src/constants.ts'
 import { ErrorCode } from '../src/errors.ts'
-import { hex, meaning, wire } from './helpers.ts'
+import { frameHead, hex, meaning, u16, u64, wire } from './helpers.ts'
 
 const roundTrip = [
   'tej_message_only/client/0',
@@ -276,24 +276,7 @@ describe('file names', () => {
 })
 
 describe('limits', () => {
-  /** A frame head declaring `count` files. */
-  const head = (count: bigint): Buffer => {
-    const b = Buffer.alloc(10)
-    b[0] = 0x80
-    b[1] = 1
-    b.writeBigUInt64BE(count, 2)
-    return b
-  }
-  const u64 = (value: bigint): Buffer => {
-    const b = Buffer.alloc(8)
-    b.writeBigUInt64BE(value)
-    return b
-  }
-  const u16 = (value: number): Buffer => {
-    const b = Buffer.alloc(2)
-    b.writeUInt16BE(value)
-    return b
-  }
+  const head = frameHead
   const oneFile = (name: Buffer, size: bigint): Buffer => Buffer.concat([head(1n), u16(name.length), name, u64(size)])
   const message = (length: bigint): Buffer => Buffer.concat([head(0n), u64(length)])
 

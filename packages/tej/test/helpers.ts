@@ -112,3 +112,39 @@ export async function readAll(stream: AsyncIterable<Uint8Array>): Promise<Buffer
   for await (const piece of stream) pieces.push(Buffer.from(piece))
   return Buffer.concat(pieces)
 }
+
+/** A promise and the function that resolves it, to hold a source or a handler at a known point. */
+export function gate(): { promise: Promise<void>; open: () => void } {
+  let open = (): void => undefined
+  const promise = new Promise<void>((resolve) => {
+    open = resolve
+  })
+  return { promise, open }
+}
+
+/** A stream source that yields `data` once `held` resolves. */
+export async function* heldSource(held: Promise<void>, data: Uint8Array): AsyncGenerator<Uint8Array> {
+  await held
+  yield data
+}
+
+/** A hand-made frame head (status 0, version 1) declaring `count` files. */
+export function frameHead(count: bigint): Buffer {
+  const bytes = Buffer.alloc(10)
+  bytes[0] = 0x80
+  bytes[1] = 1
+  bytes.writeBigUInt64BE(count, 2)
+  return bytes
+}
+
+export function u64(value: bigint): Buffer {
+  const bytes = Buffer.alloc(8)
+  bytes.writeBigUInt64BE(value)
+  return bytes
+}
+
+export function u16(value: number): Buffer {
+  const bytes = Buffer.alloc(2)
+  bytes.writeUInt16BE(value)
+  return bytes
+}

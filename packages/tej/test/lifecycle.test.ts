@@ -4,7 +4,7 @@ import fc from 'fast-check'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { TejDecoder, encodeFrame, type TejDecodeEvent } from '../src/codec.ts'
 import { ErrorCode, type TejError } from '../src/errors.ts'
-import { connectionPair, tejPair, wire } from './helpers.ts'
+import { connectionPair, gate, heldSource, tejPair, wire } from './helpers.ts'
 
 const numRuns = Number(process.env.FC_NUM_RUNS ?? 200)
 
@@ -153,24 +153,10 @@ describe('pings', () => {
 describe('close', () => {
   it('lets queued sends finish, then sends FIN', async () => {
     const { conn, reader } = connectionPair()
-    let release = (): void => undefined
-    const held = new Promise<void>((resolve) => {
-      release = resolve
-    })
-    const sent = conn.send({
-      files: [
-        {
-          name: 'a',
-          stream: (async function* () {
-            await held
-            yield Buffer.from('late')
-          })(),
-          size: 4,
-        },
-      ],
-    })
+    const held = gate()
+    const sent = conn.send({ files: [{ name: 'a', stream: heldSource(held.promise, Buffer.from('late')), size: 4 }] })
     const closing = conn.close()
-    release()
+    held.open()
     await sent
     await closing
     const frame = encodeFrame({ status: 0, files: [{ name: 'a', data: Buffer.from('late') }], message: Buffer.alloc(0) })

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest'
 import { ErrorCode, type TejError } from '../src/errors.ts'
 import type { TejIncomingFile } from '../src/incoming.ts'
 import { createServer } from '../src/server.ts'
-import { connectionPair, tejTcpPair } from './helpers.ts'
+import { connectionPair, frameHead, tejTcpPair, u64 } from './helpers.ts'
 
 v8.setFlagsFromString('--expose-gc')
 const gc = vm.runInNewContext('gc') as () => void
@@ -103,10 +103,10 @@ describe('memory', () => {
   })
 
   it.each([
-    ['a file count of 2^64 - 1', head(2n ** 64n - 1n), ErrorCode.TOO_MANY_FILES],
-    ['a data length of 2^64 - 1', Buffer.concat([head(1n), Buffer.from([0, 1, 0x66]), u64(2n ** 64n - 1n)]), ErrorCode.FILE_TOO_LARGE],
-    ['a message length of 2^64 - 1', Buffer.concat([head(0n), u64(2n ** 64n - 1n)]), ErrorCode.MESSAGE_TOO_LARGE],
-    ['a name length of 65 535', Buffer.concat([head(1n), Buffer.from([0xff, 0xff])]), ErrorCode.NAME_TOO_LONG],
+    ['a file count of 2^64 - 1', frameHead(2n ** 64n - 1n), ErrorCode.TOO_MANY_FILES],
+    ['a data length of 2^64 - 1', Buffer.concat([frameHead(1n), Buffer.from([0, 1, 0x66]), u64(2n ** 64n - 1n)]), ErrorCode.FILE_TOO_LARGE],
+    ['a message length of 2^64 - 1', Buffer.concat([frameHead(0n), u64(2n ** 64n - 1n)]), ErrorCode.MESSAGE_TOO_LARGE],
+    ['a name length of 65 535', Buffer.concat([frameHead(1n), Buffer.from([0xff, 0xff])]), ErrorCode.NAME_TOO_LONG],
   ])('rejects %s with its code and allocates nothing for it', async (_case, bytes, code) => {
     const server = createServer({ onFrame: (frame) => frame.buffer().then(() => undefined) })
     const { port } = await server.listen({ port: 0 })
@@ -124,7 +124,7 @@ describe('memory', () => {
   it('holds only the bytes received of a declared 16 MiB message', async () => {
     const { peer, ended } = connectionPair({ onFrame: (frame) => frame.message().then(() => undefined) })
     const before = liveBuffers()
-    const partial = Buffer.concat([head(0n), u64(16n * BigInt(MiB)), Buffer.alloc(1024)])
+    const partial = Buffer.concat([frameHead(0n), u64(16n * BigInt(MiB)), Buffer.alloc(1024)])
     // The in-memory pair calls back once the connection has taken the bytes.
     await new Promise((resolve) => peer.write(partial, resolve))
     expect(liveBuffers() - before).toBeLessThan(MiB)
@@ -132,17 +132,3 @@ describe('memory', () => {
     expect(await ended).toMatchObject({ code: ErrorCode.TRUNCATED })
   })
 })
-
-function head(count: bigint): Buffer {
-  const bytes = Buffer.alloc(10)
-  bytes[0] = 0x80
-  bytes[1] = 1
-  bytes.writeBigUInt64BE(count, 2)
-  return bytes
-}
-
-function u64(value: bigint): Buffer {
-  const bytes = Buffer.alloc(8)
-  bytes.writeBigUInt64BE(value)
-  return bytes
-}

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { decodeFrame, encodeFrame } from '../src/codec.ts'
 import { ErrorCode } from '../src/errors.ts'
 import type { TejIncomingFrame } from '../src/incoming.ts'
-import { connectionPair, hex, pseudoRandomBytes, readAll, slowly, tejPair, tejTcpPair, wire } from './helpers.ts'
+import { connectionPair, gate, heldSource, hex, pseudoRandomBytes, readAll, slowly, tejPair, tejTcpPair, wire } from './helpers.ts'
 
 const numRuns = Number(process.env.FC_NUM_RUNS ?? 200)
 
@@ -35,15 +35,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true })
 })
-
-/** A promise with its resolver, to hold a source mid-file. */
-function gate(): { promise: Promise<void>; open: () => void } {
-  let open = (): void => undefined
-  const promise = new Promise<void>((resolve) => {
-    open = resolve
-  })
-  return { promise, open }
-}
 
 /** The message of the first frame `conn` receives. */
 async function firstMessage(conn: AsyncIterable<TejIncomingFrame>): Promise<Uint8Array> {
@@ -208,10 +199,7 @@ describe('send', () => {
       files: [
         {
           name: 'a',
-          stream: (async function* () {
-            await held.promise
-            yield Buffer.from('A')
-          })(),
+          stream: heldSource(held.promise, Buffer.from('A')),
           size: 1,
         },
       ],
@@ -254,10 +242,7 @@ describe('send', () => {
         files: [
           {
             name: 'a',
-            stream: (async function* () {
-              await held.promise
-              yield Buffer.from('A')
-            })(),
+            stream: heldSource(held.promise, Buffer.from('A')),
             size: 1,
           },
         ],
@@ -280,10 +265,7 @@ describe('send', () => {
       files: [
         {
           name: 'a',
-          stream: (async function* () {
-            await held.promise
-            yield Buffer.from('A')
-          })(),
+          stream: heldSource(held.promise, Buffer.from('A')),
           size: 1,
         },
       ],

@@ -9,7 +9,7 @@ import type { TejConnection } from '../src/connection.ts'
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT } from '../src/constants.ts'
 import { ErrorCode, type TejError } from '../src/errors.ts'
 import { createServer, type TejServer, type TejServerOptions } from '../src/server.ts'
-import { hex, wire } from './helpers.ts'
+import { gate, hex, wire } from './helpers.ts'
 
 const servers: TejServer[] = []
 const sockets: net.Socket[] = []
@@ -220,27 +220,21 @@ describe('server and client lifecycle', () => {
   })
 
   it('lets a running handler and its send finish on close()', async () => {
-    let release = (): void => undefined
-    const held = new Promise<void>((resolve) => {
-      release = resolve
-    })
-    let started = (): void => undefined
-    const running = new Promise<void>((resolve) => {
-      started = resolve
-    })
+    const held = gate()
+    const running = gate()
     const server = createServer({
       onFrame: async (frame, conn) => {
-        started()
-        await held
+        running.open()
+        await held.promise
         await conn.send(await frame.buffer())
       },
     })
     const { port } = await server.listen({ port: 0 })
     const client = await connect({ port })
     await client.send({ message: 'slow' })
-    await running
+    await running.promise
     const closing = server.close()
-    release()
+    held.open()
     const messages: string[] = []
     for await (const frame of client) messages.push(Buffer.from(await frame.message()).toString())
     expect(messages).toEqual(['slow'])
