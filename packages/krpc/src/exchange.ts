@@ -140,6 +140,8 @@ export class Exchange {
   #inputDone = false
   #replyDone = false
   #cleaning: Promise<void> | undefined
+  /** Ends a wait for 'drain' that a queued response would never end itself. */
+  #wake: (() => void) | undefined
   #parts = 0
   #urlencodedBudget = Infinity
   /** A urlencoded body held for the quick parse, until it grows past QUICK_FORM_BYTES. */
@@ -167,9 +169,6 @@ export class Exchange {
     this.#peer = { address: req.socket.remoteAddress ?? '', port: req.socket.remotePort ?? 0 }
     req.on('error', noop)
     req.once('close', this.#onRequestClose)
-    // Once the reply is out Node detaches the request, which then never learns that the socket
-    // closed under the rest of its body; the socket says so.
-    req.socket.once('close', this.#onRequestClose)
     res.once('close', this.#onResponseClose)
     this.#start()
   }
@@ -337,6 +336,7 @@ export class Exchange {
   }
 
   #onResponseClose = (): void => {
+    if (this.#replyDone) return
     if (!this.#res.writableFinished) {
       if (!this.#req.complete) this.#fail(new KrpcTruncatedError())
       else this.#abortWith(new KrpcClosedError('the peer went away before the reply was complete'))
@@ -367,7 +367,6 @@ export class Exchange {
   #check(): void {
     if (!this.#inputDone || !this.#replyDone || this.#finished) return
     this.#finished = true
-    this.#req.socket.off('close', this.#onRequestClose)
     const cleaning = this.#cleanup()
     if (cleaning === undefined) this.#onDone(this)
     else void cleaning.then(() => this.#onDone(this))
@@ -683,6 +682,22 @@ export class Exchange {
     this.#replyJson(200, `{"result": ${text}}`)
   }
 
+  /** Resolves when the reply may take more, or can take nothing more. */
+  #drained(): Promise<void> {
+    const res = this.#res
+    return new Promise((resolve) => {
+      const done = (): void => {
+        res.off('drain', done)
+        res.off('close', done)
+        this.#wake = undefined
+        resolve()
+      }
+      res.once('drain', done)
+      res.once('close', done)
+      this.#wake = done
+    })
+  }
+
   async #replyBinary(value: Uint8Array | ArrayBuffer | Blob | Readable | ReadableStream<Uint8Array>,
     ctx: KrpcContext): Promise<void> {
     const res = this.#res
@@ -708,7 +723,7 @@ export class Exchange {
           this.#binaryHead(undefined)
           started = true
         }
-        if (!res.write(chunk)) await drained(res)
+        if (!res.write(chunk)) await this.#drained()
       }
       if (res.destroyed) return
       if (!started) this.#binaryHead(undefined)
@@ -775,21 +790,23 @@ export class Exchange {
     return this.#req.socket
   }
 
+  /**
+   * The connection closed. Node tells a request and a response only while they are its current
+   * ones: a request whose reply is out has been detached and never learns that the rest of its
+   * body is gone, and a response queued behind another (pipelining) never emits 'close' or
+   * 'finish' at all. Either way nothing more can be read or sent.
+   */
+  socketClosed(): void {
+    this.#onRequestClose()
+    // Marks a queued response destroyed, so nothing more is written into it.
+    if (!this.#res.writableFinished) this.#res.destroy()
+    this.#onResponseClose()
+    this.#wake?.()
+  }
+
   /** Ends the exchange now (server closing under a signal). */
   destroy(reason: KrpcError): void {
     this.#abortWith(reason)
     this.#req.socket.destroy()
   }
-}
-
-function drained(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      res.off('drain', done)
-      res.off('close', done)
-      resolve()
-    }
-    res.once('drain', done)
-    res.once('close', done)
-  })
 }

@@ -159,8 +159,11 @@ class Server extends EventEmitter<KrpcServerEvents> implements KrpcServer, Excha
   #idle: (() => void) | undefined
   /** Each socket's response in progress, so a late Node error does not write a second one. */
   readonly #responses = new WeakMap<Socket, ServerResponse>()
-  /** Exchanges per socket, which report a peer that leaves mid-request themselves. */
-  readonly #busy = new WeakMap<Socket, number>()
+  /**
+   * Each socket's open exchanges, told by one 'close' listener per socket that it has closed:
+   * a peer that pipelines may have any number of them.
+   */
+  readonly #open = new WeakMap<Socket, Set<Exchange>>()
 
   constructor(options: KrpcServerOptions) {
     super()
@@ -209,14 +212,26 @@ class Server extends EventEmitter<KrpcServerEvents> implements KrpcServer, Excha
   readonly handler = (req: IncomingMessage, res: ServerResponse): void => {
     const socket = req.socket
     this.#responses.set(socket, res)
-    this.#busy.set(socket, (this.#busy.get(socket) ?? 0) + 1)
-    this.#exchanges.add(new Exchange(this, req, res, this.#exchangeDone))
+    const exchange = new Exchange(this, req, res, this.#exchangeDone)
+    ;(this.#open.get(socket) ?? this.#track(socket)).add(exchange)
+    this.#exchanges.add(exchange)
+    // Mounted in a server of its user's, the handler may be called once the socket has closed
+    // and its 'close' has passed.
+    if (socket.destroyed) process.nextTick(() => exchange.socketClosed())
+  }
+
+  #track(socket: Socket): Set<Exchange> {
+    const open = new Set<Exchange>()
+    this.#open.set(socket, open)
+    socket.once('close', () => {
+      for (const exchange of open) exchange.socketClosed()
+    })
+    return open
   }
 
   #exchangeDone = (exchange: Exchange): void => {
     this.#exchanges.delete(exchange)
-    const socket = exchange.socket
-    this.#busy.set(socket, (this.#busy.get(socket) ?? 1) - 1)
+    this.#open.get(exchange.socket)?.delete(exchange)
     if (this.#closing) {
       // A keep-alive connection that goes idle while the server closes is closed at once.
       this.#http?.closeIdleConnections()
@@ -259,7 +274,7 @@ class Server extends EventEmitter<KrpcServerEvents> implements KrpcServer, Excha
     const peer = peerOf(socket)
     if (err.code === 'HPE_INVALID_EOF_STATE') {
       // The peer left mid-request; a request already being served reports it itself.
-      if ((this.#busy.get(socket) ?? 0) === 0) this.emit('clientError', new KrpcTruncatedError({ cause: err }), peer)
+      if ((this.#open.get(socket)?.size ?? 0) === 0) this.emit('clientError', new KrpcTruncatedError({ cause: err }), peer)
     } else if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') {
       const status = statusForParseError(err.code)
       this.emit('clientError', new KrpcBadRequestError(err.message, status, RpcCode.INVALID_REQUEST, { cause: err }), peer)

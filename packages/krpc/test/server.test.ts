@@ -377,6 +377,32 @@ describe('HTTP', () => {
     host.close()
     await krpc.close()
   })
+
+  it('lets go of a call that handler gets after its connection has closed', async () => {
+    const krpc = createServer({ methods: { echo: (x: unknown) => x } })
+    let handed: () => void = () => {}
+    const handedOver = new Promise<void>((resolve) => {
+      handed = resolve
+    })
+    // Node has told the request and its response that the socket closed before krpc sees them.
+    const host = http.createServer((req, res) => {
+      req.socket.destroy()
+      req.once('close', () => {
+        krpc.handler(req, res)
+        handed()
+      })
+    })
+    host.listen(0, '127.0.0.1')
+    await once(host, 'listening')
+    const { port } = host.address() as net.AddressInfo
+    const socket = net.connect({ port, host: '127.0.0.1' })
+    socket.on('error', () => {})
+    socket.write(`GET /?json=${encodeURIComponent('{"method": "echo", "params": [1]}')} HTTP/1.1\r\nHost: x\r\n\r\n`)
+    await handedOver
+    await krpc.close()
+    host.close()
+    socket.destroy()
+  })
 })
 
 describe('listen and close', () => {
