@@ -29,6 +29,8 @@ import {
 const OVERSIZE_HELD = 8 * MiB
 /** A 64 MiB upload to a method that never reads it; worst 0.32 MiB. */
 const BACKPRESSURE_HELD = 4 * MiB
+/** Pipelined GET calls (64 KiB writes of 57 calls) from a peer that never reads its replies; worst 1.4 MiB. */
+const PIPELINED_HELD = 6 * MiB
 /** 1,000 idle connections; worst 3.4 MiB held, 11 MiB RSS. */
 const STORM_HELD = 16 * MiB
 const STORM_RSS = 48 * MiB
@@ -278,6 +280,26 @@ describe('krpc under attack', () => {
     await errors.until(ErrorCode.TOO_MANY_CONNECTIONS, past)
     expect(errors.codes()).toEqual([ErrorCode.TOO_MANY_CONNECTIONS])
     for (const socket of [...sockets, ...more]) socket.destroy()
+  })
+
+  it('stops reading a peer that pipelines calls and never reads, and lets its calls go when it leaves', async () => {
+    await start()
+    const watch = new MemoryWatch('krpc pipelined flood, never reads')
+    const attacker = await connectRaw(port)
+    attacker.pause()
+    const call = encodeURIComponent(JSON.stringify({ method: 'echo', params: ['x'.repeat(1_000)] }))
+    const request = head([`GET /?json=${call} HTTP/1.1`, 'Host: 127.0.0.1'])
+    const flood = new Flood(attacker, Buffer.from(request.repeat(Math.ceil(65_536 / request.length))), ATTACK_BYTES, watch)
+    await probeUntilQuiet(probe, () => flood.flushed, watch)
+    const growth = watch.settle()
+    expect(flood.flushed).toBeLessThan(ATTACK_BYTES)
+    expect(growth.peakHeld).toBeLessThan(PIPELINED_HELD)
+    reset(attacker)
+    await probe()
+    // Node queues each reply behind the unread one before it and never tells a queued reply that
+    // the connection closed; close() resolves only once the server has let every one of them go.
+    await server?.close()
+    expect(errors.codes()).toEqual([])
   })
 
   it('stops reading an upload to a method that never reads it, serves others meanwhile, and reaps it after a reset', async () => {
