@@ -16,6 +16,7 @@ import {
 } from './constants.ts'
 import { OnelineBusyError, OnelineClosedError, OnelineUnpromptedError, toOnelineError } from './errors.ts'
 import type { OnelineError } from './errors.ts'
+import { WaitingConnection } from './waiting.ts'
 
 /** Address of a connected client. */
 export interface PeerInfo {
@@ -85,12 +86,6 @@ export function createServer(options: OnelineServerOptions = {}): OnelineServer 
   return new Server(options)
 }
 
-interface Waiting {
-  readonly socket: net.Socket
-  readonly peer: PeerInfo
-  readonly leave: () => void
-}
-
 interface Session {
   readonly conn: FramedConnection
   readonly peer: PeerInfo
@@ -111,6 +106,14 @@ function isPromiseLike(value: unknown): value is PromiseLike<OnelineReply> {
 
 const PONG_LINE = encodeLine(PONG)
 
+/** The commands in what a queued client sent while it waited, then the rest; `decoder` goes on into `frames`. */
+async function* heldFirst(held: Buffer, decoder: LineDecoder, frames: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  yield* decoder.push(held)
+  // As in framing's reads, a fault comes after the commands before it.
+  if (decoder.error !== undefined) throw decoder.error
+  yield* frames
+}
+
 class Server extends EventEmitter<OnelineServerEvents> implements OnelineServer {
   readonly #handler: OnelineHandler | undefined
   readonly #stripCR: boolean
@@ -123,7 +126,7 @@ class Server extends EventEmitter<OnelineServerEvents> implements OnelineServer 
   readonly #limits: { maxLineBytes: number; idleTimeout: number }
   readonly #maxWriteBufferBytes: number
   readonly #net: net.Server
-  readonly #queue: Waiting[] = []
+  readonly #queue: WaitingConnection[] = []
   /** Every served connection until it has closed, the active one included. */
   readonly #open = new Set<FramedConnection>()
   #active: Session | null = null
@@ -142,7 +145,7 @@ class Server extends EventEmitter<OnelineServerEvents> implements OnelineServer 
     this.#idleTimeout = checkLimit('idleTimeout', options.idleTimeout, DEFAULT_IDLE_TIMEOUT, 0)
     this.#limits = { maxLineBytes: this.#maxLineBytes, idleTimeout: this.#idleTimeout }
     this.#maxWriteBufferBytes = checkLimit('maxWriteBufferBytes', options.maxWriteBufferBytes, DEFAULT_MAX_WRITE_BUFFER_BYTES)
-    // pauseOnConnect keeps a waiting client's bytes in the kernel until its turn.
+    // pauseOnConnect: nothing is read before the connection is served or queued.
     this.#net = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, this.#accept)
     // Accept failures such as EMFILE leave the server listening; they must not crash the process.
     this.#net.on('error', ignore)
@@ -214,7 +217,7 @@ class Server extends EventEmitter<OnelineServerEvents> implements OnelineServer 
     socket.on('error', ignore)
     const peer: PeerInfo = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 }
     if (this.#active === null) {
-      this.#activate(socket, peer)
+      this.#activate(socket, peer, undefined)
       return
     }
     if (this.#refuse || this.#queue.length >= this.#maxQueue) {
@@ -223,19 +226,17 @@ class Server extends EventEmitter<OnelineServerEvents> implements OnelineServer 
       this.emit('clientError', new OnelineBusyError(reason), peer)
       return
     }
-    const waiting: Waiting = {
-      socket,
-      peer,
-      leave: () => {
-        const index = this.#queue.indexOf(waiting)
-        if (index !== -1) this.#queue.splice(index, 1)
-      },
-    }
-    socket.once('close', waiting.leave)
-    this.#queue.push(waiting)
+    // Read while it waits, so that its leaving is seen; what it sends is held up to one line's limit.
+    this.#queue.push(new WaitingConnection(socket, peer, this.#maxLineBytes, this.#leaveQueue))
   }
 
-  #activate(socket: net.Socket, peer: PeerInfo): void {
+  readonly #leaveQueue = (waiting: WaitingConnection): void => {
+    const index = this.#queue.indexOf(waiting)
+    if (index !== -1) this.#queue.splice(index, 1)
+  }
+
+  /** Serves `socket`; `held` is what it sent while it waited in the queue. */
+  #activate(socket: net.Socket, peer: PeerInfo, held: Buffer | undefined): void {
     const decoder = new LineDecoder({ maxLineBytes: this.#maxLineBytes, stripCR: this.#stripCR, trailing: 'discard' })
     const conn = new FramedConnection(socket, {
       decoder,
@@ -251,12 +252,13 @@ class Server extends EventEmitter<OnelineServerEvents> implements OnelineServer 
     const session: Session = { conn, peer, signal: controller.signal, busy: false, released: false }
     this.#active = session
     this.emit('connection', peer)
-    void this.#serve(session)
+    const frames = conn.frames()
+    void this.#serve(session, held === undefined || held.length === 0 ? frames : heldFirst(held, decoder, frames))
   }
 
-  async #serve(session: Session): Promise<void> {
+  async #serve(session: Session, commands: AsyncIterable<Buffer>): Promise<void> {
     try {
-      for await (const raw of session.conn.frames()) {
+      for await (const raw of commands) {
         // close() between two pipelined commands: the rest stay unanswered.
         if (session.released) break
         session.busy = true
@@ -290,10 +292,10 @@ class Server extends EventEmitter<OnelineServerEvents> implements OnelineServer 
 
   #next(): void {
     for (let waiting = this.#queue.shift(); waiting !== undefined; waiting = this.#queue.shift()) {
-      waiting.socket.off('close', waiting.leave)
+      const held = waiting.take()
       // 'close' comes a tick after destroy, so a dead socket can still be in the queue.
       if (waiting.socket.destroyed) continue
-      this.#activate(waiting.socket, waiting.peer)
+      this.#activate(waiting.socket, waiting.peer, held)
       return
     }
   }

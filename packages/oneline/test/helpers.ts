@@ -110,3 +110,59 @@ export function closed(socket: net.Socket): Promise<void> {
 export function turn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve))
 }
+
+/**
+ * Waits, one turn of the event loop at a time (each polls every socket), until `condition()`
+ * holds: for server state that no event announces. Fails after `maxTurns`.
+ */
+export async function until(condition: () => boolean, what: string, maxTurns = 100_000): Promise<void> {
+  for (let turns = 0; !condition(); turns++) {
+    if (turns >= maxTurns) expect.unreachable(`${what}: still not so after ${maxTurns} turns`)
+    await turn()
+  }
+}
+
+/**
+ * Writes `chunk` again and again, each write after the last has drained, until `total` bytes
+ * are queued or the socket closes. `flushed` counts the bytes the kernel has taken.
+ */
+export class Flood {
+  #flushed = 0
+
+  constructor(socket: net.Socket, chunk: Uint8Array, total: number) {
+    const flushed = (err?: Error | null): void => {
+      if (err == null) this.#flushed += chunk.length
+    }
+    void (async () => {
+      for (let queued = 0; queued < total && !socket.destroyed && socket.writable; queued += chunk.length) {
+        if (!socket.write(chunk, flushed)) {
+          await new Promise<void>((resolve) => {
+            const done = (): void => {
+              socket.off('drain', done)
+              socket.off('close', done)
+              resolve()
+            }
+            socket.on('drain', done)
+            socket.on('close', done)
+          })
+        }
+      }
+    })()
+  }
+
+  get flushed(): number {
+    return this.#flushed
+  }
+
+  /** Resolves once no byte has left for `quietTurns` turns in a row: the reader has stopped. */
+  async stalled(quietTurns = 50, maxTurns = 200_000): Promise<void> {
+    let last = this.#flushed
+    let quiet = 0
+    for (let turns = 0; quiet < quietTurns; turns++) {
+      if (turns >= maxTurns) expect.unreachable(`the flood was still moving after ${maxTurns} turns`)
+      await turn()
+      quiet = this.#flushed === last ? quiet + 1 : 0
+      last = this.#flushed
+    }
+  }
+}
