@@ -33,6 +33,9 @@ const FLOOD_HELD = 8 * MiB
 const STORM_HELD = 8 * MiB
 const STORM_RSS = 48 * MiB
 const STORM_CONNECTIONS = 1_000
+/** Connect-and-reset rounds, many times maxQueue; worst reading 0.12 MiB held. */
+const RESET_ROUNDS = 1_000
+const RESET_LOOP_HELD = 0.5 * MiB
 /** Small enough to keep the suite fast, large enough that a dribbled byte is never late. */
 const IDLE_TIMEOUT = 300
 /** The probe may wait in the queue while an attack runs; every attack here ends well before. */
@@ -175,6 +178,26 @@ describe('oneline under attack', () => {
     expect(errors.codes()).toEqual([ErrorCode.BUSY])
     await client.close()
     for (const socket of sockets) socket.destroy()
+  })
+
+  it(`drops a queued connection that resets at once, so ${RESET_ROUNDS} connect-and-resets never fill the queue`, async () => {
+    await start()
+    const client = await connect({ host: '127.0.0.1', port, timeout: PROBE_TIMEOUT })
+    const watch = new MemoryWatch('oneline connect-and-reset loop')
+    let probed: Promise<void> | undefined
+    for (let round = 0; round < RESET_ROUNDS; round++) {
+      // Each one waits in the queue behind the active client, then leaves with a reset.
+      reset(await connectRaw(port))
+      // Halfway, after many times maxQueue departures, the probe joins the queue.
+      if (round === RESET_ROUNDS / 2) probed = probe()
+    }
+    const growth = watch.settle()
+    expect(await client.request('echo after')).toEqual(['after'])
+    await client.close()
+    await probed
+    // Nobody was refused: each reset freed its place.
+    expect(errors.all).toEqual([])
+    expect(growth.peakHeld).toBeLessThan(RESET_LOOP_HELD)
   })
 
   it('stops reading a peer that pipelines commands and never reads, holding bounded memory', async () => {
