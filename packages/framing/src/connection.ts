@@ -144,9 +144,7 @@ export class FramedConnection<T = Buffer> implements AsyncDisposable {
       // Everything written in this tick leaves in one `_writev`, so one syscall.
       this.#corked = true
       stream.cork()
-      process.nextTick(() => {
-        this.#uncork()
-      })
+      process.nextTick(this.#uncorkTick)
     }
     let below = true
     if (frame instanceof Uint8Array) below = stream.write(frame)
@@ -264,7 +262,8 @@ export class FramedConnection<T = Buffer> implements AsyncDisposable {
 
   /**
    * The iterator behind `frames()`. A frame already decoded is handed out at once, in an
-   * already-settled promise: a request-reply peer pays no generator hops per frame.
+   * already-settled promise, and a lone `next()` that has to wait is answered straight from the
+   * `'data'` event: a request-reply peer pays no generator or promise-chain hops per frame.
    */
   #frameIterator(): AsyncIterableIterator<T> {
     const decoder = this.#decoder
@@ -273,11 +272,26 @@ export class FramedConnection<T = Buffer> implements AsyncDisposable {
     let finished = false
     // A decoder fault waits until the frames before it are taken.
     let fault: Error | undefined
+    // An asynchronous decoder's push or end, not yet settled.
+    let decoding: Promise<T[]> | undefined
     // Calls to next() not yet answered; while there are any, none may overtake them.
     let waiting = 0
     let tail: Promise<unknown> = Promise.resolve()
+    // The lone waiting next() of the fast path, answered by `onInput`.
+    let resolveWait: ((result: IteratorResult<T, undefined>) => void) | undefined
+    let rejectWait: ((err: unknown) => void) | undefined
 
-    const pull = async (): Promise<IteratorResult<T, undefined>> => {
+    const accept = (decoded: T[]): void => {
+      frames = decoded
+      head = 0
+      if (decoder?.error !== undefined) {
+        finished = true
+        fault = decoder.error
+      }
+    }
+
+    /** The next result without waiting; `undefined` when input or an asynchronous decode must come first. */
+    const step = (): IteratorResult<T, undefined> | undefined => {
       for (;;) {
         if (head < frames.length) return { done: false, value: frames[head++] as T }
         if (finished) {
@@ -286,6 +300,7 @@ export class FramedConnection<T = Buffer> implements AsyncDisposable {
           if (err !== undefined) throw err
           return { done: true, value: undefined }
         }
+        if (decoding !== undefined) return undefined
         const chunk = this.#takeChunk()
         let decoded: T[] | Promise<T[]>
         if (chunk !== undefined) {
@@ -302,34 +317,101 @@ export class FramedConnection<T = Buffer> implements AsyncDisposable {
           finished = true
           throw new ClosedError('connection closed before the input ended')
         } else {
-          await this.#waitForInput()
-          continue
+          return undefined
         }
-        try {
-          frames = Array.isArray(decoded) ? decoded : await decoded
-        } catch (err) {
-          finished = true
-          throw err
-        }
-        head = 0
-        if (decoder?.error !== undefined) {
-          finished = true
-          fault = decoder.error
+        if (Array.isArray(decoded)) accept(decoded)
+        else {
+          decoding = decoded
+          return undefined
         }
       }
     }
 
+    const pull = async (): Promise<IteratorResult<T, undefined>> => {
+      for (;;) {
+        const result = step()
+        if (result !== undefined) return result
+        const pending = decoding
+        if (pending === undefined) {
+          await this.#waitForInput()
+          continue
+        }
+        let decoded: T[]
+        try {
+          decoded = await pending
+        } catch (err) {
+          finished = true
+          throw err
+        } finally {
+          decoding = undefined
+        }
+        accept(decoded)
+      }
+    }
+
+    const settled = (): void => {
+      waiting -= 1
+    }
+
+    // The fast path's wake-up: one function for the iterator, not a closure per wait.
+    const onInput = (): void => {
+      const resolve = resolveWait
+      const reject = rejectWait
+      if (resolve === undefined || reject === undefined) return
+      let result: IteratorResult<T, undefined> | undefined
+      try {
+        result = step()
+      } catch (err) {
+        resolveWait = rejectWait = undefined
+        waiting -= 1
+        reject(err)
+        return
+      }
+      if (result === undefined) {
+        if (decoding === undefined) {
+          // Bytes without a whole frame: wait on.
+          this.#armWait(onInput)
+          return
+        }
+        resolveWait = rejectWait = undefined
+        pull().then(resolve, reject).finally(settled)
+        return
+      }
+      resolveWait = rejectWait = undefined
+      waiting -= 1
+      resolve(result)
+    }
+
     const iterator: AsyncIterableIterator<T> = {
       next: () => {
-        if (waiting === 0 && head < frames.length) return Promise.resolve({ done: false, value: frames[head++] as T })
+        if (waiting === 0) {
+          if (head < frames.length) return Promise.resolve({ done: false, value: frames[head++] as T })
+          let result: IteratorResult<T, undefined> | undefined
+          try {
+            result = step()
+          } catch (err) {
+            return rejectWith(err)
+          }
+          if (result !== undefined) return Promise.resolve(result)
+          waiting = 1
+          if (decoding === undefined) {
+            const wait = new Promise<IteratorResult<T, undefined>>((resolve, reject) => {
+              resolveWait = resolve
+              rejectWait = reject
+            })
+            this.#armWait(onInput)
+            tail = wait
+            return wait
+          }
+          const decoded = pull().finally(settled)
+          tail = decoded
+          return decoded
+        }
         // Calls that do not wait for each other are answered in order.
         waiting += 1
-        const run = (): Promise<IteratorResult<T, undefined>> =>
-          pull().finally(() => {
-            waiting -= 1
-          })
-        const result = waiting > 1 ? tail.then(run, run) : run()
-        tail = result.catch(() => undefined)
+        const run = (): Promise<IteratorResult<T, undefined>> => pull().finally(settled)
+        const result = tail.then(run, run)
+        tail = result
         return result
       },
       return: () => {
@@ -379,24 +461,33 @@ export class FramedConnection<T = Buffer> implements AsyncDisposable {
   /** Waits for data, end or failure; the idle clock runs only here, where nothing is buffered. */
   #waitForInput(): Promise<void> {
     return new Promise((resolve) => {
-      let timer: ReturnType<typeof setTimeout> | undefined
-      this.#wake = () => {
-        if (timer !== undefined) clearTimeout(timer)
-        this.#wake = undefined
-        resolve()
-      }
-      if (this.#idleTimeout > 0) {
-        const idleTimeout = this.#idleTimeout
-        timer = setTimeout(() => {
-          const err = new IdleTimeoutError(idleTimeout)
-          this.#fail(err, err)
-        }, idleTimeout)
-      }
+      this.#armWait(resolve)
     })
   }
 
+  /** Calls `wake` once on data, end or failure, with the idle clock running until then. */
+  #armWait(wake: () => void): void {
+    const idleTimeout = this.#idleTimeout
+    if (idleTimeout === 0) {
+      this.#wake = wake
+      return
+    }
+    const timer = setTimeout(this.#onIdle, idleTimeout)
+    this.#wake = () => {
+      clearTimeout(timer)
+      wake()
+    }
+  }
+
+  readonly #onIdle = (): void => {
+    const err = new IdleTimeoutError(this.#idleTimeout)
+    this.#fail(err, err)
+  }
+
   #wakeReader(): void {
-    this.#wake?.()
+    const wake = this.#wake
+    this.#wake = undefined
+    wake?.()
   }
 
   #abort(reason: unknown): void {
@@ -413,6 +504,11 @@ export class FramedConnection<T = Buffer> implements AsyncDisposable {
     this.#stream.destroy()
     this.#rejectDrainWaiters()
     this.#wakeReader()
+  }
+
+  // One function for every tick rather than a closure per tick.
+  readonly #uncorkTick = (): void => {
+    this.#uncork()
   }
 
   #uncork(): void {
