@@ -65,6 +65,21 @@ const WITH_LENGTH = new RegExp(String.raw`${START}[0-9]{16}C_LEN[0-9]`)
 const LEADING_ZEROS = /^0+/
 
 const NO_LIMIT = Number.MAX_SAFE_INTEGER
+const END_LF = Buffer.from(`${END}\n`, 'latin1')
+const HEAD_BYTES = Buffer.from(HEAD, 'latin1')
+const C_LEN_BYTES = Buffer.from(C_LEN, 'latin1')
+const DATA_BYTES = Buffer.from(DATA, 'latin1')
+const END_BYTES = Buffer.from(END, 'latin1')
+const EQUALS = 0x3d
+const INVALID = 0xff
+const B64_CHARS = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/', 'latin1')
+/** Each byte's base64 value, INVALID outside the standard alphabet (padding bits land in bytes not kept). */
+const B64_VALUES = new Uint8Array(256).fill(INVALID)
+for (const [value, char] of B64_CHARS.entries()) B64_VALUES[char] = value
+// Up to this much data the base64 is made and read by hand in the frame's own buffer; beyond, the
+// native codec is faster than the extra string costs.
+const SMALL_DATA = 3072
+const SMALL_B64 = (SMALL_DATA / 3) * 4
 const ROUTE_SENT = /^[a-z_]+$/
 const ID = /^[0-9]{16}$/
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/
@@ -110,16 +125,29 @@ export function encodeResponse(
 export function requestFrame(route: string, id: string, data: KarpPayload, wantsReply: boolean, maxFrameBytes: number): Buffer {
   const bytes = payloadBytes(data)
   checkSize(route.length, bytes.length, maxFrameBytes)
-  const b64 = bytes.toString('base64')
-  return Buffer.from(`${HEAD}${route}0${wantsReply ? '1' : '0'}${id}${C_LEN}${b64.length}${DATA}${b64}${END}\n`, 'latin1')
+  return writeFrame(route, wantsReply ? '01' : '00', id, bytes)
 }
 
 /** `encodeResponse` for an id already valid. */
 export function responseFrame(id: string, success: boolean, data: KarpPayload, maxFrameBytes: number): Buffer {
   const bytes = payloadBytes(data)
   checkSize(0, bytes.length, maxFrameBytes)
-  const b64 = bytes.toString('base64')
-  return Buffer.from(`${HEAD}1${success ? '1' : '0'}${id}${C_LEN}${b64.length}${DATA}${b64}${END}\n`, 'latin1')
+  return writeFrame('', success ? '11' : '10', id, bytes)
+}
+
+/**
+ * The frame's bytes written straight into one buffer: no string of the whole line, and for small
+ * data no base64 string either, so a round trip leaves less garbage behind.
+ */
+function writeFrame(route: string, typeAndFlag: string, id: string, bytes: Buffer): Buffer {
+  const b64Length = Math.ceil(bytes.length / 3) * 4
+  const lengthText = String(b64Length)
+  const out = Buffer.allocUnsafe(FIXED_BYTES + route.length + lengthText.length + b64Length)
+  // One write for the header: each write is a call into native code.
+  let at = out.write(`${HEAD}${route}${typeAndFlag}${id}${C_LEN}${lengthText}${DATA}`, 0, 'latin1')
+  at += bytes.length <= SMALL_DATA ? encodeBase64(bytes, out, at) : out.write(bytes.toString('base64'), at, 'latin1')
+  for (let i = 0; i < END_LF.length; i++) out[at + i] = END_LF[i] as number
+  return out
 }
 
 function checkId(id: string): void {
@@ -149,6 +177,8 @@ export function decodeFrame(line: Uint8Array): KarpFrame {
   const buf = Buffer.isBuffer(line) ? line : Buffer.from(line.buffer, line.byteOffset, line.byteLength)
   // One latin1 string of the line: a byte per character, so positions match the bytes, and bytes
   // from 0x80 up match nothing below. The base64 needs a string anyway.
+  const fast = decodeWellFormed(buf)
+  if (fast !== undefined) return fast
   const text = buf.toString('latin1')
   const match = HEADER.exec(text)
   if (match === null) throw badFrame(text)
@@ -173,6 +203,113 @@ export function decodeFrame(line: Uint8Array): KarpFrame {
   return route === undefined
     ? { type: 'response', id, success: success === '1', data }
     : { type: 'request', route: route.toLowerCase(), id, wantsReply: wantsReply === '1', data }
+}
+
+/**
+ * A frame with a valid header, a `C_LEN` that matches and strict base64 data, read straight from
+ * the bytes; `undefined` for anything else, which `decodeFrame`'s checks then name. Base64 holds
+ * no `_`, so no `KARP_END` can come before the one right after the data.
+ */
+function decodeWellFormed(buf: Buffer): KarpFrame | undefined {
+  const length = buf.length
+  if (length < FIXED_BYTES - 1 || !startsWith(buf, 0, HEAD_BYTES)) return undefined
+  let at = HEAD_BYTES.length
+  let routeEnd = at
+  for (; routeEnd < length; routeEnd++) {
+    const byte = buf[routeEnd] as number
+    if (byte < ROUTE_FIRST || byte > ROUTE_LAST) break
+  }
+  const isRequest = routeEnd > at
+  if (buf[routeEnd] !== (isRequest ? DIGIT_0 : DIGIT_0 + 1)) return undefined
+  const flag = buf[routeEnd + 1]
+  if (flag !== DIGIT_0 && flag !== DIGIT_0 + 1) return undefined
+  const routeStart = at
+  at = routeEnd + 2
+  const idStart = at
+  for (const idEnd = at + 16; at < idEnd; at++) {
+    const byte = buf[at]
+    if (byte === undefined || byte < DIGIT_0 || byte > DIGIT_9) return undefined
+  }
+  const idEnd = at
+  if (!startsWith(buf, at, C_LEN_BYTES)) return undefined
+  at += C_LEN_BYTES.length
+  const digitsStart = at
+  let declared = 0
+  for (; at < length; at++) {
+    const byte = buf[at] as number
+    if (byte < DIGIT_0 || byte > DIGIT_9) break
+    declared = declared * 10 + (byte - DIGIT_0)
+  }
+  // Longer digit runs, which only leading zeros or an impossible length make, take the general path.
+  if (at === digitsStart || at - digitsStart > 15 || !startsWith(buf, at, DATA_BYTES)) return undefined
+  const dataStart = at + DATA_BYTES.length
+  const dataEnd = dataStart + declared
+  if (declared % 4 !== 0 || !startsWith(buf, dataEnd, END_BYTES) || !isStrictBase64(buf, dataStart, dataEnd)) {
+    return undefined
+  }
+  const id = buf.toString('latin1', idStart, idEnd)
+  const data =
+    declared <= SMALL_B64 ? decodeBase64(buf, dataStart, dataEnd) : Buffer.from(buf.toString('latin1', dataStart, dataEnd), 'base64')
+  return isRequest
+    ? { type: 'request', route: buf.toString('latin1', routeStart, routeEnd).toLowerCase(), id, wantsReply: flag === DIGIT_0 + 1, data }
+    : { type: 'response', id, success: flag === DIGIT_0 + 1, data }
+}
+
+function startsWith(buf: Buffer, at: number, prefix: Buffer): boolean {
+  if (at + prefix.length > buf.length) return false
+  for (let i = 0; i < prefix.length; i++) if (buf[at + i] !== prefix[i]) return false
+  return true
+}
+
+/** What BASE64 accepts: alphabet characters, then at most two `=` at the end. */
+function isStrictBase64(buf: Buffer, start: number, end: number): boolean {
+  let at = start
+  for (; at < end; at++) if (B64_VALUES[buf[at] as number] === INVALID) break
+  let pad = 0
+  for (; at < end; at++, pad++) if (buf[at] !== EQUALS) return false
+  return pad <= 2
+}
+
+/** Strict base64 of `buf[start, end)`, its length a multiple of 4, as `Buffer.from(…, 'base64')` decodes it. */
+function decodeBase64(buf: Buffer, start: number, end: number): Buffer {
+  let pad = 0
+  if (end > start && buf[end - 1] === EQUALS) pad = buf[end - 2] === EQUALS ? 2 : 1
+  const out = Buffer.allocUnsafe(((end - start) / 4) * 3 - pad)
+  let o = 0
+  for (let at = start; at < end; at += 4) {
+    const word =
+      ((B64_VALUES[buf[at] as number] as number) << 18) |
+      ((B64_VALUES[buf[at + 1] as number] as number) << 12) |
+      (((B64_VALUES[buf[at + 2] as number] as number) & 63) << 6) |
+      ((B64_VALUES[buf[at + 3] as number] as number) & 63)
+    out[o++] = word >>> 16
+    if (o < out.length) out[o++] = (word >>> 8) & 0xff
+    if (o < out.length) out[o++] = word & 0xff
+  }
+  return out
+}
+
+/** Standard base64 of `bytes` written at `out[at]`; returns the characters written. */
+function encodeBase64(bytes: Buffer, out: Buffer, at: number): number {
+  const start = at
+  const whole = bytes.length - (bytes.length % 3)
+  let i = 0
+  for (; i < whole; i += 3) {
+    const word = ((bytes[i] as number) << 16) | ((bytes[i + 1] as number) << 8) | (bytes[i + 2] as number)
+    out[at++] = B64_CHARS[word >>> 18] as number
+    out[at++] = B64_CHARS[(word >>> 12) & 63] as number
+    out[at++] = B64_CHARS[(word >>> 6) & 63] as number
+    out[at++] = B64_CHARS[word & 63] as number
+  }
+  if (i < bytes.length) {
+    const two = i + 1 < bytes.length
+    const word = ((bytes[i] as number) << 16) | (two ? (bytes[i + 1] as number) << 8 : 0)
+    out[at++] = B64_CHARS[word >>> 18] as number
+    out[at++] = B64_CHARS[(word >>> 12) & 63] as number
+    out[at++] = two ? (B64_CHARS[(word >>> 6) & 63] as number) : EQUALS
+    out[at++] = EQUALS
+  }
+  return at - start
 }
 
 function headerOf(
