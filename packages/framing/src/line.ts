@@ -61,22 +61,23 @@ export class LineDecoder implements FrameDecoder {
   push(chunk: Uint8Array): Buffer[] {
     if (this.#error !== undefined) throw this.#error
     const buf = toBuffer(chunk)
-    const frames: Buffer[] = []
+    // Grown from one element: an empty literal would reserve room for 17 on its first push.
+    let frames: Buffer[] | undefined
     const length = buf.length
     const max = this.#maxLineBytes
     let start = 0
     if (this.#buffered > 0) {
       const lf = buf.indexOf(LF)
       if (lf === -1) {
-        if (this.#buffered + length > max) return this.#fail(frames, this.#buffered + length)
+        if (this.#buffered + length > max) return this.#fail([], this.#buffered + length)
         if (length > 0) {
           this.#parts.push(buf)
           this.#buffered += length
         }
-        return frames
+        return []
       }
-      if (this.#buffered + lf > max) return this.#fail(frames, this.#buffered + lf)
-      frames.push(this.#joinPending(buf, lf))
+      if (this.#buffered + lf > max) return this.#fail([], this.#buffered + lf)
+      frames = [this.#joinPending(buf, lf)]
       start = lf + 1
     }
     const copy = this.#copy
@@ -84,17 +85,19 @@ export class LineDecoder implements FrameDecoder {
     for (;;) {
       const lf = buf.indexOf(LF, start)
       if (lf === -1) break
-      if (lf - start > max) return this.#fail(frames, lf - start)
+      if (lf - start > max) return this.#fail(frames ?? [], lf - start)
       const end = stripCR && lf > start && buf[lf - 1] === CR ? lf - 1 : lf
-      frames.push(copy ? Buffer.from(buf.subarray(start, end)) : buf.subarray(start, end))
+      const line = copy ? Buffer.from(buf.subarray(start, end)) : buf.subarray(start, end)
+      if (frames === undefined) frames = [line]
+      else frames.push(line)
       start = lf + 1
     }
     if (start < length) {
-      if (length - start > max) return this.#fail(frames, length - start)
+      if (length - start > max) return this.#fail(frames ?? [], length - start)
       this.#parts.push(buf.subarray(start))
       this.#buffered = length - start
     }
-    return frames
+    return frames ?? []
   }
 
   end(): Buffer[] {
