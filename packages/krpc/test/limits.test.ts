@@ -382,8 +382,8 @@ describe('hostile bodies', () => {
     const before = process.memoryUsage().arrayBuffers
     expect(await client.call('slow', [asFile(source, { size: GiB })])).toBe(GiB)
     // Flat means far below the 1 GiB sent. Readings after a collection reached 32 MiB on Node 20
-    // and 66 MiB on Node 24, in flight between the two
-    // ends that share this process; a reader that buffered the file would hold all of it.
+    // and 66 MiB on Node 24, in flight between the two ends that share this process; a reader
+    // that buffered the file would hold all of it.
     expect(peak - before).toBeLessThan(128 * 1024 * 1024)
   }, 120_000)
 })
