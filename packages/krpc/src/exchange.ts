@@ -56,6 +56,33 @@ export interface ExchangeHost {
   handlerError(err: unknown, ctx: KrpcContext): void
 }
 
+/**
+ * The context a method and the hook see. A class rather than an object literal with a `signal`
+ * getter: V8 gives each such literal a hidden class of its own, allocated where the collector
+ * only reaches it in a full collection, and through the getter's closure that hidden class kept
+ * every request's objects alive until then, which made small calls spend a third of their time in
+ * garbage collection.
+ */
+class CallContext implements KrpcContext {
+  readonly method: string
+  readonly pmhparams: unknown
+  readonly peer: PeerInfo
+  readonly request: IncomingMessage
+  readonly #exchange: Exchange
+
+  constructor(exchange: Exchange, method: string, pmhparams: unknown, peer: PeerInfo, request: IncomingMessage) {
+    this.#exchange = exchange
+    this.method = method
+    this.pmhparams = pmhparams
+    this.peer = peer
+    this.request = request
+  }
+
+  get signal(): AbortSignal {
+    return this.#exchange.signal()
+  }
+}
+
 /** A referenced file part: filled in when the part arrives. */
 class Slot {
   readonly name: string
@@ -346,7 +373,8 @@ export class Exchange {
     this.#check()
   }
 
-  #signal(): AbortSignal {
+  /** The call's signal, made when first asked for. */
+  signal(): AbortSignal {
     this.#abort ??= new AbortController()
     if (this.#aborted && !this.#abort.signal.aborted) this.#abort.abort(this.#abortReason)
     return this.#abort.signal
@@ -559,16 +587,7 @@ export class Exchange {
   async #invoke(call: DecodedCall, template: Template): Promise<void> {
     const host = this.#host
     const method = call.method
-    const signal = (): AbortSignal => this.#signal()
-    const ctx: KrpcContext = {
-      method: typeof method === 'string' ? method : '',
-      pmhparams: call.pmhparams,
-      get signal() {
-        return signal()
-      },
-      peer: this.#peer,
-      request: this.#req,
-    }
+    const ctx = new CallContext(this, typeof method === 'string' ? method : '', call.pmhparams, this.#peer, this.#req)
     if (method === '') {
       this.#settle()
       this.#replyJson(200, encodeError(RpcCode.INVALID_REQUEST, 'Method not specified.'))
