@@ -1,8 +1,10 @@
 import { Buffer } from 'node:buffer'
-import { crc32, deflateRawSync } from 'node:zlib'
+import { crc32, createDeflateRaw } from 'node:zlib'
 import { checkLimit, GzipMemberDecoder } from '@proto/framing'
 import { DEFAULT_MAX_JSON_BYTES, DEFAULT_MAX_MESSAGE_BYTES, VERBS } from './constants.ts'
 import type { KorvLimits, KorvVerb } from './constants.ts'
+import { createRawDeflate } from './deflate.ts'
+import type { RawDeflate } from './deflate.ts'
 import {
   KorvBadMessageError,
   KorvMessageTooLargeError,
@@ -34,6 +36,9 @@ const GZIP_TRAILER_BYTES = 8
 const NON_ASCII = /[\u007f-\uffff]/g
 const HAS_NON_ASCII = /[\u007f-\uffff]/
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+// One deflate stream for the process, made on first use: encoding is synchronous, so messages
+// never interleave on it.
+let deflateRaw: RawDeflate | undefined
 
 function escapeUnit(unit: string): string {
   return `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`
@@ -62,8 +67,11 @@ export function encodeJson(value: unknown): string {
 export function encodeMessage(message: object, limits?: Partial<KorvLimits>): Uint8Array {
   const maxMessageBytes = checkLimit('maxMessageBytes', limits?.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES)
   const json = Buffer.from(encodeJson(message), 'utf8')
-  const deflated = deflateRawSync(json)
-  const size = GZIP_HEADER.length + deflated.length + GZIP_TRAILER_BYTES
+  deflateRaw ??= createRawDeflate(createDeflateRaw())
+  const deflated = deflateRaw(json)
+  let deflatedLength = 0
+  for (const piece of deflated) deflatedLength += piece.length
+  const size = GZIP_HEADER.length + deflatedLength + GZIP_TRAILER_BYTES
   if (size > maxMessageBytes) {
     throw new KorvMessageTooLargeError(`message of ${size} gzip bytes is over maxMessageBytes ${maxMessageBytes}`, {
       size,
@@ -71,8 +79,8 @@ export function encodeMessage(message: object, limits?: Partial<KorvLimits>): Ui
     })
   }
   const out = Buffer.allocUnsafe(size)
-  GZIP_HEADER.copy(out, 0)
-  deflated.copy(out, GZIP_HEADER.length)
+  let at = GZIP_HEADER.copy(out, 0)
+  for (const piece of deflated) at += piece.copy(out, at)
   out.writeUInt32LE(crc32(json), size - 8)
   out.writeUInt32LE(json.length % 2 ** 32, size - 4)
   return out
