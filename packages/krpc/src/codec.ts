@@ -34,7 +34,8 @@ function resolve(value: unknown, key: string): unknown {
   return typeof toJSON === 'function' ? (toJSON as (key: string) => unknown).call(value, key) : value
 }
 
-function write(value: unknown, open: Set<object>): string {
+/** `open` holds the containers being written, to find cycles; made at the first container. */
+function write(value: unknown, open: Set<object> | undefined): string {
   switch (typeof value) {
     case 'string':
       return quote(value)
@@ -53,14 +54,15 @@ function write(value: unknown, open: Set<object>): string {
       break
   }
   if (value === null) return 'null'
-  if (open.has(value)) throw new KrpcUnserializableError('Circular reference detected')
+  const seen = open ?? new Set<object>()
+  if (seen.has(value)) throw new KrpcUnserializableError('Circular reference detected')
   let out: string
-  open.add(value)
+  seen.add(value)
   if (Array.isArray(value)) {
     out = '['
     for (let i = 0; i < value.length; i++) {
       if (i > 0) out += ', '
-      out += write(resolve(value[i], String(i)), open)
+      out += write(resolve(value[i], String(i)), seen)
     }
     out += ']'
   } else {
@@ -74,11 +76,11 @@ function write(value: unknown, open: Set<object>): string {
       if (item === undefined) continue
       out += first ? '' : ', '
       first = false
-      out += `${quote(key)}: ${write(item, open)}`
+      out += `${quote(key)}: ${write(item, seen)}`
     }
     out += '}'
   }
-  open.delete(value)
+  seen.delete(value)
   return out
 }
 
@@ -90,7 +92,7 @@ function write(value: unknown, open: Set<object>): string {
  * binary data or class instance anywhere in `value`
  */
 export function encodeJson(value: unknown): string {
-  return write(resolve(value, ''), new Set())
+  return write(resolve(value, ''), undefined)
 }
 
 /** The members of a call; `undefined` where the call text leaves one out. */

@@ -134,6 +134,11 @@ function mediaType(contentType: string | undefined): string {
 
 function noop(): void {}
 
+// One function for every call, so running a method allocates no closure.
+function applyMethod(entry: MethodEntry, args: unknown[]): unknown {
+  return entry.fn.apply(entry.holder, args as never[])
+}
+
 /** Urlencoded bodies up to this size are parsed whole, without busboy. */
 const QUICK_FORM_BYTES = 65_536
 const QUICK_FIELD: FieldInfo = { nameTruncated: false, valueTruncated: false, encoding: 'utf-8', mimeType: 'text/plain' }
@@ -233,7 +238,12 @@ export class Exchange {
     } else if (!this.#startBusboy(multipart)) return
     req.on('data', this.#onData)
     req.once('end', this.#onEnd)
-    this.#armTimer()
+    // node:http parses a body that came with the head right after this handler returns: such a
+    // request is complete by the next tick, and only one still waiting for bytes needs a clock.
+    process.nextTick(() => {
+      // Paused, the request waits for its method to read, and its clock with it.
+      if (!req.complete && !req.isPaused() && this.#failure === undefined && !this.#bodyEnded) this.#armTimer()
+    })
   }
 
   /** Hands the body to busboy; false when busboy refused the request. */
@@ -584,8 +594,11 @@ export class Exchange {
     return [Object.fromEntries(template.entries.map(([key, value]) => [key, arg(value)]))]
   }
 
-  async #invoke(call: DecodedCall, template: Template): Promise<void> {
-    const host = this.#host
+  /**
+   * Runs the call. A call with no hook and no file parts to wait for runs and is answered in
+   * this turn, without a promise: that is nearly every small call.
+   */
+  #invoke(call: DecodedCall, template: Template): void {
     const method = call.method
     const ctx = new CallContext(this, typeof method === 'string' ? method : '', call.pmhparams, this.#peer, this.#req)
     if (method === '') {
@@ -593,22 +606,28 @@ export class Exchange {
       this.#replyJson(200, encodeError(RpcCode.INVALID_REQUEST, 'Method not specified.'))
       return
     }
-    const hook = host.preMethodHook
+    if (this.#host.preMethodHook !== undefined || this.#ready !== undefined) {
+      void this.#invokeAfterWaits(method, template, ctx)
+      return
+    }
+    const entry = this.#lookup(method)
+    if (entry !== undefined) this.#run(entry, template, ctx)
+  }
+
+  /** The same steps as `#invoke` where the hook or file parts must be awaited first. */
+  async #invokeAfterWaits(method: unknown, template: Template, ctx: CallContext): Promise<void> {
+    const hook = this.#host.preMethodHook
     if (hook !== undefined) {
       try {
-        await callStorage.run(ctx, hook, call.pmhparams, ctx)
+        await callStorage.run(ctx, hook, ctx.pmhparams, ctx)
       } catch (err) {
         this.#thrown(err, ctx)
         return
       }
       if (this.#failure !== undefined) return
     }
-    const entry = typeof method === 'string' ? host.methods.get(method) : undefined
-    if (entry === undefined) {
-      this.#settle()
-      this.#replyJson(200, encodeError(RpcCode.METHOD_NOT_FOUND))
-      return
-    }
+    const entry = this.#lookup(method)
+    if (entry === undefined) return
     try {
       if (this.#ready !== undefined) await this.#ready
     } catch (err) {
@@ -617,25 +636,54 @@ export class Exchange {
       if (err instanceof MissingFile) {
         this.#replyJson(200, encodeError(RpcCode.MISSING_FILE, err.name))
       } else {
-        host.handlerError(err, ctx)
+        this.#host.handlerError(err, ctx)
         this.#replyJson(200, encodeError(RpcCode.UNHANDLED_EXCEPTION, this.#stack(err)))
       }
       return
     }
     if (this.#failure !== undefined) return
+    this.#run(entry, template, ctx)
+  }
+
+  /** The registered method; answers -32601 when there is none. */
+  #lookup(method: unknown): MethodEntry | undefined {
+    const entry = typeof method === 'string' ? this.#host.methods.get(method) : undefined
+    if (entry === undefined) {
+      this.#settle()
+      this.#replyJson(200, encodeError(RpcCode.METHOD_NOT_FOUND))
+    }
+    return entry
+  }
+
+  #run(entry: MethodEntry, template: Template, ctx: CallContext): void {
     let result: unknown
     try {
-      const args = this.#materialize(template) as never[]
-      result = callStorage.run(ctx, () => entry.fn.apply(entry.holder, args))
-      // A method that returns at once is answered without waiting a turn.
-      if (typeof (result as PromiseLike<unknown> | undefined)?.then === 'function') result = await result
+      result = callStorage.run(ctx, applyMethod, entry, this.#materialize(template))
+    } catch (err) {
+      this.#thrown(err, ctx)
+      return
+    }
+    // A method that returns at once is answered without waiting a turn.
+    if (typeof (result as PromiseLike<unknown> | undefined)?.then === 'function') {
+      void this.#replyWhenSettled(result as PromiseLike<unknown>, ctx)
+      return
+    }
+    if (this.#failure !== undefined) return
+    this.#settle()
+    this.#replyResult(result, ctx)
+  }
+
+  async #replyWhenSettled(pending: PromiseLike<unknown>, ctx: CallContext): Promise<void> {
+    let result: unknown
+    try {
+      result = await pending
     } catch (err) {
       this.#thrown(err, ctx)
       return
     }
     if (this.#failure !== undefined) return
     this.#settle()
-    await this.#replyResult(result, ctx)
+    this.#replyResult(result, ctx)
   }
 
   /** A throw from the hook or the method: a managed error is a result, anything else -32000. */
@@ -645,7 +693,7 @@ export class Exchange {
     if (isManaged(err)) {
       const error: Record<string, unknown> = { code: err.code ?? -1, message: err.message ?? '' }
       if ('info' in err) error.info = err.info
-      void this.#replyResult({ error }, ctx)
+      this.#replyResult({ error }, ctx)
       return
     }
     const info = this.#host.exposeErrors && err instanceof Error && err.stack !== undefined ? err.stack : describe(err)
@@ -668,9 +716,11 @@ export class Exchange {
   #replyJson(status: number, body: string, close = false): void {
     const res = this.#res
     if (res.headersSent || res.destroyed) return
-    const headers: Record<string, string> = { 'Content-Type': 'application/json', 'Content-Length': String(body.length) }
-    if (close || this.#host.closing) headers.Connection = 'close'
-    res.writeHead(status, headers)
+    // A flat list: node:http writes it as it is, with no header object to build. JSON text from
+    // encodeJson is ASCII, so its length is its byte count.
+    res.writeHead(status, close || this.#host.closing
+      ? ['Content-Type', 'application/json', 'Content-Length', String(body.length), 'Connection', 'close']
+      : ['Content-Type', 'application/json', 'Content-Length', String(body.length)])
     res.end(body)
   }
 
@@ -681,9 +731,9 @@ export class Exchange {
     this.#res.writeHead(200, headers)
   }
 
-  async #replyResult(value: unknown, ctx: KrpcContext): Promise<void> {
+  #replyResult(value: unknown, ctx: KrpcContext): void {
     if (isBinary(value)) {
-      await this.#replyBinary(value, ctx)
+      void this.#replyBinary(value, ctx)
       return
     }
     let text: string

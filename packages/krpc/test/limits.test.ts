@@ -1,4 +1,5 @@
 import { once } from 'node:events'
+import { createServer as createHttpServer } from 'node:http'
 import { watch } from 'node:fs'
 import net from 'node:net'
 import { Readable } from 'node:stream'
@@ -13,7 +14,7 @@ import {
 import { ErrorCode } from '../src/errors.ts'
 import type { KrpcError } from '../src/errors.ts'
 import type { KrpcFile } from '../src/files.ts'
-import { httpServerOptions, resolveLimits } from '../src/server.ts'
+import { createServer, httpServerOptions, resolveLimits } from '../src/server.ts'
 import type { KrpcServerOptions } from '../src/server.ts'
 import { multipart, post, postCall, readAll, readResponse, sendRaw, spoolDir, startServer } from './helpers.ts'
 import type { RawResponse, Running } from './helpers.ts'
@@ -281,6 +282,32 @@ describe('bodyTimeout', () => {
     expect([res.status, errorOf(res), res.closed]).toEqual([408, over(-32007, 'Request timeout.', 'bodyTimeout'), true])
     expect(clientErrors.map((e) => e.code)).toEqual([ErrorCode.BODY_TIMEOUT])
     expect(streamError).toMatchObject({ code: ErrorCode.BODY_TIMEOUT })
+  })
+
+  it('a small form whose body never starts, or stops short, gets -32007 and 408 after exactly bodyTimeout', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    const krpc = createServer({ methods: { echo: (x: unknown) => x } })
+    const clientErrors: unknown[] = []
+    krpc.on('clientError', (err) => clientErrors.push(err.code))
+    const http = createHttpServer(krpc.handler)
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
+    cleanups.push(() => new Promise((resolve) => http.close(() => resolve())))
+    const { port } = http.address() as net.AddressInfo
+    for (const start of ['', 'json=%7B%22method']) {
+      const socket = net.connect({ port, host: '127.0.0.1' })
+      const arrived = once(http, 'request')
+      socket.write(`POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n${start}`)
+      await arrived
+      // The clock starts in the tick after the handler, once node:http has parsed what came.
+      await new Promise((resolve) => setImmediate(resolve))
+      vi.advanceTimersByTime(DEFAULT_BODY_TIMEOUT - 1)
+      expect(clientErrors).toEqual([])
+      vi.advanceTimersByTime(1)
+      const res = await readResponse(socket)
+      socket.destroy()
+      expect([res.status, errorOf(res), res.closed]).toEqual([408, over(-32007, 'Request timeout.', 'bodyTimeout'), true])
+      expect(clientErrors.splice(0)).toEqual([ErrorCode.BODY_TIMEOUT])
+    }
   })
 
   it('a silent body with a part on disk ends typed and leaves tmpDir empty', async () => {
