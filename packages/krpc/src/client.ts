@@ -99,6 +99,8 @@ const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHO
   'EADDRNOTAVAIL', 'ERR_TLS_CERT_ALTNAME_INVALID', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
   'SELF_SIGNED_CERT_IN_CHAIN', 'CERT_HAS_EXPIRED'])
 const READ_CHUNK = 262_144
+const NO_FILES: readonly Outgoing[] = []
+const NO_OPTIONS: KrpcCallOptions = Object.freeze({})
 
 async function outgoing(field: string, input: KrpcFileInput): Promise<Outgoing> {
   let data: FileData
@@ -136,6 +138,11 @@ async function outgoing(field: string, input: KrpcFileInput): Promise<Outgoing> 
   const path = data.path
   const size = options.size ?? (await stat(path)).size
   return part(basename(path), OCTET_STREAM, size, () => createReadStream(path, { highWaterMark: READ_CHUNK }))
+}
+
+// eslint-disable-next-line @typescript-eslint/require-await -- async so that what it throws rejects
+async function rejection(reason: unknown): Promise<never> {
+  throw reason
 }
 
 function escapeFilename(name: string): string {
@@ -348,11 +355,6 @@ function readBody(res: IncomingMessage, limit: number): Promise<Buffer> {
   })
 }
 
-interface Prepared {
-  readonly call: PreparedCall<KrpcFileInput>
-  readonly via: 'post' | 'get'
-}
-
 class Client implements KrpcClient {
   readonly methods: KrpcProxy
   readonly closed: Promise<void>
@@ -399,62 +401,82 @@ class Client implements KrpcClient {
     return createProxy((method, args) => this.call(method, args, opts)) as T
   }
 
-  async call(method: string, params?: unknown, opts: KrpcCallOptions = {}): Promise<unknown> {
-    if (this.#closing !== undefined) throw new KrpcClosedError('the client is closed')
-    const via = checkVia(opts.via ?? this.#via)
-    const call = prepareCall(method, params, opts.pmhparams ?? this.#pmhparams, opts.files, isFileInput)
-    if (via === 'get' && call.files.length > 0) throw new UsageError("files cannot be sent with via: 'get'")
-    const timeout = checkLimit('timeout', opts.timeout, this.#timeout)
-    const prepared: Prepared = { call, via }
-    this.#inFlight++
+  call(method: string, params?: unknown, opts: KrpcCallOptions = NO_OPTIONS): Promise<unknown> {
+    if (this.#closing !== undefined) return Promise.reject(new KrpcClosedError('the client is closed'))
+    let call: PreparedCall<KrpcFileInput>
+    let via: 'post' | 'get'
+    let timeout: number
     try {
-      return await this.#send(prepared, opts.signal ?? undefined, timeout)
-    } finally {
-      if (--this.#inFlight === 0) this.#idle?.()
-    }
-  }
-
-  async #send(prepared: Prepared, userSignal: AbortSignal | undefined, timeout: number): Promise<unknown> {
-    const guard = new CallGuard(userSignal, timeout)
-    try {
-      const files = prepared.call.files.length === 0
-        ? []
-        : await Promise.all(prepared.call.files.map(({ field, input }) => outgoing(field, input)))
-      if (guard.stopped) throw guard.reason
-      return await this.#roundTrip(prepared, files, guard)
+      via = checkVia(opts.via ?? this.#via)
+      call = prepareCall(method, params, opts.pmhparams ?? this.#pmhparams, opts.files, isFileInput)
+      if (via === 'get' && call.files.length > 0) throw new UsageError("files cannot be sent with via: 'get'")
+      timeout = checkLimit('timeout', opts.timeout, this.#timeout)
     } catch (err) {
-      guard.dispose()
-      throw err
+      return rejection(err)
     }
+    this.#inFlight++
+    const guard = new CallGuard(opts.signal ?? undefined, timeout)
+    // A call without files goes out in this turn; file inputs are measured first (a path is stat'ed).
+    if (call.files.length > 0) return this.#sendFiles(call, guard)
+    if (guard.stopped) return this.#failEarly(guard, guard.reason)
+    return this.#roundTrip(call.text, via, NO_FILES, guard)
   }
 
-  #roundTrip(prepared: Prepared, files: readonly Outgoing[], guard: CallGuard): Promise<unknown> {
-    const { call, via } = prepared
+  async #sendFiles(call: PreparedCall<KrpcFileInput>, guard: CallGuard): Promise<unknown> {
+    let files: Outgoing[]
+    try {
+      files = await Promise.all(call.files.map(({ field, input }) => outgoing(field, input)))
+    } catch (err) {
+      return this.#failEarly(guard, err)
+    }
+    if (guard.stopped) return this.#failEarly(guard, guard.reason)
+    return this.#roundTrip(call.text, 'post', files, guard)
+  }
+
+  /** A call that ends before its request is made. */
+  #failEarly(guard: CallGuard, reason: unknown): Promise<never> {
+    guard.dispose()
+    this.#callEnded()
+    return rejection(reason)
+  }
+
+  #callEnded(): void {
+    if (--this.#inFlight === 0) this.#idle?.()
+  }
+
+  /** Sends the request and reads its reply; the call ends with the promise it returns. */
+  #roundTrip(text: string, via: 'post' | 'get', files: readonly Outgoing[], guard: CallGuard): Promise<unknown> {
     const headers: Record<string, string> = { ...this.#headers }
     let path = this.#path
     let body: string | undefined
     let boundary: string | undefined
     if (via === 'get') {
-      path += `${path.includes('?') ? '&' : '?'}json=${formEncode(call.text)}`
+      path += `${path.includes('?') ? '&' : '?'}json=${formEncode(text)}`
     } else if (files.length === 0) {
-      body = `json=${formEncode(call.text)}`
+      body = `json=${formEncode(text)}`
       headers['Content-Type'] = 'application/x-www-form-urlencoded'
       headers['Content-Length'] = String(body.length)
     } else {
       boundary = `krpc-${randomBytes(16).toString('hex')}`
       headers['Content-Type'] = `multipart/form-data; boundary=${boundary}`
-      const length = contentLength(boundary, call.text, files)
+      const length = contentLength(boundary, text, files)
       if (length !== undefined) headers['Content-Length'] = String(length)
     }
-    return new Promise<unknown>((resolve, reject) => {
-      const req = this.#request({
+    let req: ClientRequest
+    try {
+      req = this.#request({
         host: this.#host, port: this.#port, path, method: via === 'get' ? 'GET' : 'POST', headers, agent: this.#agent,
       })
+    } catch (err) {
+      return this.#failEarly(guard, err)
+    }
+    return new Promise<unknown>((resolve, reject) => {
       const upload = boundary === undefined ? undefined : new UploadStop()
       let settled = false
       const settle = (): boolean => {
         if (settled) return false
         settled = true
+        this.#callEnded()
         return true
       }
       const fail = (err: Error): void => {
@@ -470,7 +492,7 @@ class Client implements KrpcClient {
           ? new KrpcConnectError(`cannot connect to ${this.#url.host}`, { cause: err })
           : new KrpcClosedError('the connection ended before a complete reply', { cause: err }))
       })
-      req.once('response', (res: IncomingMessage) => {
+      req.on('response', (res: IncomingMessage) => {
         const status = res.statusCode ?? 0
         const type = mediaType(res.headers['content-type'])
         if (type === 'application/octet-stream' && status >= 200 && status < 300) {
@@ -495,22 +517,33 @@ class Client implements KrpcClient {
         // a request cut short leaves its connection unusable, so it goes once the reply is read.
         const cutShort = !req.writableEnded
         upload?.stop()
-        const finish = (): void => {
-          if (cutShort) req.destroy()
-        }
         if (!isJsonType(type)) {
           res.resume()
-          res.once('end', finish)
+          if (cutShort) res.on('end', () => req.destroy())
           fail(unexpectedReply(status, res.statusMessage ?? '', `Content-Type ${type === '' ? 'missing' : type}`))
           return
         }
+        const limit = this.#maxResultBytes
         const declared = Number(res.headers['content-length'])
-        if (Number.isSafeInteger(declared) && declared > this.#maxResultBytes) {
-          fail(new KrpcResultTooLargeError(declared, this.#maxResultBytes))
+        if (Number.isSafeInteger(declared) && declared > limit) {
+          fail(new KrpcResultTooLargeError(declared, limit))
           return
         }
-        readBody(res, this.#maxResultBytes).then((bytes) => {
-          finish()
+        // The body is read here rather than through a promise: one step less per call.
+        const chunks: Buffer[] = []
+        let size = 0
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length
+          if (size > limit) {
+            res.destroy()
+            fail(new KrpcResultTooLargeError(size, limit))
+            return
+          }
+          chunks.push(chunk)
+        })
+        res.on('end', () => {
+          if (cutShort) req.destroy()
+          const bytes = chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks, size)
           let value: unknown
           try {
             value = interpretJson(status, res.statusMessage ?? '', bytes.toString('utf8'))
@@ -521,11 +554,14 @@ class Client implements KrpcClient {
           if (!settle()) return
           guard.dispose()
           resolve(value)
-        }, fail)
+        })
+        res.on('close', () => {
+          if (!res.complete) fail(new KrpcClosedError('the reply ended early'))
+        })
       })
       if (body !== undefined) req.end(body)
       else if (boundary === undefined || upload === undefined) req.end()
-      else writeMultipart(req, boundary, call.text, files, upload).catch(fail)
+      else writeMultipart(req, boundary, text, files, upload).catch(fail)
     })
   }
 

@@ -382,6 +382,19 @@ describe('timeouts, aborts and close', () => {
     expect(c.close()).toBe(closing)
   })
 
+  it('a call node:http refuses to send (a bad header) rejects, and close() does not wait for it', async () => {
+    let requests = 0
+    const port = await httpServer((_req, res) => {
+      requests++
+      res.end()
+    })
+    const c = await connect({ port, headers: { 'X-Bad': 'a\r\nb' } })
+    await expect(c.call('echo', [1])).rejects.toMatchObject({ code: 'ERR_INVALID_CHAR' })
+    await expect(c.call('echo', [1], { via: 'get' })).rejects.toMatchObject({ code: 'ERR_INVALID_CHAR' })
+    await c.close()
+    expect(requests).toBe(0)
+  })
+
   it('await using closes the client', async () => {
     const { port } = await serve()
     let closed: Promise<void> | undefined
