@@ -168,6 +168,9 @@ export class Exchange {
   #callSeen = false
   #bb: Busboy | undefined
   #timer: NodeJS.Timeout | undefined
+  /** Body bytes received, and the `Content-Length` (Infinity for a chunked body). */
+  #received = 0
+  #declaredLength = Infinity
   #bodyEnded = false
   #inputDone = false
   #replyDone = false
@@ -238,11 +241,13 @@ export class Exchange {
     } else if (!this.#startBusboy(multipart)) return
     req.on('data', this.#onData)
     req.once('end', this.#onEnd)
-    // node:http parses a body that came with the head right after this handler returns: such a
-    // request is complete by the next tick, and only one still waiting for bytes needs a clock.
-    process.nextTick(() => {
-      // Paused, the request waits for its method to read, and its clock with it.
-      if (!req.complete && !req.isPaused() && this.#failure === undefined && !this.#bodyEnded) this.#armTimer()
+    const declared = req.headers['content-length']
+    this.#declaredLength = declared === undefined ? Infinity : Number(declared)
+    // The clock starts only when the server waits for a byte: a body that came with the head is
+    // parsed by the time of the immediate, and the first chunk of one that did not starts it if
+    // more is due. Paused, the request waits for its method to read, and its clock with it.
+    setImmediate(() => {
+      if (this.#timer === undefined && !req.isPaused() && this.#moreBodyDue()) this.#armTimer()
     })
   }
 
@@ -307,12 +312,13 @@ export class Exchange {
 
   #onData = (chunk: Buffer): void => {
     if (this.#failure !== undefined) return
+    this.#received += chunk.length
     const form = this.#form
     if (form !== undefined) {
       this.#formBytes += chunk.length
       if (this.#formBytes <= QUICK_FORM_BYTES) {
         form.push(chunk)
-        this.#timer?.refresh()
+        this.#bodyByte()
         return
       }
       this.#form = undefined
@@ -328,7 +334,7 @@ export class Exchange {
       return
     }
     if (bb.write(chunk)) {
-      this.#timer?.refresh()
+      this.#bodyByte()
     } else {
       // The method is not reading its file as fast as it arrives: the socket waits, and the
       // body clock with it.
@@ -352,6 +358,17 @@ export class Exchange {
       this.#form = undefined
       this.#quickForm(form.length === 1 && form[0] !== undefined ? form[0] : Buffer.concat(form))
     }
+  }
+
+  /** A body byte came: the clock starts again if more are due. */
+  #bodyByte(): void {
+    if (this.#timer !== undefined) this.#timer.refresh()
+    else if (this.#moreBodyDue()) this.#armTimer()
+  }
+
+  /** Whether the server waits for body bytes: the body has not ended nor reached its declared length. */
+  #moreBodyDue(): boolean {
+    return !this.#req.complete && !this.#bodyEnded && this.#failure === undefined && this.#received < this.#declaredLength
   }
 
   #armTimer(): void {

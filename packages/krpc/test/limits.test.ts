@@ -284,7 +284,7 @@ describe('bodyTimeout', () => {
     expect(streamError).toMatchObject({ code: ErrorCode.BODY_TIMEOUT })
   })
 
-  it('a small form whose body never starts, or stops short, gets -32007 and 408 after exactly bodyTimeout', async () => {
+  it('a small form whose body never starts, or stops short, sized or chunked, gets -32007 and 408 after exactly bodyTimeout', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
     const krpc = createServer({ methods: { echo: (x: unknown) => x } })
     const clientErrors: unknown[] = []
@@ -293,10 +293,12 @@ describe('bodyTimeout', () => {
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
     cleanups.push(() => new Promise((resolve) => http.close(() => resolve())))
     const { port } = http.address() as net.AddressInfo
-    for (const start of ['', 'json=%7B%22method']) {
+    const sized = 'Content-Length: 100\r\n\r\n'
+    const chunked = 'Transfer-Encoding: chunked\r\n\r\n'
+    for (const start of [sized, `${sized}json=%7B%22method`, chunked, `${chunked}5\r\njson=\r\n`]) {
       const socket = net.connect({ port, host: '127.0.0.1' })
       const arrived = once(http, 'request')
-      socket.write(`POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n${start}`)
+      socket.write(`POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n${start}`)
       await arrived
       // The clock starts in the tick after the handler, once node:http has parsed what came.
       await new Promise((resolve) => setImmediate(resolve))
