@@ -202,9 +202,10 @@ export class Exchange {
     this.#res = res
     this.#onDone = onDone
     this.#peer = { address: req.socket.remoteAddress ?? '', port: req.socket.remotePort ?? 0 }
+    // 'close' and 'end' come once, so plain listeners do, without once()'s wrapper per request.
     req.on('error', noop)
-    req.once('close', this.#onRequestClose)
-    res.once('close', this.#onResponseClose)
+    req.on('close', this.#onRequestClose)
+    res.on('close', this.#onResponseClose)
     this.#start()
   }
 
@@ -240,7 +241,7 @@ export class Exchange {
       this.#form = []
     } else if (!this.#startBusboy(multipart)) return
     req.on('data', this.#onData)
-    req.once('end', this.#onEnd)
+    req.on('end', this.#onEnd)
     const declared = req.headers['content-length']
     this.#declaredLength = declared === undefined ? Infinity : Number(declared)
     // The clock starts only when the server waits for a byte: a body that came with the head is

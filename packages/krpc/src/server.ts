@@ -146,6 +146,16 @@ function statusForParseError(code: unknown): number {
   }
 }
 
+/**
+ * Per socket: its open exchanges, told by one 'close' listener per socket that it has closed (a
+ * peer that pipelines may have any number of them), and its response in progress, so a late
+ * Node error does not write a second one.
+ */
+interface SocketState {
+  readonly open: Exchange[]
+  response: ServerResponse | undefined
+}
+
 class Server extends EventEmitter<KrpcServerEvents> implements KrpcServer, ExchangeHost {
   readonly methods = new Map<string, MethodEntry>()
   readonly preMethodHook: ((pmhparams: unknown, ctx: KrpcContext) => unknown) | undefined
@@ -157,13 +167,8 @@ class Server extends EventEmitter<KrpcServerEvents> implements KrpcServer, Excha
   #closed: Promise<void> | undefined
   readonly #exchanges = new Set<Exchange>()
   #idle: (() => void) | undefined
-  /** Each socket's response in progress, so a late Node error does not write a second one. */
-  readonly #responses = new WeakMap<Socket, ServerResponse>()
-  /**
-   * Each socket's open exchanges, told by one 'close' listener per socket that it has closed:
-   * a peer that pipelines may have any number of them.
-   */
-  readonly #open = new WeakMap<Socket, Set<Exchange>>()
+  /** What the server keeps of each socket; see SocketState. */
+  readonly #sockets = new WeakMap<Socket, SocketState>()
 
   constructor(options: KrpcServerOptions) {
     super()
@@ -211,27 +216,35 @@ class Server extends EventEmitter<KrpcServerEvents> implements KrpcServer, Excha
 
   readonly handler = (req: IncomingMessage, res: ServerResponse): void => {
     const socket = req.socket
-    this.#responses.set(socket, res)
+    const state = this.#sockets.get(socket) ?? this.#track(socket)
+    state.response = res
     const exchange = new Exchange(this, req, res, this.#exchangeDone)
-    ;(this.#open.get(socket) ?? this.#track(socket)).add(exchange)
+    state.open.push(exchange)
     this.#exchanges.add(exchange)
     // Mounted in a server of its user's, the handler may be called once the socket has closed
     // and its 'close' has passed.
     if (socket.destroyed) process.nextTick(() => exchange.socketClosed())
   }
 
-  #track(socket: Socket): Set<Exchange> {
-    const open = new Set<Exchange>()
-    this.#open.set(socket, open)
+  #track(socket: Socket): SocketState {
+    const state: SocketState = { open: [], response: undefined }
+    this.#sockets.set(socket, state)
     socket.once('close', () => {
-      for (const exchange of open) exchange.socketClosed()
+      // A copy: an exchange told may finish, and leave the list, at once.
+      for (const exchange of [...state.open]) exchange.socketClosed()
     })
-    return open
+    return state
   }
 
   #exchangeDone = (exchange: Exchange): void => {
     this.#exchanges.delete(exchange)
-    this.#open.get(exchange.socket)?.delete(exchange)
+    const open = this.#sockets.get(exchange.socket)?.open
+    if (open !== undefined) {
+      // Nearly always the only one; an array, unlike a set, allocates nothing to add and remove it.
+      const at = open.lastIndexOf(exchange)
+      if (at === open.length - 1) open.pop()
+      else if (at !== -1) open.splice(at, 1)
+    }
     if (this.#closing) {
       // A keep-alive connection that goes idle while the server closes is closed at once.
       this.#http?.closeIdleConnections()
@@ -274,12 +287,12 @@ class Server extends EventEmitter<KrpcServerEvents> implements KrpcServer, Excha
     const peer = peerOf(socket)
     if (err.code === 'HPE_INVALID_EOF_STATE') {
       // The peer left mid-request; a request already being served reports it itself.
-      if ((this.#open.get(socket)?.size ?? 0) === 0) this.emit('clientError', new KrpcTruncatedError({ cause: err }), peer)
+      if ((this.#sockets.get(socket)?.open.length ?? 0) === 0) this.emit('clientError', new KrpcTruncatedError({ cause: err }), peer)
     } else if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') {
       const status = statusForParseError(err.code)
       this.emit('clientError', new KrpcBadRequestError(err.message, status, RpcCode.INVALID_REQUEST, { cause: err }), peer)
       // Node's own rule: answer unless a response on this socket has begun and not finished.
-      const res = this.#responses.get(socket)
+      const res = this.#sockets.get(socket)?.response
       if (socket.writable && (res === undefined || !res.headersSent || res.writableFinished)) {
         socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
       }
