@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import http from 'node:http'
 import os from 'node:os'
+import { createInterface } from 'node:readline'
 import { Readable } from 'node:stream'
 import { parseArgs } from 'node:util'
 import jayson from 'jayson'
@@ -28,8 +29,14 @@ const concurrency = Number(values.concurrency)
 const uploadBytes = Number(values['upload-mib']) * 1024 * 1024
 
 const servers = spawn(process.execPath, [new URL('./servers.mjs', import.meta.url).pathname], { stdio: ['pipe', 'pipe', 'inherit'] })
-const [line] = await once(servers.stdout, 'data')
-const ports = JSON.parse(line.toString())
+const serverLines = createInterface({ input: servers.stdout })[Symbol.asyncIterator]()
+const ports = JSON.parse((await serverLines.next()).value)
+
+/** The server process's CPU time so far, in microseconds. */
+async function serverCpu() {
+  servers.stdin.write('cpu\n')
+  return JSON.parse((await serverLines.next()).value).cpu
+}
 
 /** Runs `total` calls of `one`, `concurrency` at a time; resolves with calls per second. */
 async function throughput(one, total = calls) {
@@ -146,8 +153,30 @@ function table(title, unit, results, base, target, baseline) {
 console.log(`node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), ${new Date().toISOString()}`)
 console.log(`${reps} repetitions after a warm-up; small calls: ${calls} per repetition, ${concurrency} in flight; upload: ${uploadBytes / 1024 / 1024} MiB`)
 
-const smallResults = await measure(small, (one, warm) => throughput(one, warm ? Math.min(calls, 1000) : calls))
+// CPU per call of each side, apart: what a contender costs whatever else the machine runs.
+const cpuPerCall = Object.fromEntries(Object.keys(small).map((name) => [name, { client: [], server: [] }]))
+const smallResults = await measure(small, async (one, warm) => {
+  const server = await serverCpu()
+  const client = process.cpuUsage()
+  const n = warm ? Math.min(calls, 1000) : calls
+  const rate = await throughput(one, n)
+  const clientUsed = process.cpuUsage(client)
+  const serverUsed = await serverCpu() - server
+  if (!warm) {
+    const name = Object.keys(small).find((key) => small[key] === one)
+    cpuPerCall[name].client.push((clientUsed.user + clientUsed.system) / n)
+    cpuPerCall[name].server.push(serverUsed / n)
+  }
+  return rate
+})
 table('Small calls (echo of a short string), calls/s', 'calls/s', smallResults, 'krpc', 1.2, 'jayson')
+console.log('\nSmall calls, CPU per call (medians; client in this process, server in the child)')
+console.log('| contender | client µs | server µs | both µs | both, to jayson |')
+console.log('|---|---:|---:|---:|---:|')
+const bothOf = (name) => median(cpuPerCall[name].client) + median(cpuPerCall[name].server)
+for (const [name, { client, server }] of Object.entries(cpuPerCall)) {
+  console.log(`| ${name} | ${median(client).toFixed(1)} | ${median(server).toFixed(1)} | ${bothOf(name).toFixed(1)} | ${(bothOf('jayson') / bothOf(name)).toFixed(2)}× |`)
+}
 
 const uploadResults = await measure(upload, async (one) => {
   const started = process.hrtime.bigint()

@@ -1,5 +1,6 @@
 // The servers the benchmark measures, in their own process so clients and servers each get a
-// core. Prints one JSON line with the ports, then serves until stdin closes.
+// core. Prints one JSON line with the ports, then serves until stdin closes, answering each line
+// it reads with its CPU time.
 import http from 'node:http'
 import busboy from 'busboy'
 import jayson from 'jayson'
@@ -55,5 +56,13 @@ const busboyServer = http.createServer((req, res) => {
 const busboyPort = await listen(busboyServer)
 
 console.log(JSON.stringify({ krpc: krpcPort, jayson: jaysonPort, raw: rawPort, busboy: busboyPort }))
-process.stdin.resume()
+// Each line on stdin asks for this process's CPU time so far, so the benchmark can charge the
+// servers' share of a run to the contender it measured.
+process.stdin.setEncoding('utf8')
+process.stdin.on('data', (text) => {
+  for (let i = 0; i < text.split('\n').length - 1; i++) {
+    const { user, system } = process.cpuUsage()
+    console.log(JSON.stringify({ cpu: user + system }))
+  }
+})
 process.stdin.on('end', () => process.exit(0))
