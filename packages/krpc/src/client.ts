@@ -12,6 +12,7 @@ import { BINARY_RESULT, CallGuard, checkVia, clientUrl, createProxy, interpretJs
 import type { BinaryResult, KrpcProxy, PreparedCall } from './call.ts'
 import { DEFAULT_MAX_RESULT_BYTES, DEFAULT_TIMEOUT } from './constants.ts'
 import { KrpcClosedError, KrpcConnectError, KrpcFileSizeMismatchError, KrpcResultTooLargeError } from './errors.ts'
+import { firstHeader } from './headers.ts'
 
 export { isBinaryResult }
 export type { BinaryResult, KrpcProxy }
@@ -494,7 +495,7 @@ class Client implements KrpcClient {
       })
       req.on('response', (res: IncomingMessage) => {
         const status = res.statusCode ?? 0
-        const type = mediaType(res.headers['content-type'])
+        const type = mediaType(firstHeader(res.rawHeaders, 'content-type'))
         if (type === 'application/octet-stream' && status >= 200 && status < 300) {
           // A binary reply may be the upload streamed back (an echo), so the upload goes on.
           if (!settle()) return
@@ -524,7 +525,7 @@ class Client implements KrpcClient {
           return
         }
         const limit = this.#maxResultBytes
-        const declared = Number(res.headers['content-length'])
+        const declared = Number(firstHeader(res.rawHeaders, 'content-length'))
         if (Number.isSafeInteger(declared) && declared > limit) {
           fail(new KrpcResultTooLargeError(declared, limit))
           return

@@ -22,6 +22,7 @@ import {
 } from './errors.ts'
 import type { KrpcError, KrpcRequestError } from './errors.ts'
 import { FILE_HIGH_WATER_MARK, FileArg, Spool } from './files.ts'
+import { firstHeader } from './headers.ts'
 
 /** A method as the server stores it: the function and the object it is called on. */
 export interface MethodEntry {
@@ -227,14 +228,15 @@ export class Exchange {
       this.#fail(new KrpcBadRequestError(`Unsupported method ('${req.method ?? ''}').`, 501))
       return
     }
-    const type = mediaType(req.headers['content-type'])
+    const contentType = firstHeader(req.rawHeaders, 'content-type')
+    const type = mediaType(contentType)
     const multipart = type === 'multipart/form-data'
     this.#multipart = multipart
     if (!multipart && type !== 'application/x-www-form-urlencoded') {
       this.#fail(new KrpcBadRequestError('Unsupported Content-Type.', 415))
       return
     }
-    const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(req.headers['content-type'] ?? '')?.[1]?.toLowerCase()
+    const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentType ?? '')?.[1]?.toLowerCase()
     if (!multipart && (charset === undefined || charset === 'utf-8' || charset === 'utf8')) {
       // A small form is read whole and parsed with URLSearchParams, which costs a fraction of
       // a busboy instance; one that grows past QUICK_FORM_BYTES goes to busboy after all.
@@ -242,7 +244,7 @@ export class Exchange {
     } else if (!this.#startBusboy(multipart)) return
     req.on('data', this.#onData)
     req.on('end', this.#onEnd)
-    const declared = req.headers['content-length']
+    const declared = firstHeader(req.rawHeaders, 'content-length')
     this.#declaredLength = declared === undefined ? Infinity : Number(declared)
     // The clock starts only when the server waits for a byte: a body that came with the head is
     // parsed by the time of the immediate, and the first chunk of one that did not starts it if
