@@ -35,6 +35,7 @@ import {
 } from './errors.ts'
 import type { KorvError } from './errors.ts'
 import { readKeyInput } from './key-input.ts'
+import { PacketQueue } from './packet-queue.ts'
 import { fingerprint, parsePrivateKey } from './keys.ts'
 import type { KeyInput } from './key-input.ts'
 import { checkKnownHost, knownHostName, parseKnownHosts } from './known-hosts.ts'
@@ -118,7 +119,7 @@ class Client extends EventEmitter<KorvClientEvents> implements KorvClient {
   readonly #settings: Settings
   readonly #pending = new Map<number, Pending>()
   #decoder: GzipMemberDecoder
-  #chain: Promise<void> = Promise.resolve()
+  readonly #packets: PacketQueue<Buffer>
   #closing = false
   #ended = false
   #failure: Error | undefined
@@ -146,12 +147,8 @@ class Client extends EventEmitter<KorvClientEvents> implements KorvClient {
       this.#ssh.end()
       this.#onEnd()
     })
-    channel.on('data', (chunk: Buffer) => {
-      channel.pause()
-      this.#chain = this.#chain.then(() => this.#onPacket(chunk)).then(() => {
-        if (!this.#ended) channel.resume()
-      })
-    })
+    this.#packets = new PacketQueue(channel, (chunk) => this.#onPacket(chunk), () => !this.#ended)
+    channel.on('data', (chunk: Buffer) => this.#packets.push(chunk))
   }
 
   get(resource: string, body?: unknown, opts?: CallOptions): Promise<KorvReply> {

@@ -1,4 +1,4 @@
-import { Buffer } from 'node:buffer'
+import { Buffer, isAscii } from 'node:buffer'
 import { crc32, createDeflateRaw } from 'node:zlib'
 import { checkLimit, GzipMemberDecoder } from '@proto/framing'
 import { DEFAULT_MAX_JSON_BYTES, DEFAULT_MAX_MESSAGE_BYTES, VERBS } from './constants.ts'
@@ -34,7 +34,6 @@ const GZIP_TRAILER_BYTES = 8
 // Python's json.dumps (ensure_ascii) escapes every UTF-16 unit outside ' '..'~'; JSON.stringify
 // has already escaped those below ' ' and the lone surrogates, which leaves 0x7F and up.
 const NON_ASCII = /[\u007f-\uffff]/g
-const HAS_NON_ASCII = /[\u007f-\uffff]/
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 // One deflate stream for the process, made on first use: encoding is synchronous, so messages
 // never interleave on it.
@@ -57,7 +56,10 @@ export function encodeJson(value: unknown): string {
     throw new KorvUnserializableError(`not serialisable as JSON: ${(err as Error).message}`, { cause: err })
   }
   if (text === undefined) throw new KorvUnserializableError(`not serialisable as JSON: ${typeof value}`)
-  return HAS_NON_ASCII.test(text) ? text.replace(NON_ASCII, escapeUnit) : text
+  // A UTF-8 length equal to the UTF-16 length means nothing from 0x80 up; both scans are cheaper
+  // than the regular expression on a large text.
+  const ascii = Buffer.byteLength(text, 'utf8') === text.length && !text.includes('\u007f')
+  return ascii ? text : text.replace(NON_ASCII, escapeUnit)
 }
 
 /**
@@ -66,7 +68,10 @@ export function encodeJson(value: unknown): string {
  */
 export function encodeMessage(message: object, limits?: Partial<KorvLimits>): Uint8Array {
   const maxMessageBytes = checkLimit('maxMessageBytes', limits?.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES)
-  const json = Buffer.from(encodeJson(message), 'utf8')
+  const text = encodeJson(message)
+  // encodeJson writes ASCII only, whose Latin-1 bytes are its UTF-8 bytes; Latin-1 is a plain copy.
+  const json = Buffer.allocUnsafe(text.length)
+  json.write(text, 'latin1')
   deflateRaw ??= createRawDeflate(createDeflateRaw())
   const deflated = deflateRaw(json)
   let deflatedLength = 0
@@ -98,10 +103,16 @@ function rejection(requestId: unknown, message: string): KorvRejection {
   return { request_id: requestId, code: 400, body: { message } }
 }
 
+/** Strict UTF-8, BOM kept. Peers write ASCII (ensure_ascii), which decodes as a plain Latin-1 copy. */
+function textOf(bytes: Uint8Array): string {
+  if (!isAscii(bytes)) return utf8.decode(bytes)
+  return (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)).toString('latin1')
+}
+
 /** Strict UTF-8 (no BOM) and RFC 8259 JSON; Python's `NaN` and friends are refused. */
 export function decodeJson(json: Uint8Array | string): unknown {
   try {
-    return JSON.parse(typeof json === 'string' ? json : utf8.decode(json)) as unknown
+    return JSON.parse(typeof json === 'string' ? json : textOf(json)) as unknown
   } catch (err) {
     throw new KorvBadMessageError('not UTF-8 JSON', {
       cause: err,

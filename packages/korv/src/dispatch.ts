@@ -7,6 +7,7 @@ import type { KorvLimits, KorvVerb } from './constants.ts'
 import { ErrorCode, fromFramingError, KorvClosedError } from './errors.ts'
 import type { KorvBadMessageError, KorvError, KorvRejection } from './errors.ts'
 import { checkResult } from './handler.ts'
+import { PacketQueue } from './packet-queue.ts'
 import type { KorvContext, KorvHandler, PeerInfo } from './handler.ts'
 
 /** What a channel needs from its SSH connection and server. */
@@ -22,6 +23,11 @@ export interface DispatchHost {
   acquire(): true | Promise<boolean>
   release(): void
   touch(): void
+  /**
+   * Corks the connection until the current tick ends: replies finished in one tick leave in one
+   * system call, each still its own SSH packet.
+   */
+  holdWrites(): void
   clientError(err: KorvError): void
   handlerError(err: unknown, ctx: KorvContext): void
 }
@@ -36,8 +42,8 @@ export class ChannelDispatcher {
   #host: DispatchHost
   #channel: ServerChannel
   #decoder: GzipMemberDecoder
-  // The decoder is asynchronous; packets and EOF go through it one at a time, in order.
-  #chain: Promise<void> = Promise.resolve()
+  // The decoder is asynchronous; packets and EOF (null) go through it one at a time, in order.
+  readonly #packets: PacketQueue<Buffer | null>
   #abort = new AbortController()
   #running = 0
   #eof = false
@@ -49,13 +55,9 @@ export class ChannelDispatcher {
     this.#decoder = createMessageDecoder(host.limits)
     // 'data' gives one SSH packet at a time; read() would join them, and after a bad packet
     // decoding restarts at the next packet boundary.
-    channel.on('data', (chunk: Buffer) => {
-      channel.pause()
-      this.#chain = this.#chain.then(() => this.#onPacket(chunk)).then(() => this.#resume())
-    })
-    channel.on('end', () => {
-      this.#chain = this.#chain.then(() => this.#onEof())
-    })
+    this.#packets = new PacketQueue(channel, (packet) => (packet === null ? this.#onEof() : this.#onPacket(packet)), () => !this.#stopped)
+    channel.on('data', (chunk: Buffer) => this.#packets.push(chunk))
+    channel.on('end', () => this.#packets.push(null))
     channel.on('close', () => {
       this.#stopped = true
       this.#abort.abort(new KorvClosedError('channel closed'))
@@ -71,6 +73,14 @@ export class ChannelDispatcher {
   async #onPacket(chunk: Buffer): Promise<void> {
     this.#host.touch()
     if (this.#stopped) return
+    await this.#decodePacket(chunk)
+    // Replies the peer does not read stop our reading too.
+    if (!this.#stopped && this.#channel.writableNeedDrain) {
+      await Promise.race([once(this.#channel, 'drain'), once(this.#channel, 'close')])
+    }
+  }
+
+  async #decodePacket(chunk: Buffer): Promise<void> {
     let frames: Buffer[] = []
     let fault: unknown
     try {
@@ -101,14 +111,6 @@ export class ChannelDispatcher {
     this.#decoder = createMessageDecoder(this.#host.limits)
   }
 
-  async #resume(): Promise<void> {
-    if (this.#stopped) return
-    if (this.#channel.writableNeedDrain) {
-      await Promise.race([once(this.#channel, 'drain'), once(this.#channel, 'close')])
-    }
-    if (!this.#stopped) this.#channel.resume()
-  }
-
   async #onEof(): Promise<void> {
     if (this.#stopped) return
     try {
@@ -128,6 +130,8 @@ export class ChannelDispatcher {
   #stop(): void {
     if (this.#stopped) return
     this.#stopped = true
+    // Whatever the peer still sends stays in ssh2, within the channel window, unread.
+    this.#channel.pause()
     this.#channel.end()
   }
 
@@ -208,6 +212,7 @@ export class ChannelDispatcher {
     const channel = this.#channel
     // After our EOF or the peer's close, a late reply has nowhere to go.
     if (this.#stopped || channel.writableEnded || channel.destroyed) return
+    this.#host.holdWrites()
     channel.write(bytes)
   }
 }

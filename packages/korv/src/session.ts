@@ -47,6 +47,7 @@ export class ServerSession implements DispatchHost {
   #slotWaiters: ((ok: boolean) => void)[] = []
   #timer: NodeJS.Timeout | undefined
   #lastActivity = 0
+  #holding = false
 
   constructor(server: SessionHost, socket: Socket, peer: PeerInfo) {
     this.#server = server
@@ -122,6 +123,16 @@ export class ServerSession implements DispatchHost {
 
   touch(): void {
     this.#lastActivity = Date.now()
+  }
+
+  holdWrites(): void {
+    if (this.#holding) return
+    this.#holding = true
+    this.#socket.cork()
+    process.nextTick(() => {
+      this.#holding = false
+      this.#socket.uncork()
+    })
   }
 
   clientError(err: KorvError): void {

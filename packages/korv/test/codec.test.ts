@@ -29,6 +29,7 @@ describe('encodeJson', () => {
       '{"s":"h\\u00e9llo \\u007f \\u20ac \\ud83d\\ude00 \\ud800"}',
     )
     expect(encodeJson('\n\t\u0001"\\')).toBe('"\\n\\t\\u0001\\"\\\\"')
+    expect(encodeJson({ s: 'a\u007fb' })).toBe('{"s":"a\\u007fb"}')
   })
 
   it('refuses what JSON cannot hold with ERR_KORV_UNSERIALIZABLE', () => {
@@ -109,6 +110,19 @@ describe('parseRequest: the checks of spec §1.5 in order', () => {
     ['UPDATE without body', '{"id":"u","verb":"UPDATE","resource":"/items"}', 'u', "Missing 'body'"],
   ])('answers %s with 400', (_name, input, requestId, message) => {
     expect(rejectionOf(input)).toEqual({ request_id: requestId, code: 400, body: { message } })
+  })
+})
+
+describe('decodeJson', () => {
+  it('reads ASCII and UTF-8 bytes alike, from a Buffer or any Uint8Array view', () => {
+    const text = '{"id":1,"s":"h\u00e9llo \u20ac \ud83d\ude00","t":"h\\u00e9"}'
+    const bytes = Buffer.from(`xx${text}yy`, 'utf8')
+    const view = new Uint8Array(bytes.buffer, bytes.byteOffset + 2, bytes.length - 4)
+    const ascii = Buffer.from('--{"id":2,"s":"plain"}--', 'utf8')
+    expect(decodeJson(view)).toEqual({ id: 1, s: 'h\u00e9llo \u20ac \ud83d\ude00', t: 'h\u00e9' })
+    expect(decodeJson(Buffer.from(view))).toEqual(decodeJson(view))
+    expect(decodeJson(new Uint8Array(ascii.buffer, ascii.byteOffset + 2, ascii.length - 4))).toEqual({ id: 2, s: 'plain' })
+    expect(decodeJson(ascii.subarray(2, -2))).toEqual({ id: 2, s: 'plain' })
   })
 })
 
