@@ -23,10 +23,7 @@ export interface DispatchHost {
   acquire(): true | Promise<boolean>
   release(): void
   touch(): void
-  /**
-   * Corks the connection until the current tick ends: replies finished in one tick leave in one
-   * system call, each still its own SSH packet.
-   */
+  /** Corks the connection until the current tick ends (TickCork). */
   holdWrites(): void
   clientError(err: KorvError): void
   handlerError(err: unknown, ctx: KorvContext): void

@@ -15,6 +15,7 @@ import {
 } from './errors.ts'
 import type { KorvError } from './errors.ts'
 import type { KorvContext, KorvHandler, PeerInfo } from './handler.ts'
+import { TickCork } from './tick-cork.ts'
 
 /** What a connection needs from its server. */
 export interface SessionHost {
@@ -47,11 +48,12 @@ export class ServerSession implements DispatchHost {
   #slotWaiters: ((ok: boolean) => void)[] = []
   #timer: NodeJS.Timeout | undefined
   #lastActivity = 0
-  #holding = false
+  readonly #cork: TickCork
 
   constructor(server: SessionHost, socket: Socket, peer: PeerInfo) {
     this.#server = server
     this.#socket = socket
+    this.#cork = new TickCork(socket)
     this.peer = peer
     this.#timer = setTimeout(() => {
       this.fail(new KorvHandshakeTimeoutError(`no authentication within ${server.limits.handshakeTimeout} ms`))
@@ -126,13 +128,7 @@ export class ServerSession implements DispatchHost {
   }
 
   holdWrites(): void {
-    if (this.#holding) return
-    this.#holding = true
-    this.#socket.cork()
-    process.nextTick(() => {
-      this.#holding = false
-      this.#socket.uncork()
-    })
+    this.#cork.hold()
   }
 
   clientError(err: KorvError): void {

@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer'
 import { once } from 'node:events'
+import net from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { connect } from '../src/client.ts'
 import type { KorvClient, KorvClientOptions } from '../src/client.ts'
@@ -118,6 +119,42 @@ describe('client against the korv server', () => {
       expect((await c.get('/hello')).code).toBe(200)
     }
     await closed
+  })
+})
+
+describe('client connection setup', () => {
+  it('fails with ERR_KORV_CONNECT, the socket error as cause, where nothing listens', async () => {
+    const closed = net.createServer()
+    closed.listen(0, '127.0.0.1')
+    await once(closed, 'listening')
+    const { port } = closed.address() as net.AddressInfo
+    closed.close()
+    await expect(connect(options(port))).rejects.toMatchObject({ code: ErrorCode.CONNECT, cause: { code: 'ECONNREFUSED' } })
+  })
+
+  it('fails with ERR_KORV_HANDSHAKE_TIMEOUT against a peer that never speaks, and lets the socket go', async () => {
+    const mute = net.createServer()
+    const sockets: net.Socket[] = []
+    mute.on('connection', (socket) => {
+      // Read, so that the client's FIN is seen.
+      socket.resume()
+      sockets.push(socket)
+    })
+    mute.listen(0, '127.0.0.1')
+    await once(mute, 'listening')
+    const { port } = mute.address() as net.AddressInfo
+    await expect(connect(options(port, { handshakeTimeout: 50 }))).rejects.toMatchObject({ code: ErrorCode.HANDSHAKE_TIMEOUT })
+    const [socket] = sockets
+    if (socket !== undefined && !socket.destroyed) await once(socket, 'close')
+    mute.close()
+  })
+
+  it('rejects with signal.reason when aborted while connecting', async () => {
+    const reason = new Error('stop')
+    const controller = new AbortController()
+    const pending = connect(options(t.port, { signal: controller.signal }))
+    controller.abort(reason)
+    await expect(pending).rejects.toBe(reason)
   })
 })
 
