@@ -51,8 +51,9 @@ const WINDOW_BYTES = 2 * 32 * 1024
  * than compressing a small message (a stream object, and a few hundred KiB allocated and zeroed
  * each time). `deflateReset` alone is not enough for identical output: it leaves the last input
  * in the window, and zlib's hashing reads bytes just past the end of the current input, which a
- * fresh context holds as zeros. So after each message the window is overwritten with as many
- * zeros as that message could have put there, and the stream is reset again.
+ * fresh context holds as zeros. So before an input shorter than what the window may still hold,
+ * the window is overwritten with zeros and the stream reset again; a longer input overwrites it
+ * all by itself before zlib reads any of it.
  */
 class ReusedDeflater {
   readonly #engine: DeflateEngine
@@ -62,6 +63,8 @@ class ReusedDeflater {
   readonly #zeros = Buffer.alloc(WINDOW_BYTES)
   // Where output of the zeros goes, if any: only their effect on the window counts.
   readonly #discard = Buffer.allocUnsafe(1024)
+  // The window bytes from here on are zeros, as in a fresh context.
+  #dirty = 0
 
   constructor(engine: DeflateEngine) {
     this.#engine = engine
@@ -74,8 +77,10 @@ class ReusedDeflater {
 
   /** The deflated pieces, or undefined once the stream failed (it is then unusable). */
   deflate(input: Uint8Array): Buffer[] | undefined {
+    if (input.length < this.#dirty && !this.#overwriteWindow(this.#dirty)) return undefined
     const pieces = this.#finish(input)
-    return pieces !== undefined && this.#overwriteWindow(Math.min(input.length, WINDOW_BYTES)) ? pieces : undefined
+    this.#dirty = Math.min(input.length, WINDOW_BYTES)
+    return pieces
   }
 
   /** Deflates `input` to the end of a raw stream and resets the stream; undefined if it failed. */
