@@ -166,6 +166,8 @@ function deferred<T>(): Deferred<T> {
 /** A request waiting for its lines, in the order the server will answer. */
 class Waiter {
   remaining: number
+  /** When the request times out, on the `performance.now()` clock. */
+  readonly deadline: number
   // Made at the first line, one element long: an empty literal reserves room for 17 on its first push.
   #lines: string[] | undefined
   /** Answered, failed or given up; a given-up request still counts its lines and drops them. */
@@ -173,19 +175,18 @@ class Waiter {
   readonly promise: Promise<string[]>
   #resolve: (lines: string[]) => void = ignore
   #reject: (err: Error) => void = ignore
-  readonly #timer: ReturnType<typeof setTimeout> | undefined
   readonly #signal: AbortSignal | undefined
   readonly #abort: (() => void) | undefined
 
-  // A plain timer, and a listener only for a caller's signal: on Node 20 `AbortSignal.timeout()`
-  // and an abort listener each cost tens of microseconds, more than a loopback round trip.
-  constructor(lines: number, timeout: number | undefined, signal: AbortSignal | undefined) {
+  // A listener only for a caller's signal: on Node 20 `AbortSignal.timeout()` and an abort
+  // listener each cost tens of microseconds, more than a loopback round trip.
+  constructor(lines: number, deadline: number, signal: AbortSignal | undefined) {
     this.remaining = lines
+    this.deadline = deadline
     this.promise = new Promise<string[]>((resolve, reject) => {
       this.#resolve = resolve
       this.#reject = reject
     })
-    if (timeout !== undefined) this.#timer = setTimeout(timedOut, timeout, this)
     if (signal === undefined) return
     this.#signal = signal
     this.#abort = () => this.reject(signal.reason as Error)
@@ -208,7 +209,6 @@ class Waiter {
   #settle(): boolean {
     if (this.done) return false
     this.done = true
-    clearTimeout(this.#timer)
     if (this.#abort !== undefined) this.#signal?.removeEventListener('abort', this.#abort)
     return true
   }
@@ -217,10 +217,6 @@ class Waiter {
 /** A sync failure of a promise-returning call, as its rejection. */
 function rejected(err: Error): Promise<never> {
   return Promise.reject(err)
-}
-
-function timedOut(waiter: Waiter): void {
-  waiter.reject(timeoutError())
 }
 
 /** What `AbortSignal.timeout()` would abort with. */
@@ -255,6 +251,12 @@ class Client implements OnelineClient {
   readonly #eof = deferred<void>()
   /** Wakes the reading loop paused on a full `#unclaimed`. */
   #resume: (() => void) | undefined
+  /**
+   * One timer for every waiting request, armed for the earliest deadline and left running when
+   * that request is answered: a request costs a clock read rather than a timer of its own.
+   */
+  #timer: ReturnType<typeof setTimeout> | undefined
+  #timerDeadline = Number.POSITIVE_INFINITY
   #leaving: Promise<void> | undefined
   readonly closed: Promise<void>
 
@@ -304,7 +306,33 @@ class Client implements OnelineClient {
     else if (this.#leaving === undefined || this.#unclaimed.length < this.#limits.maxQueuedLines) this.#unclaimed.push(line)
   }
 
+  #armTimer(deadline: number): void {
+    if (deadline >= this.#timerDeadline) return
+    clearTimeout(this.#timer)
+    this.#timerDeadline = deadline
+    this.#timer = setTimeout(this.#onTimer, Math.max(0, deadline - performance.now()))
+    // The socket keeps the process alive while requests wait; the timer need not.
+    this.#timer.unref()
+  }
+
+  /** Times out every request past its deadline, then waits for the earliest one left. */
+  readonly #onTimer = (): void => {
+    this.#timer = undefined
+    this.#timerDeadline = Number.POSITIVE_INFINITY
+    const now = performance.now()
+    let next = Number.POSITIVE_INFINITY
+    for (const waiter of this.#waiters) {
+      if (waiter.done) continue
+      if (waiter.deadline <= now) waiter.reject(timeoutError())
+      else next = Math.min(next, waiter.deadline)
+    }
+    if (next !== Number.POSITIVE_INFINITY) this.#armTimer(next)
+  }
+
   #end(failure: OnelineError | undefined): void {
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    this.#timerDeadline = Number.POSITIVE_INFINITY
     this.#ended = { failure }
     const err = this.#closedError()
     for (const waiter of this.#waiters.splice(0)) waiter.reject(err)
@@ -354,9 +382,10 @@ class Client implements OnelineClient {
       opts.signal?.throwIfAborted()
       if (lines === 0) return bounded(this.#write(bytes), opts, timeout).then(() => [])
       if (this.#ended !== undefined) throw this.#closedError()
-      waiter = new Waiter(lines, timeout, opts.signal)
+      waiter = new Waiter(lines, performance.now() + timeout, opts.signal)
       // Queued before writing, so concurrent requests line up in the order their bytes go out.
       this.#waiters.push(waiter)
+      this.#armTimer(waiter.deadline)
       this.#wake()
       this.#conn.write(bytes).then(undefined, (err: unknown) => {
         // Nothing was written, so nothing will answer: the request must not hold a place.

@@ -124,7 +124,7 @@ describe('connect', () => {
   })
 
   it('times out with a TimeoutError and closes the socket', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
     const fake = await fakeServer()
     const connecting = connect({ port: fake.port, timeout: 50 }).catch((err: unknown) => err)
     const peer = await fake.accepted()
@@ -135,7 +135,7 @@ describe('connect', () => {
   })
 
   it(`waits ${DEFAULT_TIMEOUT} ms by default, for connect and for later calls`, async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
     const fake = await fakeServer()
     const connecting = connect({ port: fake.port }).catch((err: unknown) => err)
     const peer = await fake.accepted()
@@ -155,7 +155,7 @@ describe('connect', () => {
   })
 
   it(`fails connect after the default ${DEFAULT_TIMEOUT} ms without pong`, async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
     const fake = await fakeServer()
     const connecting = connect({ port: fake.port }).catch((err: unknown) => err)
     const peer = await fake.accepted()
@@ -221,7 +221,7 @@ describe('requests', () => {
       },
     })
     const client = await connect({ port })
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
     const slow = client.request('slow', { lines: 2, timeout: 1000 }).catch((err: unknown) => err)
     await vi.advanceTimersByTimeAsync(1000)
     expect(await slow).toMatchObject({ name: 'TimeoutError' })
@@ -230,6 +230,51 @@ describe('requests', () => {
     release()
     expect(await next).toEqual(['next'])
     await client.close()
+  })
+
+  it('times each request out at its own deadline, a short one behind a long one included', async () => {
+    // Every timer is fake from the start, the one armed for the connect's ping included.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
+    const { client, peer } = await handshake()
+    const settled: string[] = []
+    const track = (name: string, reply: Promise<string[]>): Promise<unknown> =>
+      reply.then(
+        (lines) => settled.push(`${name}: ${lines.join()}`),
+        (err: unknown) => settled.push(`${name}: ${(err as Error).name}`),
+      )
+    const answered = track('answered', client.request('a', { timeout: 100 }))
+    const long = track('long', client.request('b', { timeout: 1000 }))
+    const short = track('short', client.request('c', { timeout: 300 }))
+    expect((await peer.bytes(6)).toString()).toBe('a\nb\nc\n')
+    peer.write(Buffer.from('reply a\n'))
+    await answered
+    // The first request's deadline passes after its answer: nothing more happens then.
+    await vi.advanceTimersByTimeAsync(299)
+    expect(settled).toEqual(['answered: reply a'])
+    await vi.advanceTimersByTimeAsync(1)
+    await short
+    expect(settled).toEqual(['answered: reply a', 'short: TimeoutError'])
+    await vi.advanceTimersByTimeAsync(699)
+    expect(settled).toHaveLength(2)
+    await vi.advanceTimersByTimeAsync(1)
+    await long
+    expect(settled).toEqual(['answered: reply a', 'short: TimeoutError', 'long: TimeoutError'])
+  })
+
+  it('keeps the timeout of a later, shorter request when it is made while the timer waits for a longer one', async () => {
+    // Every timer is fake from the start, the one armed for the connect's ping included.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
+    const { client, peer } = await handshake()
+    const long = client.request('b', { timeout: 1000 }).catch((err: unknown) => err)
+    await vi.advanceTimersByTimeAsync(500)
+    const short = client.request('c', { timeout: 100 }).catch((err: unknown) => err)
+    await peer.bytes(4)
+    await vi.advanceTimersByTimeAsync(100)
+    expect(await short).toMatchObject({ name: 'TimeoutError' })
+    const pending = await Promise.race([long, turn().then(() => 'pending')])
+    expect(pending).toBe('pending')
+    await vi.advanceTimersByTimeAsync(400)
+    expect(await long).toMatchObject({ name: 'TimeoutError' })
   })
 
   it('rejects an aborted request with the reason, and keeps its place', async () => {
@@ -429,7 +474,7 @@ describe('iteration', () => {
 describe('close', () => {
   it('rejects with a TimeoutError when the server does not close, and still closes', async () => {
     const { client, peer } = await handshake()
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
     const closing = client.close().catch((err: unknown) => err)
     expect((await peer.bytes(11)).toString()).toBe('disconnect\n')
     await vi.advanceTimersByTimeAsync(DEFAULT_TIMEOUT)
