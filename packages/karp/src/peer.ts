@@ -149,7 +149,8 @@ const CR = 0x0d
 interface Pending {
   readonly resolve: (reply: KarpReply) => void
   readonly reject: (err: unknown) => void
-  readonly timer: NodeJS.Timeout
+  /** When the request times out, on the `performance.now()` clock. */
+  readonly deadline: number
   readonly signal: AbortSignal | undefined
   readonly onAbort: (() => void) | undefined
 }
@@ -220,9 +221,24 @@ export class Peer extends EventEmitter<KarpPeerEvents> implements KarpPeer {
   #state: 'open' | 'closing' | 'closed' = 'open'
   #ending = false
   #failure: KarpError | undefined
+  /**
+   * One timer for every pending request, armed for the earliest deadline and left running when
+   * that request is answered: a request costs a clock read rather than a timer of its own.
+   */
+  #timer: NodeJS.Timeout | undefined
+  #timerDeadline = Number.POSITIVE_INFINITY
 
-  readonly #onTimeout = (id: string): void => {
-    this.#reject(id, timeoutError())
+  /** Times out every request past its deadline, then waits for the earliest one left. */
+  readonly #onTimer = (): void => {
+    this.#timer = undefined
+    this.#timerDeadline = Number.POSITIVE_INFINITY
+    const now = performance.now()
+    let next = Number.POSITIVE_INFINITY
+    for (const [id, entry] of this.#pending) {
+      if (entry.deadline <= now) this.#reject(id, timeoutError())
+      else next = Math.min(next, entry.deadline)
+    }
+    if (next !== Number.POSITIVE_INFINITY) this.#armTimer(next)
   }
 
   // One function for every reply rather than a closure each.
@@ -282,10 +298,11 @@ export class Peer extends EventEmitter<KarpPeerEvents> implements KarpPeer {
       const id = generateId(this.#pending)
       const frame = requestFrame(normalizeRoute(route), id, data, true, this.#limits.maxFrameBytes)
       const onAbort = signal === undefined ? undefined : (): void => this.#reject(id, signal.reason)
-      // A timer of our own rather than AbortSignal.timeout: it is cheaper per request and fake timers
-      // can drive it. One shared callback takes the id, so no closure is made per request.
-      const timer = setTimeout(this.#onTimeout, timeout, id)
-      this.#pending.set(id, { resolve, reject, timer, signal, onAbort })
+      // A deadline on the peer's timer rather than AbortSignal.timeout: it is cheaper per request
+      // and fake timers can drive it.
+      const deadline = performance.now() + timeout
+      this.#pending.set(id, { resolve, reject, deadline, signal, onAbort })
+      this.#armTimer(deadline)
       if (onAbort !== undefined) signal?.addEventListener('abort', onAbort, { once: true })
       this.#conn.write(frame).catch((err: unknown) => this.#reject(id, sendError(err)))
     })
@@ -334,9 +351,17 @@ export class Peer extends EventEmitter<KarpPeerEvents> implements KarpPeer {
     const entry = this.#pending.get(id)
     if (entry === undefined) return undefined
     this.#pending.delete(id)
-    clearTimeout(entry.timer)
     if (entry.onAbort !== undefined) entry.signal?.removeEventListener('abort', entry.onAbort)
     return entry
+  }
+
+  #armTimer(deadline: number): void {
+    if (deadline >= this.#timerDeadline) return
+    clearTimeout(this.#timer)
+    this.#timerDeadline = deadline
+    this.#timer = setTimeout(this.#onTimer, Math.max(0, deadline - performance.now()))
+    // The socket keeps the process alive while requests wait; the timer need not.
+    this.#timer.unref()
   }
 
   #resolve(id: string, reply: KarpReply): void {
@@ -503,6 +528,9 @@ export class Peer extends EventEmitter<KarpPeerEvents> implements KarpPeer {
   #finish(ended: ProtoError | undefined): void {
     if (this.#state === 'closed') return
     this.#state = 'closed'
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    this.#timerDeadline = Number.POSITIVE_INFINITY
     const failure =
       this.#failure ??
       (ended === undefined ? undefined : new KarpClosedError('the connection failed', { cause: unwrapClosed(ended) }))

@@ -192,7 +192,7 @@ describe('maxFrameBytes', () => {
 
 describe('timeout', () => {
   it('is 30 seconds by default', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
     try {
       const [a, raw] = duplexPair()
       replies(raw)

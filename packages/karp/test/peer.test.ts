@@ -193,7 +193,7 @@ describe('requests and replies', () => {
 
 describe('timeouts and aborts', () => {
   it('rejects with a TimeoutError DOMException after `timeout`, per peer or per call, and forgets the id', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
     try {
       const [a, b] = duplexPair()
       const client = peerOn(a, { timeout: 500 })
@@ -222,6 +222,41 @@ describe('timeouts and aborts', () => {
       b.end()
       await client.closed
       expect(errors).toEqual([])
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it('times out a shorter request made after a longer one at its own deadline, and an answered one never', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
+    try {
+      const [a, b] = duplexPair()
+      const client = peerOn(a)
+      const sent: Buffer[] = []
+      b.on('data', (chunk: Buffer) => sent.push(chunk))
+      const settled: string[] = []
+      const track = (name: string, reply: Promise<unknown>): void => {
+        reply.then(
+          () => settled.push(`${name}: answered`),
+          (err: unknown) => settled.push(`${name}: ${(err as Error).name}`),
+        )
+      }
+      track('answered', client.request('quick', '', { timeout: 1000 }))
+      track('long', client.request('slow', '', { timeout: 2000 }))
+      await vi.advanceTimersByTimeAsync(500)
+      track('short', client.request('slow', '', { timeout: 100 }))
+      const { id } = decodeFrame(sent[0] ?? expect.unreachable())
+      b.write(encodeResponse({ id, success: true, data: '' }))
+      await vi.advanceTimersByTimeAsync(99)
+      expect(settled).toEqual(['answered: answered'])
+      await vi.advanceTimersByTimeAsync(1)
+      expect(settled).toEqual(['answered: answered', 'short: TimeoutError'])
+      await vi.advanceTimersByTimeAsync(1399)
+      expect(settled).toHaveLength(2)
+      await vi.advanceTimersByTimeAsync(1)
+      expect(settled).toEqual(['answered: answered', 'short: TimeoutError', 'long: TimeoutError'])
+      b.end()
+      await client.closed
     } finally {
       vi.useRealTimers()
     }
