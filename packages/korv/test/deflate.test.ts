@@ -129,20 +129,27 @@ describe('createRawDeflate on one reused stream', () => {
     }
   })
 
-  it('falls back to deflateRawSync for good once the stream fails', () => {
+  it.each([
+    ['deflating a message', 1],
+    ['clearing the window', 2],
+  ])('falls back to deflateRawSync for good once the stream fails %s', (_when, failingWrite) => {
     const engine = createDeflateRaw()
     const handle = (engine as unknown as { _handle: { writeSync: (...args: unknown[]) => void } })._handle
+    const writeSync = handle.writeSync.bind(handle)
     let writes = 0
-    handle.writeSync = () => {
-      writes++
+    handle.writeSync = (...args: unknown[]) => {
+      if (++writes < failingWrite) {
+        writeSync(...args)
+        return
+      }
       // What a native zlib error does: it destroys the stream.
       engine.destroy(new Error('zlib failed'))
     }
     const deflate = createRawDeflate(engine)
-    const input = Buffer.from('{"id":1}')
-    expect(deflate(input)).toEqual([deflateRawSync(input)])
-    expect(deflate(input)).toEqual([deflateRawSync(input)])
-    expect(writes).toBe(1)
+    const long = Buffer.from('{"id":1,"padding":"abcdefghijklmnopqrstuvwxyz"}')
+    const short = Buffer.from('{"id":1}')
+    for (const input of [long, short, short, long]) expect(joined(deflate(input)).equals(deflateRawSync(input))).toBe(true)
+    expect(writes).toBe(failingWrite)
   })
 })
 
