@@ -1,10 +1,10 @@
 // @proto/karp (server and client from dist) against baselines measured in the same run on
 // 127.0.0.1: sequential round trips against raw TCP round trips of a 64-byte line, and pipelined
 // requests (64 in flight) against ws echoing 64-byte messages. A third sequential row, the least
-// KARP exchange (bench/least-karp.mjs), shows the ceiling the wire format itself leaves. Servers and clients share this
-// process, so every message pays both sides. After a warm-up, contenders alternate (A B A B ...);
-// the table shows medians, min–max, the ratio of medians and whether the target is met. Only
-// same-run ratios mean anything on a shared machine.
+// KARP exchange (bench/least-karp.mjs), shows the ceiling the wire format itself leaves. Servers
+// and clients share this process, so every message pays both sides. After a warm-up, contenders
+// alternate (A B A B ...); the table shows medians, min–max, the ratio of medians and whether the
+// target is met. Only same-run ratios mean anything on a shared machine.
 //
 //   node bench/run.mjs [--reps 5] [--sequential 10000] [--pipelined 100000] [--window 64]
 import { Buffer } from 'node:buffer'
