@@ -5,10 +5,9 @@
 // oneline exchange on framing (bench/least-oneline.mjs): the ceiling the prescribed building
 // blocks leave. Servers and clients share this process, so each round trip pays both sides' CPU
 // (a cross-process round trip would add the same wake-up latency to every row). Contenders
-// alternate (A B C D E A B C D E ...) after a warm-up; the
-// table shows medians of round trips per second, min–max, their ratio to the baseline, CPU time
-// per round trip (steadier than wall time on a shared machine) and its ratio, and whether the
-// round-trip ratio meets the target.
+// alternate (A B C D E A B C D E ...) after a warm-up; the table shows medians of round trips per
+// second, min–max, their ratio to the baseline, CPU time per round trip (steadier than wall time
+// on a shared machine) and its ratio, and whether the round-trip ratio meets the target.
 //
 //   node bench/run.mjs [--count 20000] [--reps 5]
 import net from 'node:net'
