@@ -5,9 +5,9 @@ export interface Corkable {
 }
 
 /**
- * Corks a socket from its first write in a tick until the tick ends, right after the current
- * microtasks: messages written together leave in one system call, each still its own SSH packet,
- * and a lone message waits for no I/O.
+ * Corks a socket from its first write in a tick until `process.nextTick` runs: messages written
+ * together leave in one system call, each still its own SSH packet, and a lone message waits for
+ * no I/O.
  */
 export class TickCork {
   readonly #socket: Corkable
