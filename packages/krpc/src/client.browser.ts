@@ -1,7 +1,7 @@
 // The `browser` build of `@proto/krpc/client`: fetch and FormData only. It and what it imports use
 // no `node:` module and no Buffer, and from @proto/framing only `@proto/framing/errors`.
 import { checkLimit, UsageError } from '@proto/framing/errors'
-import { BINARY_RESULT, CallGuard, checkVia, clientUrl, createProxy, interpretJson, isBinaryResult, isJsonType, mediaType, prepareCall, unexpectedReply } from './call.ts'
+import { BINARY_RESULT, CallGuard, checkVia, clientUrl, createProxy, InFlight, interpretJson, isBinaryResult, isJsonType, mediaType, prepareCall, unexpectedReply } from './call.ts'
 import type { BinaryResult, KrpcProxy } from './call.ts'
 import type { KrpcCallOptions, KrpcClient, KrpcClientOptions, KrpcFileInput, KrpcFileOptions, KrpcFileSource } from './client.ts'
 import { DEFAULT_MAX_RESULT_BYTES, DEFAULT_TIMEOUT } from './constants.ts'
@@ -178,9 +178,7 @@ class Client implements KrpcClient {
   readonly #maxResultBytes: number
   readonly #via: 'post' | 'get'
   readonly #pmhparams: unknown
-  #inFlight = 0
-  #idle: (() => void) | undefined
-  readonly #binaries = new Set<FetchBinaryResult>()
+  readonly #inFlight = new InFlight()
   #closing: Promise<void> | undefined
   #resolveClosed: () => void = () => {}
 
@@ -224,11 +222,11 @@ class Client implements KrpcClient {
       }
       init = { url: this.#url, method: 'POST', body: form }
     }
-    this.#inFlight++
+    this.#inFlight.callStarted()
     try {
       return await this.#send(init, opts.signal ?? undefined, timeout)
     } finally {
-      if (--this.#inFlight === 0) this.#idle?.()
+      this.#inFlight.callEnded()
     }
   }
 
@@ -253,11 +251,7 @@ class Client implements KrpcClient {
       const type = mediaType(res.headers.get('content-type'))
       if (type === OCTET_STREAM && res.ok) {
         const binary = new FetchBinaryResult(res, this.#maxResultBytes)
-        this.#binaries.add(binary)
-        void binary.finished.then(() => {
-          guard.dispose()
-          this.#binaries.delete(binary)
-        })
+        this.#inFlight.binaryOpened(binary, () => guard.dispose())
         handedOver = true
         return binary
       }
@@ -291,12 +285,7 @@ class Client implements KrpcClient {
   }
 
   async #close(): Promise<void> {
-    if (this.#inFlight > 0) {
-      await new Promise<void>((resolve) => {
-        this.#idle = resolve
-      })
-    }
-    await Promise.all([...this.#binaries].map((binary) => (binary.taken ? binary.finished : binary.cancel())))
+    await this.#inFlight.drained()
     this.#resolveClosed()
   }
 

@@ -8,7 +8,7 @@ import { basename } from 'node:path'
 import { Readable } from 'node:stream'
 import { checkLimit, UsageError } from '@proto/framing'
 import type { CallOptions } from '@proto/framing'
-import { BINARY_RESULT, CallGuard, checkVia, clientUrl, createProxy, interpretJson, isBinaryResult, isJsonType, mediaType, prepareCall, unexpectedReply } from './call.ts'
+import { BINARY_RESULT, CallGuard, checkVia, clientUrl, createProxy, InFlight, interpretJson, isBinaryResult, isJsonType, mediaType, prepareCall, unexpectedReply } from './call.ts'
 import type { BinaryResult, KrpcProxy, PreparedCall } from './call.ts'
 import { DEFAULT_MAX_RESULT_BYTES, DEFAULT_TIMEOUT } from './constants.ts'
 import { KrpcClosedError, KrpcConnectError, KrpcFileSizeMismatchError, KrpcResultTooLargeError } from './errors.ts'
@@ -377,9 +377,7 @@ class Client implements KrpcClient {
   readonly #maxResultBytes: number
   readonly #via: 'post' | 'get'
   readonly #pmhparams: unknown
-  #inFlight = 0
-  #idle: (() => void) | undefined
-  readonly #binaries = new Set<NodeBinaryResult>()
+  readonly #inFlight = new InFlight()
   #closing: Promise<void> | undefined
   #resolveClosed: () => void = () => {}
 
@@ -421,7 +419,7 @@ class Client implements KrpcClient {
     } catch (err) {
       return rejection(err)
     }
-    this.#inFlight++
+    this.#inFlight.callStarted()
     const guard = new CallGuard(opts.signal ?? undefined, timeout)
     // A call without files goes out in this turn; file inputs are measured first (a path is stat'ed).
     if (call.files.length > 0) return this.#sendFiles(call, guard)
@@ -443,12 +441,8 @@ class Client implements KrpcClient {
   /** A call that ends before its request is made. */
   #failEarly(guard: CallGuard, reason: unknown): Promise<never> {
     guard.dispose()
-    this.#callEnded()
+    this.#inFlight.callEnded()
     return rejection(reason)
-  }
-
-  #callEnded(): void {
-    if (--this.#inFlight === 0) this.#idle?.()
   }
 
   /** Sends the request and reads its reply; the call ends with the promise it returns. */
@@ -483,7 +477,7 @@ class Client implements KrpcClient {
       const settle = (): boolean => {
         if (settled) return false
         settled = true
-        this.#callEnded()
+        this.#inFlight.callEnded()
         return true
       }
       const fail = (err: Error): void => {
@@ -506,16 +500,12 @@ class Client implements KrpcClient {
           // A binary reply may be the upload streamed back (an echo), so the upload goes on.
           if (!settle()) return
           const binary = new NodeBinaryResult(res, this.#maxResultBytes)
-          this.#binaries.add(binary)
+          this.#inFlight.binaryOpened(binary, () => guard.dispose())
           // The timeout ends here; the caller's signal still ends the body.
           guard.stopTimer()
           guard.onStop(() => {
             res.destroy()
             req.destroy()
-          })
-          void binary.finished.then(() => {
-            guard.dispose()
-            this.#binaries.delete(binary)
           })
           resolve(binary)
           return
@@ -567,13 +557,7 @@ class Client implements KrpcClient {
   }
 
   async #close(): Promise<void> {
-    if (this.#inFlight > 0) {
-      await new Promise<void>((resolve) => {
-        this.#idle = resolve
-      })
-    }
-    // A binary body being read is waited for; one nobody started would wait forever.
-    await Promise.all([...this.#binaries].map((binary) => (binary.taken ? binary.finished : binary.cancel())))
+    await this.#inFlight.drained()
     this.#agent.destroy()
     this.#resolveClosed()
   }
