@@ -9,17 +9,15 @@
 //
 // Run it after a build. Third-party dependencies come from the npm cache or the registry.
 // --keep leaves the install directories in place for a closer look.
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { isDeepStrictEqual } from 'node:util'
+import { pack, publishedPackages, requireBuilt, root, selectPackages } from './published-packages.mjs'
 
-const root = fileURLToPath(new URL('../..', import.meta.url))
-const PNPM = 'pnpm@10.34.9'
 const FRAMING = '@proto/framing'
 const STEP_TIMEOUT_MS = 60_000
 // Mirrors check-workspace: framing plus at most the library a transport is built on.
@@ -197,27 +195,6 @@ function parseArgs(argv) {
     }
   }
   return options
-}
-
-function publishedPackages() {
-  return readdirSync(join(root, 'packages'), { withFileTypes: true })
-    .filter((entry) => entry.isDirectory() && existsSync(join(root, 'packages', entry.name, 'package.json')))
-    .map((entry) => {
-      const dir = join(root, 'packages', entry.name)
-      return { short: entry.name, dir, manifest: JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) }
-    })
-    .filter((pkg) => pkg.manifest.private !== true)
-}
-
-function pack(packages, destination) {
-  const filters = packages.flatMap((pkg) => ['--filter', pkg.manifest.name])
-  const run = spawnSync('npx', ['-y', PNPM, ...filters, 'pack', '--pack-destination', destination, '--json'], {
-    cwd: root,
-    encoding: 'utf8',
-  })
-  if (run.status !== 0) throw new Error(`pnpm pack failed (exit ${run.status}):\n${run.stdout}${run.stderr}`)
-  const parsed = JSON.parse(run.stdout)
-  return new Map((Array.isArray(parsed) ? parsed : [parsed]).map((entry) => [entry.name, entry]))
 }
 
 // Run as a package script, this inherits pnpm's view of the workspace as npm_* and pnpm_*
@@ -434,17 +411,8 @@ const started = performance.now()
 const all = publishedPackages()
 const framing = all.find((pkg) => pkg.manifest.name === FRAMING)
 if (framing === undefined) throw new Error(`${FRAMING} is not in packages/`)
-const selected = options.only === undefined ? all : all.filter((pkg) => options.only.includes(pkg.short))
-const unknown = (options.only ?? []).filter((name) => !all.some((pkg) => pkg.short === name))
-if (unknown.length > 0) {
-  console.error(`--only: no published package named ${unknown.join(', ')} (have ${all.map((p) => p.short).join(', ')})`)
-  process.exit(2)
-}
-const unbuilt = [...new Set([framing, ...selected])].filter((pkg) => !existsSync(join(pkg.dir, 'dist')))
-if (unbuilt.length > 0) {
-  console.error(`no dist/ in ${unbuilt.map((pkg) => pkg.short).join(', ')}: build first (pnpm build)`)
-  process.exit(1)
-}
+const selected = selectPackages(all, options.only)
+requireBuilt([...new Set([framing, ...selected])])
 
 const packDir = mkdtempSync(join(tmpdir(), 'proto-install-tarballs-'))
 const verdicts = []

@@ -5,32 +5,13 @@
 //   node tooling/scripts/check-packages.mjs [--only karp,tej]
 //
 // Run it after a build: the tarballs take dist/ as it is.
-import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { pack, publishedPackages, requireBuilt, root, selectPackages } from './published-packages.mjs'
 
-const root = fileURLToPath(new URL('../..', import.meta.url))
-const PNPM = 'pnpm@10.34.9'
 const bin = (name) => join(root, 'node_modules/.bin', name)
-
-function publishedPackages(only) {
-  const all = readdirSync(join(root, 'packages'), { withFileTypes: true })
-    .filter((entry) => entry.isDirectory() && existsSync(join(root, 'packages', entry.name, 'package.json')))
-    .map((entry) => {
-      const dir = join(root, 'packages', entry.name)
-      return { short: entry.name, dir, manifest: JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) }
-    })
-    .filter((pkg) => pkg.manifest.private !== true)
-  if (only === undefined) return all
-  const unknown = only.filter((name) => !all.some((pkg) => pkg.short === name))
-  if (unknown.length > 0) {
-    console.error(`--only: no published package named ${unknown.join(', ')} (have ${all.map((p) => p.short).join(', ')})`)
-    process.exit(2)
-  }
-  return all.filter((pkg) => only.includes(pkg.short))
-}
 
 function parseOnly(argv) {
   const at = argv.indexOf('--only')
@@ -41,18 +22,6 @@ function parseOnly(argv) {
     process.exit(2)
   }
   return value.split(',').map((name) => name.trim().replace(/^@proto\//, '')).filter(Boolean)
-}
-
-// One pnpm process packs them all: starting pnpm through npx costs more than packing.
-function pack(packages, destination) {
-  const filters = packages.flatMap((pkg) => ['--filter', pkg.manifest.name])
-  const run = spawnSync('npx', ['-y', PNPM, ...filters, 'pack', '--pack-destination', destination, '--json'], {
-    cwd: root,
-    encoding: 'utf8',
-  })
-  if (run.status !== 0) throw new Error(`pnpm pack failed (exit ${run.status}):\n${run.stdout}${run.stderr}`)
-  const parsed = JSON.parse(run.stdout)
-  return new Map((Array.isArray(parsed) ? parsed : [parsed]).map((entry) => [entry.name, entry.filename]))
 }
 
 function capture(command, args) {
@@ -80,19 +49,15 @@ async function mapWithLimit(items, limit, fn) {
 }
 
 const started = performance.now()
-const packages = publishedPackages(parseOnly(process.argv.slice(2)))
-const unbuilt = packages.filter((pkg) => !existsSync(join(pkg.dir, 'dist')))
-if (unbuilt.length > 0) {
-  console.error(`no dist/ in ${unbuilt.map((pkg) => pkg.short).join(', ')}: build first (pnpm build)`)
-  process.exit(1)
-}
+const packages = selectPackages(publishedPackages(), parseOnly(process.argv.slice(2)))
+requireBuilt(packages)
 
 const workDir = mkdtempSync(join(tmpdir(), 'proto-check-packages-'))
 let failed = 0
 try {
   const tarballs = pack(packages, workDir)
   const results = await mapWithLimit(packages, availableParallelism(), async (pkg) => {
-    const tarball = tarballs.get(pkg.manifest.name)
+    const tarball = tarballs.get(pkg.manifest.name)?.filename
     if (tarball === undefined) return { pkg, checks: [{ tool: 'pack', ok: false, output: 'pnpm pack made no tarball\n' }] }
     const [publint, attw] = await Promise.all([
       capture(bin('publint'), ['run', tarball, '--strict']),
