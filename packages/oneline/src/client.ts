@@ -233,6 +233,8 @@ interface Limits {
 }
 
 const ignore = (): void => {}
+// The longest delay a Node timer takes.
+const MAX_TIMER_DELAY = 2_147_483_647
 // The options of a call made without any, shared rather than a new object per call.
 const NO_OPTIONS: OnelineRequestOptions = Object.freeze({})
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined }
@@ -310,7 +312,8 @@ class Client implements OnelineClient {
     if (deadline >= this.#timerDeadline) return
     clearTimeout(this.#timer)
     this.#timerDeadline = deadline
-    this.#timer = setTimeout(this.#onTimer, Math.max(0, deadline - performance.now()))
+    // Node fires a longer delay at once: a far deadline takes several turns of the timer.
+    this.#timer = setTimeout(this.#onTimer, Math.min(MAX_TIMER_DELAY, Math.max(0, deadline - performance.now())))
     // The socket keeps the process alive while requests wait; the timer need not.
     this.#timer.unref()
   }

@@ -277,6 +277,18 @@ describe('requests', () => {
     expect(await long).toMatchObject({ name: 'TimeoutError' })
   })
 
+  it('waits out a timeout longer than a Node timer can take', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
+    const { client, peer } = await handshake()
+    const reply = client.request('x', { timeout: 2 ** 32 }).catch((err: unknown) => err)
+    await peer.bytes(2)
+    await vi.advanceTimersByTimeAsync(2 ** 32 - 1)
+    const settled = await Promise.race([reply, turn().then(() => 'pending')])
+    expect(settled).toBe('pending')
+    await vi.advanceTimersByTimeAsync(1)
+    expect(await reply).toMatchObject({ name: 'TimeoutError' })
+  })
+
   it('rejects an aborted request with the reason, and keeps its place', async () => {
     const { port } = await res.server({ handler: demoHandler })
     const client = await connect({ port })
