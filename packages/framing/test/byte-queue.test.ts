@@ -38,17 +38,82 @@ describe('ByteQueue', () => {
   })
 
   it('takes a view within a chunk and joins across chunks only', () => {
-    const first = hex('61626364')
+    // 4 KiB in its own ArrayBuffer: worth keeping as it came, so reads within it are views.
+    const first = Buffer.alloc(4096, 0x61)
     const q = new ByteQueue()
     q.push(first)
     q.push(hex('6566'))
-    const view = q.take(2)
+    const view = q.take(4094)
     const joined = q.take(3)
     first.fill(0x7a)
-    expect(String(view)).toBe('zz')
-    expect(String(joined)).toBe('cde')
+    expect(String(view)).toBe('z'.repeat(4094))
+    expect(String(joined)).toBe('aae')
     expect(q.take(0).length).toBe(0)
     expect(String(q.take(1))).toBe('f')
+  })
+
+  it('copies a small chunk once another follows, and keeps the newest as it came', () => {
+    const first = hex('6162')
+    const second = hex('6364')
+    const q = new ByteQueue()
+    q.push(first)
+    q.push(second)
+    first.fill(0x7a)
+    second.fill(0x79)
+    expect(String(q.take(4))).toBe('abyy')
+  })
+
+  it('copies a chunk that fills less than half its ArrayBuffer', () => {
+    const backing = Buffer.alloc(16_384, 0x61)
+    const chunk = backing.subarray(0, 8191)
+    const q = new ByteQueue()
+    q.push(chunk)
+    q.push(hex('62'))
+    backing.fill(0x7a)
+    const bytes = q.take(8192)
+    expect(bytes.buffer).not.toBe(backing.buffer)
+    expect(String(bytes)).toBe(`${'a'.repeat(8191)}b`)
+  })
+
+  it('keeps a chunk that fills half its ArrayBuffer or more', () => {
+    const backing = Buffer.alloc(16_384, 0x61)
+    const q = new ByteQueue()
+    q.push(backing.subarray(0, 8192))
+    q.push(hex('62'))
+    expect(q.take(8192).buffer).toBe(backing.buffer)
+  })
+
+  it('compact() copies the newest small chunk at once', () => {
+    const chunk = hex('616263')
+    const q = new ByteQueue()
+    q.push(chunk)
+    q.compact()
+    chunk.fill(0x7a)
+    expect(String(q.take(3))).toBe('abc')
+  })
+
+  it('copies only the unread rest of a small chunk it has begun to read', () => {
+    const q = queueOf('01020304')
+    expect(q.u16()).toBe(0x0102)
+    q.push(hex('05'))
+    expect(q.length).toBe(3)
+    expect(q.take(3)).toEqual(hex('030405'))
+  })
+
+  it('takeInto moves bytes across chunks into a target and says how many', () => {
+    const q = queueOf('6162', '63', '6465')
+    const target = Buffer.alloc(6, 0x2e)
+    expect(q.takeInto(target, 1)).toBe(5)
+    expect(String(target)).toBe('.abcde')
+    expect(q.length).toBe(0)
+    const r = queueOf('010203')
+    const small = Buffer.alloc(2)
+    expect(r.takeInto(small)).toBe(2)
+    expect(small).toEqual(hex('0102'))
+    expect(r.takeInto(small, 2)).toBe(0)
+    expect(r.length).toBe(1)
+    expect(() => r.takeInto(small, 3)).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
+    expect(() => r.takeInto(small, -1)).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
   })
 
   it('takeUpTo never joins', () => {
