@@ -1,4 +1,5 @@
 import { Buffer } from 'node:buffer'
+import { ByteQueue } from './byte-queue.ts'
 import { DEFAULT_MAX_FRAME_BYTES } from './constants.ts'
 import { BadLengthError, FrameTooLargeError, TruncatedFrameError, UsageError } from './errors.ts'
 import type { ProtoError } from './errors.ts'
@@ -91,8 +92,8 @@ export class LengthPrefixedDecoder implements FrameDecoder {
   #headerFill = 0
   // Payload length of the unfinished frame, or -1 while its prefix is incomplete.
   #frameLength = -1
-  #parts: Buffer[] = []
-  #partsLength = 0
+  // The payload received so far; small pieces are copied together, so memory follows the bytes.
+  readonly #pending = new ByteQueue()
   #error: ProtoError | undefined
 
   constructor(init?: LengthPrefixInit) {
@@ -102,7 +103,7 @@ export class LengthPrefixedDecoder implements FrameDecoder {
   }
 
   get buffered(): number {
-    return this.#headerFill + this.#partsLength
+    return this.#headerFill + this.#pending.length
   }
 
   get error(): ProtoError | undefined {
@@ -129,10 +130,7 @@ export class LengthPrefixedDecoder implements FrameDecoder {
       const end = start + size
       if (end > length) {
         this.#frameLength = size
-        if (start < length) {
-          this.#parts.push(buf.subarray(start))
-          this.#partsLength = length - start
-        }
+        if (start < length) this.#hold(buf.subarray(start))
         return frames
       }
       frames.push(copy ? Buffer.from(buf.subarray(start, end)) : buf.subarray(start, end))
@@ -150,7 +148,7 @@ export class LengthPrefixedDecoder implements FrameDecoder {
     if (this.#headerFill === 0 && this.#frameLength < 0) return []
     const prefixBytes = this.#layout.prefixBytes
     const framed = this.#frameLength >= 0
-    const received = framed ? prefixBytes + this.#partsLength : this.#headerFill
+    const received = framed ? prefixBytes + this.#pending.length : this.#headerFill
     const expected = framed ? prefixBytes + this.#frameLength : undefined
     this.#reset()
     throw (this.#error = new TruncatedFrameError(received, expected))
@@ -179,28 +177,30 @@ export class LengthPrefixedDecoder implements FrameDecoder {
       this.#frameLength = size
       at = n
     }
-    const missing = this.#frameLength - this.#partsLength
+    const pending = this.#pending
+    const missing = this.#frameLength - pending.length
     if (buf.length - at < missing) {
-      if (buf.length > at) {
-        this.#parts.push(buf.subarray(at))
-        this.#partsLength += buf.length - at
-      }
+      if (buf.length > at) this.#hold(at === 0 ? buf : buf.subarray(at))
       return -1
     }
     const end = at + missing
-    const parts = this.#parts
     let frame: Buffer
-    if (parts.length === 0) {
+    if (pending.length === 0) {
       frame = this.#copy ? Buffer.from(buf.subarray(at, end)) : buf.subarray(at, end)
     } else {
-      parts.push(buf.subarray(at, end))
-      frame = Buffer.concat(parts, this.#frameLength)
+      frame = Buffer.allocUnsafe(this.#frameLength)
+      const moved = pending.takeInto(frame)
+      buf.copy(frame, moved, at, end)
     }
     frames.push(frame)
-    this.#parts = []
-    this.#partsLength = 0
     this.#frameLength = -1
     return end
+  }
+
+  /** Keeps a piece of the unfinished payload, copied at once if it is small. */
+  #hold(piece: Buffer): void {
+    this.#pending.push(piece)
+    this.#pending.compact()
   }
 
   /** Fails on the prefix `value`, whose length is negative or over the limit. */
@@ -218,8 +218,7 @@ export class LengthPrefixedDecoder implements FrameDecoder {
   #reset(): void {
     this.#headerFill = 0
     this.#frameLength = -1
-    this.#parts = []
-    this.#partsLength = 0
+    this.#pending.skip(this.#pending.length)
   }
 }
 

@@ -51,6 +51,29 @@ function placed(bytes: Uint8Array, before: number, after: number): Buffer {
   return backing.subarray(before, before + bytes.length)
 }
 
+/** Cuts of `length` bytes into chunks of a few bytes and of several KiB, each placed with room around it. */
+const placedCuts = (length: number) =>
+  fc.array(
+    fc.record({
+      size: fc.oneof(fc.integer({ min: 0, max: 8 }), fc.integer({ min: 3000, max: 9000 })),
+      before: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 12_000 })),
+      after: fc.integer({ min: 0, max: 16 }),
+    }),
+    { maxLength: Math.ceil(length / 1000) + 8 },
+  )
+
+function placedChunks(input: Buffer, cuts: readonly { size: number; before: number; after: number }[]): Buffer[] {
+  const chunks: Buffer[] = []
+  let at = 0
+  for (const { size, before, after } of cuts) {
+    if (at >= input.length) break
+    chunks.push(placed(input.subarray(at, at + size), before, after))
+    at += size
+  }
+  if (at < input.length) chunks.push(placed(input.subarray(at), 0, 0))
+  return chunks
+}
+
 describe('properties', () => {
   it('ByteQueue: any chunks, placed anyhow, read back in order whatever the reads', () => {
     const push = fc.record({
@@ -139,6 +162,38 @@ describe('properties', () => {
         expectNext(q.take(q.length))
       }),
       { numRuns },
+    )
+  })
+
+  it('LineDecoder and LengthPrefixedDecoder: long frames in chunks of any size and placement decode the same', () => {
+    const longLines = fc.array(fc.oneof(arb.line(20), arb.line(12_000)), { minLength: 1, maxLength: 4 })
+    fc.assert(
+      fc.property(
+        longLines.chain((lines) => {
+          const wire = Buffer.concat(lines.flatMap((l) => [l, Buffer.from('\n')]))
+          return fc.tuple(fc.constant(lines), fc.constant(wire), placedCuts(wire.length), fc.boolean())
+        }),
+        ([lines, wire, cuts, copy]) => {
+          const out = run(new LineDecoder({ maxLineBytes: 12_000, copy }), placedChunks(wire, cuts))
+          expect(out.code).toBeUndefined()
+          expect(hexes(out.frames)).toEqual(hexes(lines))
+        },
+      ),
+      { numRuns: Math.max(1, Math.ceil(numRuns / 4)) },
+    )
+    fc.assert(
+      fc.property(
+        fc.array(arb.bytes(12_000), { minLength: 1, maxLength: 4 }).chain((payloads) => {
+          const wire = Buffer.concat(payloads.map((p) => encodeLengthPrefixed(p)))
+          return fc.tuple(fc.constant(payloads), fc.constant(wire), placedCuts(wire.length), fc.boolean())
+        }),
+        ([payloads, wire, cuts, copy]) => {
+          const out = run(new LengthPrefixedDecoder({ copy }), placedChunks(wire, cuts))
+          expect(out.code).toBeUndefined()
+          expect(hexes(out.frames)).toEqual(hexes(payloads))
+        },
+      ),
+      { numRuns: Math.max(1, Math.ceil(numRuns / 4)) },
     )
   })
 
