@@ -1,17 +1,15 @@
 import { Buffer } from 'node:buffer'
 import { BadLengthError, UsageError } from './errors.ts'
 import type { Endian } from './length-prefixed.ts'
+import { retainedBytes } from './retained.ts'
 import { toBuffer } from './to-buffer.ts'
 
 const TWO_32 = 0x1_0000_0000
 const MAX_SAFE_HIGH = 0x1f_ffff
 
-// A chunk is kept as it came only if it is this long and fills at least half its ArrayBuffer:
-// a shorter one costs more in objects (some 500 bytes for a socket read) or in the ArrayBuffer
-// it pins than in bytes, so it is copied into a block.
-const MIN_KEPT_BYTES = 4096
 // Each new block is as large as the bytes already queued, so blocks at most double what they
-// hold, within these bounds.
+// hold, within these bounds. Blocks under 4 KiB come from Node's shared pool, as every small
+// Buffer does, so that copying a small piece costs no allocation of its own.
 const MIN_BLOCK_BYTES = 256
 const MAX_BLOCK_BYTES = 65_536
 
@@ -19,9 +17,10 @@ const MAX_BLOCK_BYTES = 65_536
  * A synchronous queue of chunks with integer and byte reads. Reads within one chunk are views;
  * `take` joins only when its bytes span chunks, `takeUpTo` never does.
  *
- * Memory follows the bytes queued, however they were chunked: a chunk under 4 KiB, or filling
- * less than half its ArrayBuffer, is copied into a block of the queue's own once another chunk
- * is queued behind it (or at `compact()`). So the queue holds at most about twice its `length`,
+ * Memory follows the bytes queued, however they were chunked. A chunk whose bytes are less than
+ * half of what it costs (its ArrayBuffer, plus some 500 bytes of objects) is copied into a block
+ * of the queue's own once another chunk is queued behind it, or at `compact()`: a 1-byte socket
+ * read, or a small slice of a large read. So the queue holds at most about twice its `length`,
  * plus the newest chunk and a few hundred bytes.
  */
 export class ByteQueue {
@@ -51,7 +50,8 @@ export class ByteQueue {
     const buf = toBuffer(chunk)
     this.#chunks[this.#count++] = buf
     this.#length += length
-    this.#looseTail = length < MIN_KEPT_BYTES || length * 2 < buf.buffer.byteLength
+    // Kept as it came only if its bytes are at least half of what it holds; else copied.
+    this.#looseTail = length * 2 < retainedBytes(buf)
   }
 
   /** Copies the newest chunk now if it is not worth its memory, rather than when another chunk follows. */
@@ -133,6 +133,7 @@ export class ByteQueue {
   /**
    * Moves the next bytes into `target` from `offset` on, until it is full or the queue is empty,
    * and returns how many it moved: a frame built from queued bytes is copied once.
+   * @throws {UsageError} when `offset` is not an integer from 0 to `target.length`
    */
   takeInto(target: Uint8Array, offset = 0): number {
     checkCount(offset)
@@ -145,7 +146,7 @@ export class ByteQueue {
       const chunk = this.#first()
       const start = this.#offset
       const count = Math.min(n - done, chunk.length - start)
-      chunk.copy(target, offset + done, start, start + count)
+      target.set(count === chunk.length ? chunk : chunk.subarray(start, start + count), offset + done)
       this.#consume(count, chunk)
       done += count
     }
@@ -232,12 +233,12 @@ export class ByteQueue {
       let fill = this.#blockFill
       if (block === undefined || fill === block.length) {
         const size = Math.max(chunk.length - start, Math.min(MAX_BLOCK_BYTES, Math.max(MIN_BLOCK_BYTES, this.#length)))
-        block = this.#block = Buffer.allocUnsafeSlow(size)
+        block = this.#block = Buffer.allocUnsafe(size)
         fill = 0
         this.#blockChunk = -1
       }
       const count = Math.min(block.length - fill, chunk.length - start)
-      chunk.copy(block, fill, start, start + count)
+      block.set(count === chunk.length ? chunk : chunk.subarray(start, start + count), fill)
       const at = this.#blockChunk
       if (at === this.#count - 1 && at >= this.#head) {
         const view = chunks[at] as Buffer

@@ -63,24 +63,33 @@ describe('ByteQueue', () => {
     expect(String(q.take(4))).toBe('abyy')
   })
 
-  it('copies a chunk that fills less than half its ArrayBuffer', () => {
+  it('copies a chunk whose bytes are less than half its ArrayBuffer plus 512', () => {
     const backing = Buffer.alloc(16_384, 0x61)
-    const chunk = backing.subarray(0, 8191)
     const q = new ByteQueue()
-    q.push(chunk)
+    q.push(backing.subarray(0, 8447))
     q.push(hex('62'))
     backing.fill(0x7a)
-    const bytes = q.take(8192)
+    const bytes = q.take(8448)
     expect(bytes.buffer).not.toBe(backing.buffer)
-    expect(String(bytes)).toBe(`${'a'.repeat(8191)}b`)
+    expect(String(bytes)).toBe(`${'a'.repeat(8447)}b`)
   })
 
-  it('keeps a chunk that fills half its ArrayBuffer or more', () => {
+  it('keeps a chunk whose bytes are half its ArrayBuffer plus 512 or more', () => {
     const backing = Buffer.alloc(16_384, 0x61)
     const q = new ByteQueue()
-    q.push(backing.subarray(0, 8192))
+    q.push(backing.subarray(0, 8448))
     q.push(hex('62'))
-    expect(q.take(8192).buffer).toBe(backing.buffer)
+    expect(q.take(8448).buffer).toBe(backing.buffer)
+    q.skip(1)
+    // A socket read has an ArrayBuffer of its own size: from 512 bytes on it is kept.
+    const read = Buffer.allocUnsafeSlow(512).fill(0x63)
+    q.push(read)
+    q.push(hex('64'))
+    expect(q.take(512).buffer).toBe(read.buffer)
+    const smaller = Buffer.allocUnsafeSlow(511).fill(0x65)
+    q.push(smaller)
+    q.push(hex('66'))
+    expect(q.take(512).buffer).not.toBe(smaller.buffer)
   })
 
   it('compact() copies the newest small chunk at once', () => {
