@@ -28,6 +28,8 @@ export interface LengthPrefixInit {
 
 const TWO_32 = 0x1_0000_0000
 const MAX_SAFE = Number.MAX_SAFE_INTEGER
+// A payload up to this size gets its own buffer with its first bytes, whatever they number.
+const SMALL_FRAME_BYTES = 4096
 
 type ReadPrefix = (buf: Buffer, offset: number) => number
 
@@ -92,8 +94,12 @@ export class LengthPrefixedDecoder implements FrameDecoder {
   #headerFill = 0
   // Payload length of the unfinished frame, or -1 while its prefix is incomplete.
   #frameLength = -1
-  // The payload received so far; small pieces are copied together, so memory follows the bytes.
+  // The payload received so far: in a queue, where small pieces are copied together, until it is
+  // half the declared length (or the payload is small); from then on in the payload's own
+  // buffer, so memory stays within twice the bytes received and the payload is copied once.
   readonly #pending = new ByteQueue()
+  #frame: Buffer | undefined
+  #frameFill = 0
   #error: ProtoError | undefined
 
   constructor(init?: LengthPrefixInit) {
@@ -103,7 +109,7 @@ export class LengthPrefixedDecoder implements FrameDecoder {
   }
 
   get buffered(): number {
-    return this.#headerFill + this.#pending.length
+    return this.#headerFill + this.#payloadReceived()
   }
 
   get error(): ProtoError | undefined {
@@ -148,7 +154,7 @@ export class LengthPrefixedDecoder implements FrameDecoder {
     if (this.#headerFill === 0 && this.#frameLength < 0) return []
     const prefixBytes = this.#layout.prefixBytes
     const framed = this.#frameLength >= 0
-    const received = framed ? prefixBytes + this.#pending.length : this.#headerFill
+    const received = framed ? prefixBytes + this.#payloadReceived() : this.#headerFill
     const expected = framed ? prefixBytes + this.#frameLength : undefined
     this.#reset()
     throw (this.#error = new TruncatedFrameError(received, expected))
@@ -177,30 +183,52 @@ export class LengthPrefixedDecoder implements FrameDecoder {
       this.#frameLength = size
       at = n
     }
-    const pending = this.#pending
-    const missing = this.#frameLength - pending.length
+    const had = this.#payloadReceived()
+    const missing = this.#frameLength - had
     if (buf.length - at < missing) {
       if (buf.length > at) this.#hold(at === 0 ? buf : buf.subarray(at))
       return -1
     }
     const end = at + missing
     let frame: Buffer
-    if (pending.length === 0) {
+    if (had === 0) {
       frame = this.#copy ? Buffer.from(buf.subarray(at, end)) : buf.subarray(at, end)
     } else {
-      frame = Buffer.allocUnsafe(this.#frameLength)
-      const moved = pending.takeInto(frame)
-      buf.copy(frame, moved, at, end)
+      frame = this.#frame ?? this.#ownBuffer()
+      frame.set(buf.subarray(at, end), had)
+      this.#frame = undefined
+      this.#frameFill = 0
     }
     frames.push(frame)
     this.#frameLength = -1
     return end
   }
 
-  /** Keeps a piece of the unfinished payload, copied at once if it is small. */
+  #payloadReceived(): number {
+    return this.#frame === undefined ? this.#pending.length : this.#frameFill
+  }
+
+  /** Keeps a piece of the unfinished payload, never as a view that pins more than it holds. */
   #hold(piece: Buffer): void {
-    this.#pending.push(piece)
-    this.#pending.compact()
+    let frame = this.#frame
+    if (frame === undefined) {
+      const received = this.#pending.length + piece.length
+      if (this.#frameLength > Math.max(2 * received, SMALL_FRAME_BYTES)) {
+        this.#pending.push(piece)
+        this.#pending.compact()
+        return
+      }
+      frame = this.#frame = this.#ownBuffer()
+    }
+    frame.set(piece, this.#frameFill)
+    this.#frameFill += piece.length
+  }
+
+  /** The payload's own buffer, holding what the queue held. */
+  #ownBuffer(): Buffer {
+    const frame = Buffer.allocUnsafe(this.#frameLength)
+    this.#frameFill = this.#pending.takeInto(frame)
+    return frame
   }
 
   /** Fails on the prefix `value`, whose length is negative or over the limit. */
@@ -219,6 +247,8 @@ export class LengthPrefixedDecoder implements FrameDecoder {
     this.#headerFill = 0
     this.#frameLength = -1
     this.#pending.skip(this.#pending.length)
+    this.#frame = undefined
+    this.#frameFill = 0
   }
 }
 
