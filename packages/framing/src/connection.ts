@@ -1,7 +1,6 @@
 import type { Buffer } from 'node:buffer'
 import process from 'node:process'
 import type { Duplex } from 'node:stream'
-import { ByteQueue } from './byte-queue.ts'
 import { ByteReader } from './byte-reader.ts'
 import { DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_READ_BYTES, DEFAULT_MAX_WRITE_BUFFER_BYTES } from './constants.ts'
 import { ClosedError, IdleTimeoutError, UsageError, WriteBufferFullError, isProtoError } from './errors.ts'
@@ -10,6 +9,7 @@ import { rejectWith } from './iterate.ts'
 import type { AsyncFrameDecoder, FrameDecoder } from './iterate.ts'
 import { callSignal, checkLimit } from './options.ts'
 import type { CallOptions } from './options.ts'
+import { retainedBytes } from './retained.ts'
 
 // A settled promise holds no state a caller could change, so every write below the mark shares one.
 const RESOLVED = Promise.resolve()
@@ -44,9 +44,14 @@ export class FramedConnection<T = Buffer> implements AsyncDisposable {
   #resolveClosed!: (value: ProtoError | undefined) => void
   #closeError: ProtoError | undefined
   #readStarted = false
-  // Bytes received but not yet read; past the stream's high-water mark the stream is paused.
-  // Small chunks that wait are copied together, so memory follows the bytes, not the chunks.
-  readonly #received = new ByteQueue()
+  // Chunks received but not yet read; once the memory they hold reaches the stream's high-water
+  // mark the stream is paused. Memory, not length: 1-byte reads cost some 500 bytes each, so
+  // counting bytes would let a high-water mark of them take hundreds of times its size.
+  // Slots are reused rather than the array replaced once read: no new array per chunk.
+  #chunks: (Buffer | undefined)[] = []
+  #chunkHead = 0
+  #chunkCount = 0
+  #queued = 0
   #readEnded = false
   #readError: Error | undefined
   #wake: (() => void) | undefined
@@ -249,8 +254,9 @@ export class FramedConnection<T = Buffer> implements AsyncDisposable {
     const stream = this.#stream
     const highWaterMark = Math.max(1, stream.readableHighWaterMark)
     stream.on('data', (chunk: Buffer) => {
-      this.#received.push(chunk)
-      if (this.#received.length >= highWaterMark) stream.pause()
+      this.#chunks[this.#chunkCount++] = chunk
+      this.#queued += retainedBytes(chunk)
+      if (this.#queued >= highWaterMark) stream.pause()
       this.#wakeReader()
     })
     stream.on('end', () => {
@@ -443,16 +449,19 @@ export class FramedConnection<T = Buffer> implements AsyncDisposable {
     }
   }
 
-  /**
-   * The next received chunk, if any: as it came, or small ones that waited joined together.
-   * Reading resumes once the queue is below the high-water mark.
-   */
+  /** The next received chunk, if any; reading resumes once the queue is below the high-water mark. */
   #takeChunk(): Buffer | undefined {
-    const received = this.#received
-    if (received.length === 0) return undefined
-    const chunk = received.takeUpTo(received.length)
+    if (this.#chunkHead === this.#chunkCount) return undefined
+    const chunk = this.#chunks[this.#chunkHead] as Buffer
+    this.#chunks[this.#chunkHead] = undefined
+    this.#chunkHead += 1
+    if (this.#chunkHead === this.#chunkCount) {
+      this.#chunkHead = 0
+      this.#chunkCount = 0
+    }
+    this.#queued -= retainedBytes(chunk)
     const stream = this.#stream
-    if (received.length < Math.max(1, stream.readableHighWaterMark) && stream.isPaused() && this.#readError === undefined) {
+    if (this.#queued < Math.max(1, stream.readableHighWaterMark) && stream.isPaused() && this.#readError === undefined) {
       stream.resume()
     }
     return chunk
