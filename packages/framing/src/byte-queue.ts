@@ -1,3 +1,4 @@
+// ByteQueue: input chunks queued for the decoders and readers, in memory that follows the bytes.
 import { Buffer } from 'node:buffer'
 import { BadLengthError, UsageError } from './errors.ts'
 import type { Endian } from './length-prefixed.ts'

@@ -1,3 +1,4 @@
+// Length-prefixed frames: the prefix layouts, LengthPrefixedDecoder and the encoders.
 import { Buffer } from 'node:buffer'
 import { ByteQueue } from './byte-queue.ts'
 import { DEFAULT_MAX_FRAME_BYTES } from './constants.ts'

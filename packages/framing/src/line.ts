@@ -1,3 +1,4 @@
+// Lines: LineDecoder, which splits input at LF, and encodeLine.
 import { Buffer } from 'node:buffer'
 import { ByteQueue } from './byte-queue.ts'
 import { DEFAULT_MAX_LINE_BYTES } from './constants.ts'
