@@ -15,16 +15,22 @@ export {
 export {
   BadLengthError,
   ClosedError,
+  ConnectError,
   ErrorCode,
   FrameTooLargeError,
   IdleTimeoutError,
   InvalidFrameError,
+  ListenError,
   ProtoError,
+  TimeoutError,
+  TlsHandshakeError,
+  TooManyConnectionsError,
   TruncatedFrameError,
   UsageError,
   WriteBufferFullError,
   isProtoError,
 } from './errors.ts'
+export type { PlumbingErrors } from './errors.ts'
 export type { GzipMemberDecoderInit } from './gzip.ts'
 export { GzipMemberDecoder } from './gzip.ts'
 export type { AsyncFrameDecoder, DecodeFramesOptions, FrameDecoder } from './iterate.ts'
