@@ -1,4 +1,6 @@
-// The browser-safe entry `@proto/framing/errors`: errors and call options only.
+// The browser-safe entry `@proto/framing/errors`: errors, call options and deadlines, no `node:` module.
+export type { CallGuard, Deadline, DeadlineSignal } from './deadlines.ts'
+export { DeadlineScheduler, callSignal, checkTimeout, deadlineSignal, guardCall } from './deadlines.ts'
 export {
   BadLengthError,
   ClosedError,
@@ -19,4 +21,4 @@ export {
 } from './errors.ts'
 export type { PlumbingErrors } from './errors.ts'
 export type { CallOptions } from './options.ts'
-export { callSignal, checkLimit } from './options.ts'
+export { checkLimit } from './options.ts'

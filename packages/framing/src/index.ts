@@ -12,6 +12,8 @@ export {
   DEFAULT_MAX_READ_BYTES,
   DEFAULT_MAX_WRITE_BUFFER_BYTES,
 } from './constants.ts'
+export type { CallGuard, Deadline, DeadlineSignal } from './deadlines.ts'
+export { DeadlineScheduler, callSignal, checkTimeout, deadlineSignal, guardCall } from './deadlines.ts'
 export {
   BadLengthError,
   ClosedError,
@@ -40,4 +42,4 @@ export { LengthPrefixedDecoder, encodeLengthPrefix, encodeLengthPrefixed } from 
 export type { EncodeLineInit, LineDecoderInit } from './line.ts'
 export { LineDecoder, encodeLine } from './line.ts'
 export type { CallOptions } from './options.ts'
-export { callSignal, checkLimit } from './options.ts'
+export { checkLimit } from './options.ts'

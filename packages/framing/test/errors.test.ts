@@ -18,7 +18,7 @@ import {
   WriteBufferFullError,
   isProtoError,
 } from '../src/errors.ts'
-import { callSignal, checkLimit } from '../src/options.ts'
+import { checkLimit } from '../src/options.ts'
 
 describe('errors', () => {
   const cause = new Error('underneath')
@@ -152,33 +152,5 @@ describe('checkLimit', () => {
 
   it('refuses a bad fallback as well', () => {
     expect(() => checkLimit('n', undefined, Infinity)).toThrow(UsageError)
-  })
-})
-
-describe('callSignal', () => {
-  it('is undefined without signal or timeout, and the signal itself without a timeout', () => {
-    expect(callSignal()).toBeUndefined()
-    expect(callSignal({})).toBeUndefined()
-    const controller = new AbortController()
-    expect(callSignal({ signal: controller.signal })).toBe(controller.signal)
-  })
-
-  it('aborts with a TimeoutError after the timeout', async () => {
-    const signal = callSignal({ timeout: 1 })
-    if (signal === undefined) return expect.unreachable()
-    await new Promise((resolve) => signal.addEventListener('abort', resolve))
-    expect((signal.reason as Error).name).toBe('TimeoutError')
-  })
-
-  it('follows the caller signal when both are given', () => {
-    const controller = new AbortController()
-    const signal = callSignal({ signal: controller.signal, timeout: 60_000 })
-    controller.abort(new Error('stop'))
-    expect(signal?.aborted).toBe(true)
-    expect((signal?.reason as Error).message).toBe('stop')
-  })
-
-  it('refuses a bad timeout', () => {
-    expect(() => callSignal({ timeout: -1 })).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
   })
 })

@@ -8,6 +8,8 @@ import * as testing from '../src/testing/index.ts'
 
 const src = join(dirname(fileURLToPath(import.meta.url)), '..', 'src')
 
+const DEADLINES = ['DeadlineScheduler', 'callSignal', 'checkTimeout', 'deadlineSignal', 'guardCall']
+
 const ERRORS = [
   'BadLengthError',
   'ClosedError',
@@ -32,6 +34,7 @@ describe('the public surface', () => {
     expect(Object.keys(main).sort()).toEqual(
       [
         ...ERRORS,
+        ...DEADLINES,
         'ByteQueue',
         'ByteReader',
         'DEFAULT_FIELD_HIGH_WATER_MARK',
@@ -45,7 +48,6 @@ describe('the public surface', () => {
         'GzipMemberDecoder',
         'LengthPrefixedDecoder',
         'LineDecoder',
-        'callSignal',
         'checkLimit',
         'decodeFrames',
         'encodeLengthPrefix',
@@ -65,8 +67,8 @@ describe('the public surface', () => {
     expect(main.DEFAULT_IDLE_TIMEOUT).toBe(0)
   })
 
-  it('exports errors, callSignal and checkLimit from "./errors"', () => {
-    expect(Object.keys(errorsEntry).sort()).toEqual([...ERRORS, 'callSignal', 'checkLimit'].sort())
+  it('exports errors, deadlines and checkLimit from "./errors"', () => {
+    expect(Object.keys(errorsEntry).sort()).toEqual([...ERRORS, ...DEADLINES, 'checkLimit'].sort())
     expect(errorsEntry.ProtoError).toBe(main.ProtoError)
   })
 
@@ -90,7 +92,7 @@ describe('the public surface', () => {
       }
     }
     visit(join(src, 'errors-entry.ts'))
-    expect([...seen].map((f) => f.slice(src.length + 1)).sort()).toEqual(['errors-entry.ts', 'errors.ts', 'options.ts'])
+    expect([...seen].map((f) => f.slice(src.length + 1)).sort()).toEqual(['deadlines.ts', 'errors-entry.ts', 'errors.ts', 'options.ts'])
   })
 
   it('maps the entry points in package.json to files the build emits', () => {
