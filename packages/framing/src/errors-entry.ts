@@ -1,4 +1,6 @@
 // The browser-safe entry `@proto/framing/errors`: errors, call options and deadlines, no `node:` module.
+export type { KnownOptions, OptionNames } from './check-options.ts'
+export { checkOptions } from './check-options.ts'
 export type { CallGuard, Deadline, DeadlineSignal } from './deadlines.ts'
 export { DeadlineScheduler, callSignal, checkTimeout, deadlineSignal, guardCall } from './deadlines.ts'
 export {

@@ -12,6 +12,8 @@ export {
   DEFAULT_MAX_READ_BYTES,
   DEFAULT_MAX_WRITE_BUFFER_BYTES,
 } from './constants.ts'
+export type { KnownOptions, OptionNames } from './check-options.ts'
+export { checkOptions } from './check-options.ts'
 export type { CallGuard, Deadline, DeadlineSignal } from './deadlines.ts'
 export { DeadlineScheduler, callSignal, checkTimeout, deadlineSignal, guardCall } from './deadlines.ts'
 export {

@@ -8,7 +8,8 @@ import * as testing from '../src/testing/index.ts'
 
 const src = join(dirname(fileURLToPath(import.meta.url)), '..', 'src')
 
-const DEADLINES = ['DeadlineScheduler', 'callSignal', 'checkTimeout', 'deadlineSignal', 'guardCall']
+// The browser-safe call helpers, in both entries.
+const CALLS = ['DeadlineScheduler', 'callSignal', 'checkOptions', 'checkTimeout', 'deadlineSignal', 'guardCall']
 
 const ERRORS = [
   'BadLengthError',
@@ -34,7 +35,7 @@ describe('the public surface', () => {
     expect(Object.keys(main).sort()).toEqual(
       [
         ...ERRORS,
-        ...DEADLINES,
+        ...CALLS,
         'ByteQueue',
         'ByteReader',
         'DEFAULT_FIELD_HIGH_WATER_MARK',
@@ -67,8 +68,8 @@ describe('the public surface', () => {
     expect(main.DEFAULT_IDLE_TIMEOUT).toBe(0)
   })
 
-  it('exports errors, deadlines and checkLimit from "./errors"', () => {
-    expect(Object.keys(errorsEntry).sort()).toEqual([...ERRORS, ...DEADLINES, 'checkLimit'].sort())
+  it('exports errors, deadlines and the option checks from "./errors"', () => {
+    expect(Object.keys(errorsEntry).sort()).toEqual([...ERRORS, ...CALLS, 'checkLimit'].sort())
     expect(errorsEntry.ProtoError).toBe(main.ProtoError)
   })
 
@@ -92,7 +93,7 @@ describe('the public surface', () => {
       }
     }
     visit(join(src, 'errors-entry.ts'))
-    expect([...seen].map((f) => f.slice(src.length + 1)).sort()).toEqual(['deadlines.ts', 'errors-entry.ts', 'errors.ts', 'options.ts'])
+    expect([...seen].map((f) => f.slice(src.length + 1)).sort()).toEqual(['check-options.ts', 'deadlines.ts', 'errors-entry.ts', 'errors.ts', 'options.ts'])
   })
 
   it('maps the entry points in package.json to files the build emits', () => {
