@@ -54,6 +54,10 @@ describe('the public surface', () => {
         'encodeLengthPrefix',
         'encodeLengthPrefixed',
         'encodeLine',
+        'peerInfo',
+        'toBuffer',
+        'toBytes',
+        'toText',
       ].sort(),
     )
   })
