@@ -16,6 +16,8 @@ export type { KnownOptions, OptionNames } from './check-options.ts'
 export { checkOptions } from './check-options.ts'
 export type { CallGuard, Deadline, DeadlineSignal } from './deadlines.ts'
 export { DeadlineScheduler, callSignal, checkTimeout, deadlineSignal, guardCall } from './deadlines.ts'
+export type { ErrorMapping, MappedCode } from './error-mapping.ts'
+export { errorMapper } from './error-mapping.ts'
 export {
   BadLengthError,
   ClosedError,

@@ -54,6 +54,7 @@ describe('the public surface', () => {
         'encodeLengthPrefix',
         'encodeLengthPrefixed',
         'encodeLine',
+        'errorMapper',
         'peerInfo',
         'toBuffer',
         'toBytes',
