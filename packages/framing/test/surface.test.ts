@@ -79,7 +79,17 @@ describe('the public surface', () => {
   })
 
   it('exports the test utilities from "./testing"', () => {
-    expect(Object.keys(testing).sort()).toEqual(['arbitraries', 'duplexPair', 'loadVectors', 'randomChunkings', 'splitAt', 'tcpPair'])
+    expect(Object.keys(testing).sort()).toEqual([
+      'arbitraries',
+      'duplexPair',
+      'loadVectors',
+      'makeTestCertificate',
+      'randomChunkings',
+      'silentServer',
+      'splitAt',
+      'tcpPair',
+      'tempSocketPath',
+    ])
   })
 
   it('loads no node: module and no Buffer through "./errors"', () => {
