@@ -12,3 +12,5 @@ export const DEFAULT_FIELD_HIGH_WATER_MARK = 65_536
 export const DEFAULT_MAX_WRITE_BUFFER_BYTES = 67_108_864
 /** Milliseconds without a byte before a waiting read fails; 0 turns the clock off. */
 export const DEFAULT_IDLE_TIMEOUT = 0
+/** Milliseconds a connect, TLS handshake included, may take. */
+export const DEFAULT_CONNECT_TIMEOUT = 30_000

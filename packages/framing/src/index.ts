@@ -1,9 +1,12 @@
 export { ByteQueue } from './byte-queue.ts'
 export type { ByteReaderInit, FieldReadableOptions, FieldStream } from './byte-reader.ts'
 export { ByteReader } from './byte-reader.ts'
+export type { ConnectInit, ConnectOptions } from './connect.ts'
+export { CONNECT_OPTION_NAMES, connectStream, describeTarget } from './connect.ts'
 export type { FramedConnectionInit } from './connection.ts'
 export { FramedConnection } from './connection.ts'
 export {
+  DEFAULT_CONNECT_TIMEOUT,
   DEFAULT_FIELD_HIGH_WATER_MARK,
   DEFAULT_IDLE_TIMEOUT,
   DEFAULT_MAX_COMPRESSED_BYTES,

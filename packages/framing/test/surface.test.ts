@@ -38,6 +38,8 @@ describe('the public surface', () => {
         ...CALLS,
         'ByteQueue',
         'ByteReader',
+        'CONNECT_OPTION_NAMES',
+        'DEFAULT_CONNECT_TIMEOUT',
         'DEFAULT_FIELD_HIGH_WATER_MARK',
         'DEFAULT_IDLE_TIMEOUT',
         'DEFAULT_MAX_COMPRESSED_BYTES',
@@ -50,6 +52,8 @@ describe('the public surface', () => {
         'LengthPrefixedDecoder',
         'LineDecoder',
         'checkLimit',
+        'connectStream',
+        'describeTarget',
         'decodeFrames',
         'encodeLengthPrefix',
         'encodeLengthPrefixed',
@@ -71,6 +75,7 @@ describe('the public surface', () => {
     expect(main.DEFAULT_FIELD_HIGH_WATER_MARK).toBe(65_536)
     expect(main.DEFAULT_MAX_WRITE_BUFFER_BYTES).toBe(67_108_864)
     expect(main.DEFAULT_IDLE_TIMEOUT).toBe(0)
+    expect(main.DEFAULT_CONNECT_TIMEOUT).toBe(30_000)
   })
 
   it('exports errors, deadlines and the option checks from "./errors"', () => {

@@ -6,9 +6,9 @@ import net from 'node:net'
 export interface SilentServer {
   readonly host: '127.0.0.1'
   readonly port: number
-  /** The connections accepted so far, held open and never written to. */
+  /** The connections open, held and never written to; what they receive is dropped. */
   readonly sockets: ReadonlySet<net.Socket>
-  /** Resolves with the next connection accepted. */
+  /** Resolves with the oldest connection not yet handed out by `accepted()`, waiting for one if need be. */
   accepted(): Promise<net.Socket>
   /** Destroys every connection and stops listening. */
   close(): Promise<void>
@@ -21,10 +21,18 @@ export interface SilentServer {
  */
 export async function silentServer(): Promise<SilentServer> {
   const sockets = new Set<net.Socket>()
+  const unclaimed: net.Socket[] = []
+  const waiting: ((socket: net.Socket) => void)[] = []
   const server = net.createServer((socket) => {
     sockets.add(socket)
+    // A peer that resets is only gone; that is no failure of a server that never answers.
     socket.on('error', () => sockets.delete(socket))
     socket.on('close', () => sockets.delete(socket))
+    // Read and dropped, so that the server still sees the peer leave.
+    socket.resume()
+    const waiter = waiting.shift()
+    if (waiter === undefined) unclaimed.push(socket)
+    else waiter(socket)
   })
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
@@ -34,9 +42,10 @@ export async function silentServer(): Promise<SilentServer> {
     host: '127.0.0.1',
     port: address.port,
     sockets,
-    async accepted() {
-      const [socket] = (await once(server, 'connection')) as [net.Socket]
-      return socket
+    accepted() {
+      const socket = unclaimed.shift()
+      if (socket !== undefined) return Promise.resolve(socket)
+      return new Promise((resolve) => waiting.push(resolve))
     },
     async close() {
       for (const socket of sockets) socket.destroy()
