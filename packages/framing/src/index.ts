@@ -1,3 +1,4 @@
+export type { ListenAddress, PathAddress, TcpAddress } from './address.ts'
 export { ByteQueue } from './byte-queue.ts'
 export type { ByteReaderInit, FieldReadableOptions, FieldStream } from './byte-reader.ts'
 export { ByteReader } from './byte-reader.ts'
@@ -19,6 +20,17 @@ export type { KnownOptions, OptionNames } from './check-options.ts'
 export { checkOptions } from './check-options.ts'
 export type { CallGuard, Deadline, DeadlineSignal } from './deadlines.ts'
 export { DeadlineScheduler, callSignal, checkTimeout, deadlineSignal, guardCall } from './deadlines.ts'
+export type {
+  ConnectionCloseMessage,
+  ConnectionOpenMessage,
+  DiagnosticsChannels,
+  RequestErrorMessage,
+  RequestMessage,
+  ServerListeningMessage,
+  Side,
+  TypedChannel,
+} from './diagnostics.ts'
+export { diagnosticsChannels } from './diagnostics.ts'
 export type { ErrorMapping, MappedCode } from './error-mapping.ts'
 export { errorMapper } from './error-mapping.ts'
 export {

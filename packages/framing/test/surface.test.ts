@@ -54,6 +54,7 @@ describe('the public surface', () => {
         'checkLimit',
         'connectStream',
         'describeTarget',
+        'diagnosticsChannels',
         'decodeFrames',
         'encodeLengthPrefix',
         'encodeLengthPrefixed',
