@@ -14,3 +14,9 @@ export const DEFAULT_MAX_WRITE_BUFFER_BYTES = 67_108_864
 export const DEFAULT_IDLE_TIMEOUT = 0
 /** Milliseconds a connect, TLS handshake included, may take. */
 export const DEFAULT_CONNECT_TIMEOUT = 30_000
+/** Connections a server holds open at once, TLS handshakes included. */
+export const DEFAULT_MAX_CONNECTIONS = 1024
+/** Milliseconds a server waits for a peer's TLS handshake. */
+export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000
+/** Connections the kernel queues for a listening socket, as Node's own default. */
+export const DEFAULT_BACKLOG = 511

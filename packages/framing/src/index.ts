@@ -7,11 +7,14 @@ export { CONNECT_OPTION_NAMES, connectStream, describeTarget } from './connect.t
 export type { FramedConnectionInit } from './connection.ts'
 export { FramedConnection } from './connection.ts'
 export {
+  DEFAULT_BACKLOG,
   DEFAULT_CONNECT_TIMEOUT,
   DEFAULT_FIELD_HIGH_WATER_MARK,
+  DEFAULT_HANDSHAKE_TIMEOUT,
   DEFAULT_IDLE_TIMEOUT,
   DEFAULT_MAX_COMPRESSED_BYTES,
   DEFAULT_MAX_FRAME_BYTES,
+  DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_LINE_BYTES,
   DEFAULT_MAX_READ_BYTES,
   DEFAULT_MAX_WRITE_BUFFER_BYTES,
@@ -59,6 +62,8 @@ export { decodeFrames } from './iterate.ts'
 export type { Endian, LengthPrefixInit } from './length-prefixed.ts'
 export { LengthPrefixedDecoder, encodeLengthPrefix, encodeLengthPrefixed } from './length-prefixed.ts'
 export type { EncodeLineInit, LineDecoderInit } from './line.ts'
+export type { ListenOptions, ListenerInit } from './listener.ts'
+export { LISTEN_OPTION_NAMES, Listener } from './listener.ts'
 export { LineDecoder, encodeLine } from './line.ts'
 export type { CallOptions } from './options.ts'
 export { checkLimit } from './options.ts'

@@ -39,17 +39,22 @@ describe('the public surface', () => {
         'ByteQueue',
         'ByteReader',
         'CONNECT_OPTION_NAMES',
+        'DEFAULT_BACKLOG',
         'DEFAULT_CONNECT_TIMEOUT',
         'DEFAULT_FIELD_HIGH_WATER_MARK',
+        'DEFAULT_HANDSHAKE_TIMEOUT',
         'DEFAULT_IDLE_TIMEOUT',
         'DEFAULT_MAX_COMPRESSED_BYTES',
         'DEFAULT_MAX_FRAME_BYTES',
+        'DEFAULT_MAX_CONNECTIONS',
         'DEFAULT_MAX_LINE_BYTES',
         'DEFAULT_MAX_READ_BYTES',
         'DEFAULT_MAX_WRITE_BUFFER_BYTES',
         'FramedConnection',
         'GzipMemberDecoder',
+        'LISTEN_OPTION_NAMES',
         'LengthPrefixedDecoder',
+        'Listener',
         'LineDecoder',
         'checkLimit',
         'connectStream',
@@ -77,6 +82,9 @@ describe('the public surface', () => {
     expect(main.DEFAULT_MAX_WRITE_BUFFER_BYTES).toBe(67_108_864)
     expect(main.DEFAULT_IDLE_TIMEOUT).toBe(0)
     expect(main.DEFAULT_CONNECT_TIMEOUT).toBe(30_000)
+    expect(main.DEFAULT_MAX_CONNECTIONS).toBe(1024)
+    expect(main.DEFAULT_HANDSHAKE_TIMEOUT).toBe(10_000)
+    expect(main.DEFAULT_BACKLOG).toBe(511)
   })
 
   it('exports errors, deadlines and the option checks from "./errors"', () => {
