@@ -14,6 +14,8 @@ import type { CallOptions } from './options.ts'
 
 // A settled promise holds no state a caller could change, so every write below the mark shares one.
 const RESOLVED = Promise.resolve()
+// The longest delay a Node timer takes.
+const MAX_TIMER_DELAY = 2_147_483_647
 const writeTimedOut = (timeout: number): TimeoutError => new TimeoutError('write', timeout)
 const endTimedOut = (timeout: number): TimeoutError => new TimeoutError('end', timeout)
 
@@ -482,9 +484,26 @@ export class FramedConnection<T = Buffer> implements AsyncDisposable {
       this.#wake = wake
       return
     }
-    const deadline = this.#scheduler().schedule(idleTimeout, this.#onIdle)
+    if (idleTimeout <= MAX_TIMER_DELAY) {
+      const timer = setTimeout(this.#onIdle, idleTimeout)
+      this.#wake = () => {
+        clearTimeout(timer)
+        wake()
+      }
+      return
+    }
+    // Node fires a longer delay after 1 ms: a far limit takes several turns of the timer.
+    let left = idleTimeout
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const turn = (): void => {
+      if (left === 0) return this.#onIdle()
+      const delay = Math.min(left, MAX_TIMER_DELAY)
+      left -= delay
+      timer = setTimeout(turn, delay)
+    }
+    turn()
     this.#wake = () => {
-      deadline.cancel()
+      clearTimeout(timer)
       wake()
     }
   }
