@@ -9,9 +9,12 @@ export {
   DEFAULT_MAX_COMPRESSED_BYTES,
   DEFAULT_MAX_FRAME_BYTES,
   DEFAULT_MAX_LINE_BYTES,
+  DEFAULT_MAX_PROXY_HEADER_BYTES,
   DEFAULT_MAX_READ_BYTES,
   DEFAULT_MAX_WRITE_BUFFER_BYTES,
+  DEFAULT_PROXY_HEADER_TIMEOUT,
 } from './constants.ts'
+export type { ProxyHeaderFailure } from './errors.ts'
 export {
   BadLengthError,
   ClosedError,
@@ -20,6 +23,7 @@ export {
   IdleTimeoutError,
   InvalidFrameError,
   ProtoError,
+  ProxyHeaderError,
   TruncatedFrameError,
   UsageError,
   WriteBufferFullError,
