@@ -39,3 +39,12 @@ export type { EncodeLineInit, LineDecoderInit } from './line.ts'
 export { LineDecoder, encodeLine } from './line.ts'
 export type { CallOptions } from './options.ts'
 export { callSignal, checkLimit } from './options.ts'
+export type {
+  DecodedProxyHeader,
+  EncodeProxyHeaderInit,
+  ProxyHeader,
+  ProxyHeaderDecoderInit,
+  ProxyProtocolMode,
+  ProxyTlv,
+} from './proxy-protocol.ts'
+export { ProxyHeaderDecoder, encodeProxyHeader } from './proxy-protocol.ts'

@@ -43,12 +43,14 @@ describe('the public surface', () => {
         'GzipMemberDecoder',
         'LengthPrefixedDecoder',
         'LineDecoder',
+        'ProxyHeaderDecoder',
         'callSignal',
         'checkLimit',
         'decodeFrames',
         'encodeLengthPrefix',
         'encodeLengthPrefixed',
         'encodeLine',
+        'encodeProxyHeader',
       ].sort(),
     )
   })
