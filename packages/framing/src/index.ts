@@ -39,6 +39,8 @@ export type { EncodeLineInit, LineDecoderInit } from './line.ts'
 export { LineDecoder, encodeLine } from './line.ts'
 export type { CallOptions } from './options.ts'
 export { callSignal, checkLimit } from './options.ts'
+export type { ProxyHeaderResult, ReadProxyHeaderOptions } from './proxy-header-reader.ts'
+export { readProxyHeader } from './proxy-header-reader.ts'
 export type {
   DecodedProxyHeader,
   EncodeProxyHeaderInit,

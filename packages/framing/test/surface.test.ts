@@ -51,6 +51,7 @@ describe('the public surface', () => {
         'encodeLengthPrefixed',
         'encodeLine',
         'encodeProxyHeader',
+        'readProxyHeader',
       ].sort(),
     )
   })
