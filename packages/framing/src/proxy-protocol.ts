@@ -89,6 +89,7 @@ const ADDRESS_BYTES = [0, 12, 36, 216] as const
 const UNIX_PATH_BYTES = 108
 const CR = 0x0d
 const LF = 0x0a
+const EMPTY = Buffer.alloc(0)
 
 interface Parsed {
   header: ProxyHeader
@@ -106,7 +107,7 @@ export class ProxyHeaderDecoder {
   readonly #mode: ProxyProtocolMode
   readonly #maxBytes: number
   // The start of a header split across chunks, copied out of them: at most maxBytes.
-  #held: Buffer = Buffer.alloc(0)
+  #held: Buffer = EMPTY
   #length = 0
   #done = false
   #error: ProxyHeaderError | undefined
@@ -139,7 +140,7 @@ export class ProxyHeaderDecoder {
     try {
       parsed = parse(view, this.#mode, this.#maxBytes)
     } catch (err) {
-      this.#held = Buffer.alloc(0)
+      this.#held = EMPTY
       this.#length = 0
       throw (this.#error = err as ProxyHeaderError)
     }
@@ -148,7 +149,7 @@ export class ProxyHeaderDecoder {
       return undefined
     }
     this.#done = true
-    this.#held = Buffer.alloc(0)
+    this.#held = EMPTY
     this.#length = 0
     return { header: parsed.header, length: parsed.length, offset: parsed.length - before }
   }
@@ -161,7 +162,7 @@ export class ProxyHeaderDecoder {
     if (this.#error !== undefined) throw this.#error
     if (this.#done) return
     const received = this.#length
-    this.#held = Buffer.alloc(0)
+    this.#held = EMPTY
     this.#length = 0
     throw (this.#error = new ProxyHeaderError(
       'closed',
@@ -251,10 +252,12 @@ function v1Address(protocol: 'TCP4' | 'TCP6', role: string, text = ''): string {
 
 function v1Port(role: string, text = ''): number {
   // Decimal 0–65535 with no leading zero, which a reader could take for octal.
-  if (/^(?:0|[1-9][0-9]{0,4})$/.test(text)) {
-    const port = Number(text)
-    if (port <= 0xffff) return port
+  let port = text.length === 1 || (text.length > 1 && text[0] !== '0') ? 0 : -1
+  for (let i = 0; port >= 0 && i < text.length; i++) {
+    const digit = text.charCodeAt(i) - 0x30
+    port = digit >= 0 && digit <= 9 ? port * 10 + digit : -1
   }
+  if (port >= 0 && port <= 0xffff) return port
   throw invalid(`the PROXY v1 ${role} port ${JSON.stringify(text)} is not a number from 0 to 65535 without leading zeros`)
 }
 
