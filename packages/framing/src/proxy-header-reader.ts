@@ -18,6 +18,7 @@ export interface ReadProxyHeaderOptions extends ProxyHeaderDecoderInit {
 
 /** A connection's PROXY header and the peer it names. */
 export interface ProxyHeaderResult {
+  /** What the header says. */
   header: ProxyHeader
   /** The header's source, or the socket's own peer for a LOCAL header or an unknown transport. */
   remote: PeerInfo

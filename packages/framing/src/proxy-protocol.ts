@@ -1,4 +1,4 @@
-// The PROXY protocol header of HAProxy's specification, versions 1 and 2: an incremental decoder and an encoder, without I/O.
+// The PROXY protocol header, versions 1 and 2: an incremental decoder and an encoder, without I/O.
 import { Buffer } from 'node:buffer'
 import { DEFAULT_MAX_PROXY_HEADER_BYTES } from './constants.ts'
 import { ProxyHeaderError, UsageError } from './errors.ts'
@@ -6,12 +6,11 @@ import { ipv4Bytes, ipv4Text, ipv6Bytes, ipv6Text, isIPv4 } from './ip-address.t
 import { checkLimit } from './options.ts'
 import { toBuffer } from './to-buffer.ts'
 
-/**
- * An address and a port. The same shape as the `PeerInfo` every server reports, declared here
- * until that type has a file of its own; being structural, either stands for the other.
- */
+/** One end of a connection, in the shape servers report a peer. */
 export interface PeerInfo {
+  /** An IPv4 or IPv6 address as Node writes it, or a UNIX socket path. */
   address: string
+  /** 0 to 65535; 0 for a UNIX socket. */
   port: number
 }
 
@@ -42,16 +41,20 @@ export interface ProxyHeader {
 export interface ProxyHeaderDecoderInit {
   /** Which versions to accept. @default 'any' */
   mode?: ProxyProtocolMode | undefined
-  /** Bytes the header may take, from 16 (v2's fixed part) up; a v1 line never takes more than 107. @default 4096 */
+  /**
+   * Bytes the header may take, from 16 (v2's fixed part) up; a v1 line never takes more than 107.
+   * @default 4096
+   */
   maxBytes?: number | undefined
 }
 
 /** A decoded header and where the payload after it starts. */
 export interface DecodedProxyHeader {
+  /** What the header says. */
   header: ProxyHeader
   /** Bytes the header took, from the first byte pushed. */
   length: number
-  /** Where the payload starts in the chunk that completed the header: its bytes from here on are not the header's. */
+  /** Where the payload starts in the chunk that completed the header. */
   offset: number
 }
 
@@ -196,7 +199,9 @@ function parse(buf: Buffer, mode: ProxyProtocolMode, maxBytes: number): Parsed |
   const first = buf[0]
   if (first === SIGNATURE[0] && mode !== 'v1') return parseV2(buf, maxBytes)
   if (first === V1_PREFIX[0] && mode !== 'v2') return parseV1(buf, maxBytes)
-  const expected = mode === 'v1' ? `${hexByte(V1_PREFIX[0])} (v1)` : mode === 'v2' ? `${hexByte(SIGNATURE[0])} (v2)` : `${hexByte(V1_PREFIX[0])} (v1) or ${hexByte(SIGNATURE[0])} (v2)`
+  const v1 = `${hexByte(V1_PREFIX[0])} (v1)`
+  const v2 = `${hexByte(SIGNATURE[0])} (v2)`
+  const expected = mode === 'v1' ? v1 : mode === 'v2' ? v2 : `${v1} or ${v2}`
   throw invalid(`not a PROXY header: the first byte is ${hexByte(first)}, expected ${expected}`)
 }
 
@@ -230,7 +235,9 @@ function parseV1Fields(line: string): ProxyHeader {
   if (protocol !== 'TCP4' && protocol !== 'TCP6') {
     throw invalid(`the PROXY v1 protocol is ${JSON.stringify(protocol)}, not TCP4, TCP6 or UNKNOWN`)
   }
-  if (fields.length !== 5) throw invalid(`a PROXY v1 ${protocol} line has ${fields.length - 1} fields after ${protocol}, not 4 separated by single spaces`)
+  if (fields.length !== 5) {
+    throw invalid(`a PROXY v1 ${protocol} line has ${fields.length - 1} fields after ${protocol}, not 4 separated by single spaces`)
+  }
   return {
     version: 1,
     command: 'proxy',
@@ -356,7 +363,9 @@ export function encodeProxyHeader(header: ProxyHeader, init?: EncodeProxyHeaderI
   const { version, command, transport, source, destination } = header
   const tlvs = init?.tlvs ?? []
   if (version !== 1 && version !== 2) throw new UsageError(`a PROXY header's version is 1 or 2, got ${String(version)}`)
-  if (command !== 'proxy' && command !== 'local') throw new UsageError(`a PROXY header's command is 'proxy' or 'local', got ${String(command)}`)
+  if (command !== 'proxy' && command !== 'local') {
+    throw new UsageError(`a PROXY header's command is 'proxy' or 'local', got ${String(command)}`)
+  }
   if (command === 'local' && transport !== 'unknown') throw new UsageError("a LOCAL PROXY header has transport 'unknown'")
   if (transport === 'unknown') {
     if (source !== undefined || destination !== undefined) throw new UsageError("a PROXY header with transport 'unknown' has no addresses")
@@ -424,7 +433,9 @@ function addressBlock(transport: ProxyHeader['transport'], source?: PeerInfo, de
     }
     return { family: AF_UNIX, bytes, sourceText: source.address, destinationText: destination.address }
   }
-  if (transport !== 'tcp' && transport !== 'udp') throw new UsageError(`a PROXY header's transport is tcp, udp, unix or unknown, got ${String(transport)}`)
+  if (transport !== 'tcp' && transport !== 'udp') {
+    throw new UsageError(`a PROXY header's transport is tcp, udp, unix or unknown, got ${String(transport)}`)
+  }
   const v4 = [ipv4Bytes(source.address), ipv4Bytes(destination.address)]
   const v6 = [ipv6Bytes(source.address), ipv6Bytes(destination.address)]
   const family = v4[0] !== undefined && v4[1] !== undefined ? AF_INET : v6[0] !== undefined && v6[1] !== undefined ? AF_INET6 : undefined
