@@ -68,9 +68,9 @@ export const outputOf = (result) =>
     .filter(Boolean)
     .join('\n')
 
-/** A new directory under the OS temp dir holding an empty ESM project; throws if that is inside the workspace. */
-export function freshProject(prefix) {
-  const dir = realpathSync(mkdtempSync(join(tmpdir(), prefix)))
+/** A new directory under `parent` holding an empty ESM project; throws if that is inside the workspace. */
+export function freshProject(prefix, parent = tmpdir()) {
+  const dir = realpathSync(mkdtempSync(join(parent, prefix)))
   if (!relative(root, dir).startsWith('..')) throw new Error(`${dir} is inside the workspace; set TMPDIR elsewhere`)
   writeFileSync(join(dir, 'package.json'), `${JSON.stringify({ name: 'install-check', private: true, type: 'module' }, null, 2)}\n`)
   return dir
