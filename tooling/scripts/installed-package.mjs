@@ -18,7 +18,7 @@ export const THIRD_PARTY = new Map([
 // Shipping src/ is deliberate (declaration maps point into it); these are not.
 const UNSHIPPABLE = [
   [/(^|\/)(test|tests|__tests__|bench|benchmarks?)\//, 'a test or bench directory'],
-  [/\.(test|spec|bench)\.[cm]?[jt]sx?$/, 'a test or bench file'],
+  [/\.(test|spec|bench)\.(d\.)?[cm]?[jt]sx?(\.map)?$/, 'a test or bench file'],
   [/(^|\/)vitest\.config\.[cm]?[jt]s$/, 'test configuration'],
   [/\.tsbuildinfo$/, 'a tsbuildinfo file'],
 ]
