@@ -220,7 +220,7 @@ describe('a release of broken packages', () => {
   const loneName = lone.manifest.name
   const appName = app.manifest.name
 
-  it(`publishes ${loneName} without dist/ and with an altered LICENSE, and ${appName} exporting a file it does not have`, async () => {
+  it(`publishes ${loneName} without dist/ and with an altered LICENSE, and ${appName} exporting a missing file and depending on a development tool`, async () => {
     const { workspace } = rehearsal
     workspace.editManifest(lone.short, (manifest) => {
       manifest.files = (manifest.files ?? []).filter((entry) => entry !== 'dist')
@@ -228,6 +228,7 @@ describe('a release of broken packages', () => {
     appendFileSync(join(workspace.dir, 'packages', lone.short, 'LICENSE'), '\nExcept on Tuesdays.\n')
     workspace.editManifest(app.short, (manifest) => {
       manifest.exports = { ...manifest.exports, '.': { types: './dist/index.d.ts', default: './dist/missing.js' } }
+      manifest.dependencies = { ...manifest.dependencies, 'fast-check': manifest.devDependencies?.['fast-check'] ?? '' }
     })
     workspace.addChangeset('rehearsal-broken', { [loneName]: 'patch', [appName]: 'patch' }, 'Broken.')
     const round = await release(new Map([[loneName, 'patch'], [appName, 'patch']]))
@@ -237,6 +238,7 @@ describe('a release of broken packages', () => {
   it(`fails ${loneName}: its tarball lacks the built files and has another LICENSE, nothing loads, its bin fails`, async () => {
     const project = rehearsal.project(`${lone.short}-broken`)
     expectOk(await project.npm('install', [loneName]))
+    expectOk(await project.installedTree(lone.short))
     const contents = project.contents(loneName)
     expect(contents.ok).toBe(false)
     expect(contents.detail).toContain('LICENSE differs from the repository LICENSE')
@@ -249,9 +251,14 @@ describe('a release of broken packages', () => {
     expect((await project.bins(loneName)).ok).toBe(false)
   })
 
-  it(`fails ${appName}: its main export names a missing file, so neither import nor require() loads it`, async () => {
+  it(`fails ${appName}: its main export names a missing file, so nothing loads, and it brings a development tool along`, async () => {
     const project = rehearsal.project(`${app.short}-broken`)
     expectOk(await project.npm('install', [appName]))
+    expect(await project.installedTree(app.short)).toEqual({ ok: false, detail: `${appName} > fast-check is installed` })
+    expect(project.manifest(appName, rehearsal.workspace.package(app.short).manifest)).toEqual({
+      ok: false,
+      detail: 'development dependency fast-check is among the dependencies',
+    })
     const contents = project.contents(appName)
     expect(contents).toEqual({ ok: false, detail: 'target dist/missing.js is not in the tarball' })
     const imports = await project.imports(appName)
