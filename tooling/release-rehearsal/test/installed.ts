@@ -44,6 +44,8 @@ export class InstalledProject {
   readonly dir: string
   readonly #registryUrl: string
   readonly #cache: string
+  // The last `npm ls`, until npm changes the project again.
+  #tree: Tree | undefined
 
   /**
    * Creates the project in a new directory under `parent` with an .npmrc that sends only the
@@ -80,15 +82,19 @@ export class InstalledProject {
       this.dir,
       INSTALL_TIMEOUT_MS,
     )
+    this.#tree = undefined
     const ok = result.code === 0
     return { ok, detail: ok ? `npm ${command} ${args.join(' ')}` : `npm ${command} ${args.join(' ')}: ${describeExit(result)}\n${outputOf(result)}` }
   }
 
   /** `npm ls --all --json` of the project's runtime dependencies. */
   async tree(): Promise<Tree> {
-    const result = await run('npm', ['ls', '--all', '--omit=dev', '--json'], this.dir)
-    if (result.code !== 0) throw new Error(`npm ls: ${describeExit(result)}\n${outputOf(result)}`)
-    return JSON.parse(result.stdout) as Tree
+    if (this.#tree === undefined) {
+      const result = await run('npm', ['ls', '--all', '--omit=dev', '--json'], this.dir)
+      if (result.code !== 0) throw new Error(`npm ls: ${describeExit(result)}\n${outputOf(result)}`)
+      this.#tree = JSON.parse(result.stdout) as Tree
+    }
+    return this.#tree
   }
 
   /** The package.json of the installed package `name`, exactly as it was published. */

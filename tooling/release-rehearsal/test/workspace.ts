@@ -1,7 +1,8 @@
 // A scratch copy of this workspace that releases the way CONTRIBUTING.md says: its own git
 // history, pending changesets, `pnpm version-packages`, then `changeset publish` to a registry.
-import { appendFileSync, cpSync, readFileSync, writeFileSync } from 'node:fs'
+import { appendFileSync, cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
+import process from 'node:process'
 import { cleanEnv, describeExit, outputOf, run } from '../../scripts/installed-package.mjs'
 import { publishedPackages, root } from '../../scripts/published-packages.mjs'
 
@@ -88,8 +89,8 @@ export class ScratchWorkspace {
     const workspace = new ScratchWorkspace(dir, scratch, registryUrl)
     await workspace.#must('npx', [...PNPM, 'install', '--prefer-offline', '--frozen-lockfile'])
     // Starting pnpm through npx costs a few seconds each time; the PATH npx gives it names
-    // pnpm itself, so every later command (and changeset publish, which runs `pnpm publish`)
-    // starts it directly.
+    // pnpm itself, so later commands (and changeset publish, which runs `pnpm publish`) start
+    // it directly.
     const path = await workspace.#must('npx', [...PNPM, 'exec', 'node', '-e', 'process.stdout.write(process.env.PATH)'])
     workspace.#env.PATH = path.stdout
     await workspace.#must('git', ['init', '--quiet', '--initial-branch=main'])
@@ -123,10 +124,28 @@ export class ScratchWorkspace {
     writeFileSync(join(this.dir, '.changeset', `${id}.md`), `---\n${lines.join('\n')}\n---\n\n${summary}\n`)
   }
 
+  /**
+   * The largest bump each pending changeset names per package, read from the files themselves:
+   * what a release must move, before Changesets adds the dependents it has to.
+   */
+  pendingBumps(): Map<string, Bump> {
+    const order: readonly Bump[] = ['patch', 'minor', 'major']
+    const bumps = new Map<string, Bump>()
+    const dir = join(this.dir, '.changeset')
+    for (const file of readdirSync(dir).filter((name) => name.endsWith('.md') && name !== 'README.md')) {
+      const frontMatter = /^---\r?\n([\s\S]*?)\r?\n---/.exec(readFileSync(join(dir, file), 'utf8'))?.[1] ?? ''
+      for (const [, name = '', bump] of frontMatter.matchAll(/^\s*['"]?([^'":\s]+)['"]?\s*:\s*(patch|minor|major)\s*$/gm)) {
+        const was = bumps.get(name)
+        if (was === undefined || order.indexOf(bump as Bump) > order.indexOf(was)) bumps.set(name, bump as Bump)
+      }
+    }
+    return bumps
+  }
+
   /** The release plan of the pending changesets (`changeset status --output`), by package name. */
   async plan(): Promise<Map<string, PlannedRelease>> {
     const file = join(this.#scratch, 'release-plan.json')
-    await this.#must('pnpm', ['exec', 'changeset', 'status', `--output=${file}`])
+    await this.#changeset(['status', `--output=${file}`])
     const plan = JSON.parse(readFileSync(file, 'utf8')) as { releases: PlannedRelease[] }
     return new Map(plan.releases.map((release) => [release.name, release]))
   }
@@ -137,10 +156,9 @@ export class ScratchWorkspace {
     await this.commit('version packages')
   }
 
-  /** `changeset publish` (as `pnpm release` ends); resolves to its output. */
-  async publish(): Promise<string> {
-    const result = await this.#must('pnpm', ['exec', 'changeset', 'publish'])
-    return `${result.stdout}${result.stderr}`
+  /** `changeset publish`, as `pnpm release` ends. */
+  async publish(): Promise<void> {
+    await this.#changeset(['publish'])
   }
 
   /** Every git tag of the copy. */
@@ -153,6 +171,11 @@ export class ScratchWorkspace {
   async commit(message: string): Promise<void> {
     await this.#must('git', ['add', '--all'])
     await this.#must('git', ['commit', '--quiet', '--allow-empty', '--message', message])
+  }
+
+  // Changesets' own bin, without a pnpm start in front; pnpm stays on PATH for `pnpm publish`.
+  #changeset(args: string[]): Promise<RunResult> {
+    return this.#must(process.execPath, [join(this.dir, 'node_modules/@changesets/cli/bin.js'), ...args])
   }
 
   async #must(command: string, args: string[]): Promise<RunResult> {
