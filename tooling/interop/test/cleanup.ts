@@ -1,5 +1,9 @@
 // Cleanups registered by what a test starts (drivers, our servers and clients), run after that
 // test or, for what a `beforeAll` started, after its file, whether the test passed or not.
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
 type Cleanup = () => Promise<void> | void
 
 const scopes: Cleanup[][] = [[]]
@@ -29,4 +33,11 @@ export async function closeScope(): Promise<void> {
     }
   }
   if (failures.length > 0) throw new AggregateError(failures, 'cleanup failed')
+}
+
+/** A fresh directory under the system's temporary directory, removed with the current scope. */
+export async function temporaryDirectory(prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix))
+  defer(() => rm(dir, { recursive: true, force: true }))
+  return dir
 }

@@ -54,7 +54,7 @@ export class Driver {
    * process leads a group of its own: `kill()` ends it with whatever it forked, and the test's
    * cleanup calls `kill()` whether the test passed or not.
    */
-  constructor(protocol: Protocol, script: string, args: readonly string[] = []) {
+  constructor(protocol: Protocol, script: string, args: readonly string[] = [], env: Readonly<Record<string, string>> = {}) {
     const { python, originals } = interopEnvironment()
     this.name = script
     this.#child = spawn(python, ['-B', join(DRIVERS, script), ...args], {
@@ -65,6 +65,7 @@ export class Driver {
         PYTHONPATH: [join(originals, protocol), process.env['PYTHONPATH']].filter(Boolean).join(delimiter),
         PYTHONDONTWRITEBYTECODE: '1',
         PYTHONUNBUFFERED: '1',
+        ...env,
       },
     })
     defer(() => this.kill())
@@ -183,8 +184,14 @@ export class Driver {
 }
 
 /** Starts a driver and resolves once it has written `event` (`listening`, `connected` …). */
-export async function startDriver(protocol: Protocol, script: string, args: readonly string[], event: string): Promise<{ driver: Driver; ready: DriverEvent }> {
-  const driver = new Driver(protocol, script, args)
+export async function startDriver(
+  protocol: Protocol,
+  script: string,
+  args: readonly string[],
+  event: string,
+  env: Readonly<Record<string, string>> = {},
+): Promise<{ driver: Driver; ready: DriverEvent }> {
+  const driver = new Driver(protocol, script, args, env)
   const ready = await Promise.race([
     driver.event(event),
     driver.exited.then((exit) => {
