@@ -6,7 +6,7 @@ import { loadVectors } from '@proto/framing/testing'
 import { startDriver } from './driver.ts'
 import type { Driver } from './driver.ts'
 import { interopEnvironment } from './environment.ts'
-import { failure, karpClient, karpServer, requestFrame, responses } from './ours/karp.ts'
+import { failure, karpClient, karpRequestCli, karpServeCli, karpServer, requestFrame, responses } from './ours/karp.ts'
 import type { KarpCall, KarpRoute } from './ours/karp.ts'
 import { connectRaw, NEVER_ANSWERED_WITHIN, within } from './raw.ts'
 
@@ -128,6 +128,13 @@ describe('the original client against our server', () => {
     expect(server.clientErrors).toEqual([])
   })
 
+  it('talks to `karp serve`', async () => {
+    const client = await originalClient(await karpServeCli())
+    expect(await client.call('request', { route: 'echo', text: UNICODE })).toEqual({ successful: true, text: UNICODE })
+    expect(await client.call('request', { route: 'upper', text: 'héllo' })).toEqual({ successful: true, text: 'HÉLLO' })
+    expect(await client.call('request', { route: 'fail', text: 'x' })).toEqual({ successful: false, text: 'fail' })
+  })
+
   it('aborts a running handler when the original client resets, and serves the next client', async () => {
     let started: (signal: AbortSignal) => void = () => {}
     const running = new Promise<AbortSignal>((resolve) => (started = resolve))
@@ -210,6 +217,12 @@ describe('our client against the original server', () => {
     // The original's route asks ours back before it answers.
     expect(await client.request('reverse', 'x')).toMatchObject({ ok: true, text: 'client said pong(x)' })
     expect(notes.map((call) => [call.text, call.wantsReply])).toEqual([['quiet', false]])
+  })
+
+  it('answers `karp request`', async () => {
+    // The original never closes its side, so the command cuts the connection after its grace.
+    const { port } = await originalServer()
+    expect(await karpRequestCli(port, 'echo', UNICODE)).toMatchObject({ code: 0, stdout: `${UNICODE}\n` })
   })
 
   it('closes cleanly: the original sees the end of the connection', async () => {

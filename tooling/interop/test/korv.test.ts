@@ -16,7 +16,7 @@ import type { Driver } from './driver.ts'
 import { interopEnvironment } from './environment.ts'
 import { keyPair, knownHostsLine, publicBlob } from './keys.ts'
 import type { KeyType, SshKeyPair } from './keys.ts'
-import { korvClient, korvConnectError, korvServer, member } from './ours/korv.ts'
+import { korvClient, korvConnectError, korvRequestCli, korvServer, member } from './ours/korv.ts'
 import type { KorvServerSide } from './ours/korv.ts'
 
 interopEnvironment()
@@ -211,6 +211,17 @@ describe('our client against the original server', () => {
     const client = await korvClient({ port, privateKey: clients.rsa.private, knownHosts: knownHostsLine(port, hosts.rsa) })
     const bodies = Array.from({ length: 20 }, (_, i) => `${i} ${UNICODE}`)
     expect(await Promise.all(bodies.map((body) => client.request('GET', '/echo', body)))).toEqual(bodies.map((body) => ({ code: 200, body })))
+  })
+
+  it('answers `korv request`, which exits 1 from 400 up', async () => {
+    const { port } = originals.ed25519
+    const options = { key: clients.ed25519.path, knownHosts: await knownHostsFile(port, hosts.ed25519) }
+    const hello = await korvRequestCli(port, 'GET', '/hello', undefined, options)
+    expect(hello.code).toBe(0)
+    expect(JSON.parse(hello.stdout)).toEqual({ code: 200, body: { msg: 'Hello World!' } })
+    const stored = await korvRequestCli(port, 'STORE', '/items', { name: 'cli' }, options)
+    expect(JSON.parse(stored.stdout)).toEqual({ code: 200, body: { stored: { name: 'cli' } } })
+    expect(await korvRequestCli(port, 'GET', '/nosuch', undefined, options)).toMatchObject({ code: 1 })
   })
 
   it('closes cleanly, then cuts a connection, and the original goes on serving', async () => {

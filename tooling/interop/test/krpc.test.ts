@@ -3,11 +3,13 @@
 // the original that our server fixes, with the original as the negative control.
 import { beforeAll, describe, expect, it } from 'vitest'
 import { loadVectors } from '@proto/framing/testing'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { temporaryDirectory } from './cleanup.ts'
 import { startDriver } from './driver.ts'
 import type { Driver } from './driver.ts'
 import { interopEnvironment } from './environment.ts'
-import { krpcClient, krpcServer, pattern, sha256 } from './ours/krpc.ts'
+import { krpcCallCli, krpcClient, krpcServer, pattern, sha256 } from './ours/krpc.ts'
 import type { KrpcServerSide } from './ours/krpc.ts'
 import { connectRaw } from './raw.ts'
 
@@ -204,6 +206,15 @@ describe('our client against the original server', () => {
     const client = await krpcClient(port)
     const texts = Array.from({ length: 12 }, (_, i) => `${i} ${UNICODE}`)
     expect(await Promise.all(texts.map((text) => client.call('echo', { params: [text] })))).toEqual(texts.map((result) => ({ result })))
+  })
+
+  it('answers `krpc call`, with a file', async () => {
+    const file = join(await temporaryDirectory('krpc-call-'), 'notes.txt')
+    await writeFile(file, UNICODE)
+    expect(await krpcCallCli(port, 'echo', [UNICODE])).toMatchObject({ code: 0, stdout: `${JSON.stringify(UNICODE)}\n` })
+    const uploaded = await krpcCallCli(port, 'upload_info', ['label'], [file])
+    expect(uploaded.code).toBe(0)
+    expect(JSON.parse(uploaded.stdout)).toEqual({ label: 'label', files: [{ size: Buffer.byteLength(UNICODE), sha256: sha256(UNICODE) }] })
   })
 
   it('reports the original dropping a POST with numbers as ERR_KRPC_CLOSED, as the spec records', async () => {

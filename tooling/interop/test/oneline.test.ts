@@ -6,7 +6,7 @@ import { loadVectors } from '@proto/framing/testing'
 import { startDriver } from './driver.ts'
 import type { Driver } from './driver.ts'
 import { interopEnvironment } from './environment.ts'
-import { onelineClient, onelineConnectError, onelineServer, pythonJson } from './ours/oneline.ts'
+import { onelineClient, onelineConnectError, onelineSendCli, onelineServer, pythonJson } from './ours/oneline.ts'
 import { connectRaw, NEVER_ANSWERED_WITHIN, RawListener, within } from './raw.ts'
 
 interopEnvironment()
@@ -143,6 +143,11 @@ describe('our client against the original server', () => {
     await first.close()
     await first.closed
     expect(await (await second).request('cmd01')).toEqual(['ack'])
+  })
+
+  it('answers `oneline send`', async () => {
+    const { port } = await originalServer()
+    expect(await onelineSendCli(port, ['cmd01', 'unicode', 'ping'])).toMatchObject({ code: 0, stdout: `ack\n${UNICODE}\npong\n` })
   })
 
   it('stops the original with shutdown', async () => {

@@ -3,10 +3,13 @@
 // original that we fix, with the original as the negative control.
 import { describe, expect, it } from 'vitest'
 import { loadVectors } from '@proto/framing/testing'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { temporaryDirectory } from './cleanup.ts'
 import { startDriver } from './driver.ts'
 import type { Driver, DriverEvent } from './driver.ts'
 import { interopEnvironment } from './environment.ts'
-import { decodeError, encode, pattern, refusal, sha256, tejClient, tejServer } from './ours/tej.ts'
+import { decodeError, encode, pattern, refusal, sha256, tejClient, tejSendCli, tejServer } from './ours/tej.ts'
 import type { TejFrameOut, TejFrameSeen } from './ours/tej.ts'
 import { connectRaw, NEVER_ANSWERED_WITHIN, RawListener, within } from './raw.ts'
 
@@ -216,6 +219,17 @@ describe('our client against the original server', () => {
     await driver.call('ping', { client: 0 })
     expect(await client.pingReceived(0)).toEqual({ status: 2, files: [], message: null })
     expect(driver.seen('frame')).toEqual([])
+  })
+
+  it('answers `tej send`, which prints the frame the original sends back', async () => {
+    const { driver, port } = await originalServer()
+    const file = join(await temporaryDirectory('tej-send-'), 'data.bin')
+    await writeFile(file, pattern(100_000))
+    const sent = await tejSendCli(port, { status: ECHO, message: UNICODE, files: [file] })
+    expect(sent.code).toBe(0)
+    const printed = { status: ECHO, message: UNICODE, files: [{ name: 'data.bin', size: 100_000, sha256: sha256(pattern(100_000)) }] }
+    expect(JSON.parse(sent.stdout)).toEqual(printed)
+    expect(report(await driver.event('frame'))).toEqual(printed)
   })
 
   it('closes cleanly: the original sees the end of the connection', async () => {

@@ -3,6 +3,7 @@
 import { connect, createServer, decodeFrame, encodeRequest } from '@proto/karp'
 import type { KarpContext, KarpHandler, KarpPeer } from '@proto/karp'
 import { defer } from '../cleanup.ts'
+import { runCli, serveCli } from '../cli.ts'
 
 /** What a route of ours receives. */
 export interface KarpCall {
@@ -141,4 +142,14 @@ export function responses(received: Uint8Array): KarpResponseLine[] {
     if (frame.type === 'response') lines.push({ id: frame.id, success: frame.success, data: frame.data, text: Buffer.from(frame.data).toString('utf8') })
   }
   return lines
+}
+
+/** `karp serve` on a free port (routes echo, upper and fail); resolves with the port. */
+export function karpServeCli(): Promise<number> {
+  return serveCli('karp', ['--host', '127.0.0.1', '--port', '0'])
+}
+
+/** `karp request 127.0.0.1:PORT ROUTE DATA`: exit code and output. */
+export function karpRequestCli(port: number, route: string, data: string) {
+  return runCli('karp', ['request', `127.0.0.1:${port}`, route, data])
 }

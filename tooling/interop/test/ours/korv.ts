@@ -3,6 +3,7 @@
 import { connect, createServer, encodeMessage } from '@proto/korv'
 import type { KorvContext, KorvVerb } from '@proto/korv'
 import { defer } from '../cleanup.ts'
+import { runCli } from '../cli.ts'
 
 /** A reply: the code and body, whatever the code. */
 export interface KorvAnswer {
@@ -106,4 +107,9 @@ export async function korvClient({ port, privateKey, knownHosts }: { port: numbe
 /** One gzip member of `message`'s JSON, as our encoder writes it. */
 export function member(message: object): Uint8Array {
   return encodeMessage(message)
+}
+
+/** `korv request 127.0.0.1:PORT VERB RESOURCE [BODY] --key PATH --known-hosts PATH`: exit code and output. */
+export function korvRequestCli(port: number, verb: KorvVerb, resource: string, body: unknown, { key, knownHosts }: { key: string; knownHosts: string }) {
+  return runCli('korv', ['request', `127.0.0.1:${port}`, verb, resource, ...(body === undefined ? [] : [JSON.stringify(body)]), '--key', key, '--known-hosts', knownHosts])
 }

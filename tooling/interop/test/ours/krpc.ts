@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream'
 import { asFile, connect, createServer, isBinaryResult } from '@proto/krpc'
 import type { KrpcFile } from '@proto/krpc'
 import { defer } from '../cleanup.ts'
+import { runCli } from '../cli.ts'
 
 /** What a call ended with: a result, binary bytes, a KRPC error, or a local error's code. */
 export type KrpcOutcome =
@@ -117,4 +118,9 @@ export async function krpcClient(port: number): Promise<{ call(method: string, s
     },
     close: () => client.close(),
   }
+}
+
+/** `krpc call 127.0.0.1:PORT METHOD JSON_ARG... --file PATH...`: exit code and output. */
+export function krpcCallCli(port: number, method: string, args: readonly unknown[], files: readonly string[] = []) {
+  return runCli('krpc', ['call', `127.0.0.1:${port}`, method, ...args.map((arg) => JSON.stringify(arg)), ...files.flatMap((file) => ['--file', file])])
 }

@@ -3,6 +3,7 @@
 import { connect, createServer } from '@proto/oneline'
 import type { OnelineClient } from '@proto/oneline'
 import { defer } from '../cleanup.ts'
+import { runCli } from '../cli.ts'
 
 /** A command our server's handler received. */
 export interface OnelineCommand {
@@ -108,4 +109,9 @@ export async function onelineConnectError(port: number): Promise<string> {
     return String((err as { code?: unknown }).code)
   }
   return 'connected'
+}
+
+/** `oneline send 127.0.0.1:PORT COMMAND...`, one line per command: exit code and output. */
+export function onelineSendCli(port: number, commands: readonly string[]) {
+  return runCli('oneline', ['send', `127.0.0.1:${port}`, ...commands])
 }

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto'
 import { connect, createServer, decodeFrame, encodeFrame } from '@proto/tej'
 import type { TejConnection, TejFrame, TejIncomingFrame } from '@proto/tej'
 import { defer } from '../cleanup.ts'
+import { runCli } from '../cli.ts'
 
 /** A file to send: its data, or `pattern` bytes counting 0..255 over and over. */
 export interface TejFileOut {
@@ -194,4 +195,9 @@ export function decodeError(bytes: Uint8Array): string {
     return String((err as { code?: unknown }).code)
   }
   return 'decoded'
+}
+
+/** `tej send 127.0.0.1:PORT` with a status, a message and files from disk: exit code and output. */
+export function tejSendCli(port: number, { status, message, files }: { status: number; message: string; files: readonly string[] }) {
+  return runCli('tej', ['send', `127.0.0.1:${port}`, '--status', String(status), '--message', message, ...files.flatMap((file) => ['--file', file])])
 }
