@@ -69,27 +69,33 @@ export class Driver {
       },
     })
     defer(() => this.kill())
+    const { stdin, stdout, stderr } = this.#child
+    if (stdin === null || stdout === null || stderr === null) throw new Error('spawned without pipes')
     this.exited = new Promise((resolve) => {
-      this.#child.once('exit', (code, signal) => {
-        this.#exit = { code, signal }
-        const err = new Error(`${this.name} exited (${signal ?? code}) ${this.#tail()}`)
+      const ended = (exit: DriverExit): void => {
+        if (this.#exit !== undefined) return
+        this.#exit = exit
+        const err = new Error(`${this.name} exited (${exit.signal ?? exit.code}) ${this.#tail()}`)
         for (const { reject } of this.#pending.values()) reject(err)
         this.#pending.clear()
-        resolve(this.#exit)
+        resolve(exit)
+      }
+      this.#child.once('exit', (code, signal) => ended({ code, signal }))
+      // A process that could not be started has no 'exit'.
+      this.#child.once('error', (err) => {
+        this.#stderr += `\n${err.message}`
+        if (this.#child.pid === undefined) ended({ code: null, signal: null })
       })
     })
-    // A driver that cannot start reports it through 'exit' as well; this only keeps the
-    // spawn error from being unhandled.
-    this.#child.once('error', (err) => {
-      this.#stderr += `\n${err.message}`
+    // A write to a driver that has gone fails pending calls through 'exit'; the reason is kept.
+    stdin.on('error', (err) => {
+      this.#stderr += `\n[stdin] ${err.message}`
     })
-    this.#child.stdin?.on('error', () => {})
-    this.#child.stderr?.setEncoding('utf8')
-    this.#child.stderr?.on('data', (chunk: string) => {
+    stderr.setEncoding('utf8')
+    stderr.on('data', (chunk: string) => {
       this.#stderr = (this.#stderr + chunk).slice(-STDERR_KEPT)
     })
-    const lines = createInterface({ input: this.#child.stdout ?? process.stdin })
-    lines.on('line', (line) => this.#receive(line))
+    createInterface({ input: stdout }).on('line', (line) => this.#receive(line))
   }
 
   /** Everything the driver wrote on stderr so far (its last 16 KiB). */

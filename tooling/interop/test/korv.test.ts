@@ -26,8 +26,8 @@ const wire = (name: string): Buffer => vectors.find((v) => v.name === name)?.byt
 
 const UNICODE = 'héllo wörld ✓ 日本語 🎉'
 /**
- * A body whose message stays within one SSH packet (32 768 bytes), the most the original reads
- * as a message: it decodes each packet alone. Hex of a counter does not compress much.
+ * A large body whose message still fits in one SSH packet (32 768 bytes) once compressed, the
+ * most the original reads as one message: it decodes each packet alone.
  */
 const LARGE = Array.from({ length: 2_000 }, (_, i) => i.toString(16).padStart(8, '0')).join('')
 
@@ -160,6 +160,7 @@ describe('the original client against our server', () => {
     for (const ending of ['close', 'abort']) {
       const client = await connected(server.port, clients.ed25519, hosts.ed25519)
       const holding = server.nextHold()
+      // Never answered: the connection is closed under it, which fails the call in the driver.
       originalClients.call('requests', { client, calls: [{ verb: 'GET', resource: '/hold' }] }).catch(() => {})
       const held = await holding
       await originalClients.call(ending, { client })
@@ -253,6 +254,7 @@ interface Reply {
  */
 class RawChannel {
   readonly replies: Reply[] = []
+  readonly errors: Error[] = []
   /** Resolves when the SSH connection has closed. */
   readonly connectionClosed: Promise<void>
   /** Resolves when the server has ended (EOF) or closed the channel. */
@@ -273,8 +275,8 @@ class RawChannel {
       client.end()
       client.destroy()
     })
-    // What happens to the connection is the case's outcome, not a crash.
-    client.on('error', () => {})
+    // What happens to the connection is the case's outcome, not a crash: kept for a failure's message.
+    client.on('error', (err) => raw.errors.push(err))
     const hostBlob = publicBlob(host)
     client.connect({
       host: '127.0.0.1',
@@ -337,7 +339,7 @@ class RawChannel {
     return Promise.race([
       new Promise<Reply>((resolve) => this.#waiters.push({ test: () => find() !== undefined, resolve: () => resolve(find() as Reply) })),
       this.connectionClosed.then(() => {
-        throw new Error(`the connection closed before a reply to ${String(requestId)}; replies: ${JSON.stringify(this.replies)}`)
+        throw new Error(`the connection closed before a reply to ${String(requestId)}; replies: ${JSON.stringify(this.replies)}; errors: ${this.errors.join(', ')}`)
       }),
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`no reply to ${String(requestId)}; replies: ${JSON.stringify(this.replies)}`)), DRIVER_WAIT)

@@ -6,7 +6,6 @@ slow (echo after `delay` ms, for replies out of order) and reverse (asks the con
 `ping` route and returns what it said). Every handler call is reported as a `handled` event.
 """
 import asyncio
-import sys
 import threading
 
 from channel import event, serve

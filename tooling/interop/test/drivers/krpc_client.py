@@ -3,7 +3,6 @@
 The client calls urllib's Request.add_data(), which Python 3.4 removed; the one shim below puts
 it back as it was (the body set, the Content-Length it was given kept), nothing else.
 """
-import hashlib
 import os
 import sys
 import tempfile

@@ -4,6 +4,7 @@ Frames it receives are `frame` events, pings `ping` events; `disconnected` when 
 """
 import socket
 import struct
+import sys
 
 from channel import event, serve
 from tej_common import build, describe, report_thread_errors
@@ -52,7 +53,7 @@ def abort_after(status=0, files=(), message=None, sent_bytes=0):
 
 
 report_thread_errors()
-client = TPClient('127.0.0.1', int(__import__('sys').argv[1]), Callback)
+client = TPClient('127.0.0.1', int(sys.argv[1]), Callback)
 client.listen(run_background=True, is_daemon=True)
 event('connected')
 serve({'send': send, 'send_many': send_many, 'ping': ping, 'close': close, 'abort_after': abort_after})

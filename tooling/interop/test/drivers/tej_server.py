@@ -6,7 +6,6 @@ are numbered from 0 in the order they arrive (`connection` events); `send` and `
 The original's one send lock is announced (`send_lock`, with the connection whose echo took it),
 so a test can tell when a send holds it.
 """
-import socket
 import threading
 
 from channel import event, serve

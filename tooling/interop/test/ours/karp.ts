@@ -88,8 +88,6 @@ export async function karpServer(routes: Readonly<Record<string, KarpRoute>>): P
   const server = createServer({ routes: handlers(routes) })
   const clientErrors: string[] = []
   server.on('clientError', (err) => clientErrors.push(err.code))
-  // Reported, and answered on the wire as the spec says: the tests look at the wire.
-  server.on('handlerError', () => {})
   const accepted: KarpPeer[] = []
   const waiting: ((peer: KarpPeer) => void)[] = []
   server.on('connection', (peer) => {
@@ -113,8 +111,6 @@ export async function karpServer(routes: Readonly<Record<string, KarpRoute>>): P
 
 export async function karpClient(port: number, routes: Readonly<Record<string, KarpRoute>> = {}): Promise<KarpEnd> {
   const peer = await connect({ host: '127.0.0.1', port, routes: handlers(routes) })
-  peer.on('handlerError', () => {})
-  peer.on('protocolError', () => {})
   defer(() => peer.close({ signal: AbortSignal.abort() }))
   return end(peer)
 }

@@ -72,7 +72,6 @@ export async function korvServer({ hostKey, authorizedKeys }: { hostKey: string;
   })
   const clientErrors: string[] = []
   server.on('clientError', (err) => clientErrors.push(err.code))
-  server.on('handlerError', () => {})
   const { port } = await server.listen({ host: '127.0.0.1', port: 0 })
   defer(() => server.close({ signal: AbortSignal.abort() }))
   return {
@@ -95,7 +94,6 @@ export async function korvConnectError(options: { port: number; privateKey: stri
 
 export async function korvClient({ port, privateKey, knownHosts }: { port: number; privateKey: string; knownHosts: string }): Promise<KorvSide> {
   const client = await connect({ host: '127.0.0.1', port, privateKey, knownHosts })
-  client.on('protocolError', () => {})
   defer(() => client.close({ signal: AbortSignal.abort() }))
   return {
     request: (verb, resource, body = null) => client.request(verb, resource, body),

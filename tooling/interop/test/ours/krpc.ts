@@ -84,7 +84,6 @@ export async function krpcServer(): Promise<KrpcServerSide> {
     clientErrors.push(err.code)
     for (const waiter of waiters.filter((w) => w.code === err.code)) waiter.resolve()
   })
-  server.on('handlerError', () => {})
   const { port } = await server.listen({ host: '127.0.0.1', port: 0 })
   defer(() => server.close({ signal: AbortSignal.abort() }))
   return {

@@ -140,7 +140,6 @@ export async function tejServer({ echo }: { echo: boolean }): Promise<TejServerS
     clientErrors.push(err.code)
     for (const waiter of waiters.filter((w) => w.code === err.code)) waiter.resolve()
   })
-  server.on('handlerError', () => {})
   const accepted = new Record<TejEnd>()
   server.on('connection', (conn) => accepted.push(end(conn, framesOf(conn))))
   let taken = 0
@@ -162,7 +161,6 @@ export async function tejClient(port: number): Promise<TejEnd> {
     port,
     onFrame: async (incoming) => frames.push(seen(await incoming.buffer())),
   })
-  conn.on('handlerError', () => {})
   defer(() => conn.close({ signal: AbortSignal.abort() }))
   return end(conn, frames)
 }
