@@ -8,7 +8,6 @@ import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import ssh2 from 'ssh2'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { GzipMemberDecoder } from '@proto/framing'
 import { loadVectors } from '@proto/framing/testing'
 import { defer, temporaryDirectory } from './cleanup.ts'
 import { DRIVER_WAIT, startDriver } from './driver.ts'
@@ -16,7 +15,7 @@ import type { Driver } from './driver.ts'
 import { interopEnvironment } from './environment.ts'
 import { keyPair, knownHostsLine, publicBlob } from './keys.ts'
 import type { KeyType, SshKeyPair } from './keys.ts'
-import { korvClient, korvConnectError, korvRequestCli, korvServer, member } from './ours/korv.ts'
+import { korvClient, korvConnectError, korvRequestCli, korvServer, member, messageDecoder } from './ours/korv.ts'
 import type { KorvServerSide } from './ours/korv.ts'
 
 interopEnvironment()
@@ -295,10 +294,10 @@ class RawChannel {
   }
 
   #read(channel: ssh2.ClientChannel): void {
-    const decoder = new GzipMemberDecoder()
+    const decoder = messageDecoder()
     channel.on('data', (chunk: Buffer) => {
-      void decoder.push(chunk).then((members) => {
-        for (const json of members) this.replies.push(JSON.parse(json.toString('utf8')) as Reply)
+      void decoder.push(chunk).then((messages) => {
+        for (const message of messages) this.replies.push(message as Reply)
         for (const waiter of [...this.#waiters]) {
           if (waiter.test()) {
             this.#waiters.splice(this.#waiters.indexOf(waiter), 1)

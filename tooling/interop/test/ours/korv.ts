@@ -1,5 +1,6 @@
 // Our side of the korv interop tests: the few calls they make on @proto/korv, in one place, so
 // a change of its API touches this file only.
+import { GzipMemberDecoder } from '@proto/framing'
 import { connect, createServer, encodeMessage } from '@proto/korv'
 import type { KorvContext, KorvVerb } from '@proto/korv'
 import { defer } from '../cleanup.ts'
@@ -110,4 +111,15 @@ export function member(message: object): Uint8Array {
 /** `korv request 127.0.0.1:PORT VERB RESOURCE [BODY] --key PATH --known-hosts PATH`: exit code and output. */
 export function korvRequestCli(port: number, verb: KorvVerb, resource: string, body: unknown, { key, knownHosts }: { key: string; knownHosts: string }) {
   return runCli('korv', ['request', `127.0.0.1:${port}`, verb, resource, ...(body === undefined ? [] : [JSON.stringify(body)]), '--key', key, '--known-hosts', knownHosts])
+}
+
+/**
+ * Decodes what a channel receives into messages, however the gzip members are split or joined:
+ * `push` resolves with the messages each chunk completes, in order.
+ */
+export function messageDecoder(): { push(chunk: Uint8Array): Promise<unknown[]> } {
+  const decoder = new GzipMemberDecoder()
+  return {
+    push: async (chunk) => (await decoder.push(chunk)).map((json) => JSON.parse(json.toString('utf8')) as unknown),
+  }
 }
