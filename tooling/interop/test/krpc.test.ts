@@ -1,10 +1,10 @@
 // KRPC against the Python original (krpc, 2015), both ways over 127.0.0.1: its KRPCClient
 // against our server, our client against its forking KRPCServer, and raw HTTP for every bug of
 // the original that our server fixes, with the original as the negative control.
-import { beforeAll, describe, expect, it } from 'vitest'
-import { loadVectors } from '@proto/framing/testing'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { loadVectors } from '@proto/framing/testing'
 import { temporaryDirectory } from './cleanup.ts'
 import { startDriver } from './driver.ts'
 import type { Driver } from './driver.ts'

@@ -86,7 +86,7 @@ describe('the original client against our server', () => {
     expect(await second.call('send_recv', { cmd: 'cmd01' })).toEqual(['ack'])
   })
 
-  it('stops on the original client’s shutdown', async () => {
+  it("stops on the original client's shutdown", async () => {
     const server = await onelineServer()
     const client = await originalClient(server.port)
     await client.call('connect')
@@ -193,7 +193,7 @@ describe('original bugs our server fixes, with the original as the negative cont
     expect(await within(after.untilText('\n'), NEVER_ANSWERED_WITHIN)).toBe('quiet')
   })
 
-  it('serves the next client after one resets its connection (the original’s server thread dies)', async () => {
+  it("serves the next client after one resets its connection (the original's server thread dies)", async () => {
     const server = await onelineServer()
     const first = await connectRaw(server.port)
     const second = await connectRaw(server.port)

@@ -1,10 +1,10 @@
 // TEJ v1 against the Python original (tej-protoc 0.2.4), both ways over 127.0.0.1: its TPClient
 // against our server, our client against its TPServer, and raw frames for every bug of the
 // original that we fix, with the original as the negative control.
-import { describe, expect, it } from 'vitest'
-import { loadVectors } from '@proto/framing/testing'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { loadVectors } from '@proto/framing/testing'
 import { temporaryDirectory } from './cleanup.ts'
 import { startDriver } from './driver.ts'
 import type { Driver, DriverEvent } from './driver.ts'
