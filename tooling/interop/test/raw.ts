@@ -6,10 +6,11 @@ import { defer } from './cleanup.ts'
 import { DRIVER_WAIT } from './driver.ts'
 
 /**
- * How long a negative control waits for an original that never answers, when no event marks
- * the end of the wait. Every such control sends, after the case, a sentinel the original does
- * answer wherever the protocol lets it; this bound is only for the rest. It is well above
- * what a healthy original takes to answer on loopback (milliseconds), and under the 5 s cap.
+ * How long a negative control waits for an original that never answers, where no event can end
+ * the wait (its connection dropped, its thread gone, a later request of the same connection
+ * answered). Healthy originals answer on loopback within milliseconds; this stays under the 5 s
+ * the suite allows. Used by three cases: KARP's handler result that is not text, oneline's FIN
+ * without disconnect, and TEJ's send lock.
  */
 export const NEVER_ANSWERED_WITHIN = 2_000
 
