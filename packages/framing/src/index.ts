@@ -12,6 +12,7 @@ export {
   DEFAULT_MAX_READ_BYTES,
   DEFAULT_MAX_WRITE_BUFFER_BYTES,
 } from './constants.ts'
+export { escapeControl } from './escape.ts'
 export {
   BadLengthError,
   ClosedError,

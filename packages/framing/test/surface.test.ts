@@ -46,6 +46,7 @@ describe('the public surface', () => {
         'encodeLengthPrefix',
         'encodeLengthPrefixed',
         'encodeLine',
+        'escapeControl',
       ].sort(),
     )
   })
