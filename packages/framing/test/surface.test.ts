@@ -74,6 +74,7 @@ describe('the public surface', () => {
   it('exports the command-line core from "./cli"', () => {
     expect(Object.keys(cliEntry).sort()).toEqual(
       [
+        'CaptureLines',
         'CliErrorCode',
         'CliInterruptedError',
         'CliListenError',
@@ -84,6 +85,7 @@ describe('the public surface', () => {
         'DEFAULT_CLI_HOST',
         'DEFAULT_CLOSE_GRACE',
         'EXIT_CODES',
+        'FileDigest',
         'REMOTE_ERROR',
         'caOption',
         'cliHelp',
@@ -92,6 +94,8 @@ describe('the public surface', () => {
         'clientTls',
         'connectTarget',
         'connectTimeoutOption',
+        'decodeCapture',
+        'decodeVerb',
         'defineCli',
         'defineVerb',
         'describeError',
@@ -107,6 +111,7 @@ describe('the public surface', () => {
         'listenTarget',
         'maxConnectionsOption',
         'parseHostPort',
+        'payloadJson',
         'portOption',
         'proxyProtocolOption',
         'readArgumentFile',

@@ -1,4 +1,8 @@
 // The `@proto/framing/cli` entry (Node only): the command-line core every @proto bin is built on.
+export type { CaptureLine, CaptureLinesInit } from './capture-lines.ts'
+export { CaptureLines } from './capture-lines.ts'
+export type { CaptureDecoder, CaptureDirection, CaptureFault, CaptureFrame, CaptureRecord, DecodeSummary, DecodeVerbOptions } from './decode.ts'
+export { decodeCapture, decodeVerb } from './decode.ts'
 export type {
   BooleanOptionDefinition,
   CliDefinition,
@@ -48,6 +52,8 @@ export {
   tlsOption,
 } from './options.ts'
 export { CliOutput, jsonLine } from './output.ts'
+export type { FileSummary, PayloadJson } from './payload.ts'
+export { FileDigest, payloadJson } from './payload.ts'
 export type { ErrorJson } from './report.ts'
 export { REMOTE_ERROR, describeError, errorCode, errorJson, errorMessage, exitCodeOf, isRemoteError } from './report.ts'
 export type { CliIO } from './run.ts'
