@@ -68,7 +68,7 @@ describe('the public surface', () => {
   })
 
   it('exports the test utilities from "./testing"', () => {
-    expect(Object.keys(testing).sort()).toEqual(['arbitraries', 'duplexPair', 'loadVectors', 'randomChunkings', 'splitAt', 'tcpPair'])
+    expect(Object.keys(testing).sort()).toEqual(['arbitraries', 'cliCases', 'duplexPair', 'loadVectors', 'randomChunkings', 'splitAt', 'tcpPair'])
   })
 
   it('exports the command-line core from "./cli"', () => {
