@@ -117,12 +117,11 @@ export interface DecodeVerbOptions<O extends OptionsDefinition> {
 
 const decodeDetails = (what: string): string =>
   [
-    `Reads ${what} from FILE, or stdin when FILE is - or absent, and prints one JSON line`,
-    'per frame, {"offset":N,"frame":{...}}, or {"offset":N,"error":{"code","message"}} where the',
-    'bytes stop making sense. Payloads print as {"text"} when they are UTF-8, else as',
-    '{"data","encoding":"base64"}; files as {"name","size","sha256"}.',
-    'Exit codes: 0 every byte decoded, 1 an error line was printed, 2 a usage or read error.',
-  ].join('\n')
+    `Reads ${what} from FILE, or from stdin when FILE is - or absent, and prints one JSON line per frame,`,
+    '{"offset":N,"frame":{...}}, or {"offset":N,"error":{"code","message"}} where the bytes stop making sense.',
+    'Payloads print as {"text"} when they are UTF-8, else as {"data","encoding":"base64"}; files as',
+    '{"name","size","sha256"}.\nExit codes: 0 every byte decoded, 1 an error line was printed, 2 a usage or read error.',
+  ].join(' ')
 
 /**
  * The `decode` verb of a bin: `<bin> decode [FILE|-] [--direction request|response]` plus the

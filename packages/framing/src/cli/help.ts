@@ -36,8 +36,8 @@ function verbSection(cli: CliDefinition, verb: VerbDefinition): string {
   const positionals = verb.positionals ?? []
   const options = Object.entries(verb.options ?? {})
   const rows: [string, string][] = []
-  const lines = [`Usage: ${usageLine(cli, verb)}`, '', verb.summary]
-  if (verb.details !== undefined) lines.push(verb.details)
+  const lines = [`Usage: ${usageLine(cli, verb)}`, '', ...wrap(sentence(verb.summary))]
+  for (const paragraph of verb.details?.split('\n') ?? []) lines.push(...wrap(paragraph))
   const argumentRows = positionals.map((p): [string, string] => [`${positionalLabel(p)}${p.variadic === true ? '...' : ''}`, p.description])
   const optionRows = [...options.map(([name, option]): [string, string] => [optionName(name, option), optionText(option)])]
   optionRows.push(['-h, --help', 'print this help'])
@@ -47,6 +47,29 @@ function verbSection(cli: CliDefinition, verb: VerbDefinition): string {
   if (argumentRows.length > 0) lines.push('', 'Arguments:', ...table(argumentRows))
   lines.push('', 'Options:', ...table(optionRows))
   return `${lines.join('\n')}\n`
+}
+
+// Wide enough for a usage line, narrow enough for a terminal of 100 columns.
+const WIDTH = 96
+
+/** `text` cut at spaces into lines of at most WIDTH characters (a longer word keeps its own line). */
+function wrap(text: string): string[] {
+  const lines: string[] = []
+  let line = ''
+  for (const word of text.split(' ')) {
+    if (line !== '' && line.length + 1 + word.length > WIDTH) {
+      lines.push(line)
+      line = word
+    } else line = line === '' ? word : `${line} ${word}`
+  }
+  lines.push(line)
+  return lines
+}
+
+/** A summary, written in lower case without a period for the command list, as a sentence. */
+function sentence(text: string): string {
+  const capital = text.charAt(0).toUpperCase() + text.slice(1)
+  return /[.!?]$/.test(capital) ? capital : `${capital}.`
 }
 
 function usageLine(cli: CliDefinition, verb: VerbDefinition): string {
@@ -74,21 +97,23 @@ function optionName(name: string, option: OptionDefinition): string {
 }
 
 function optionText(option: OptionDefinition): string {
+  const notes: string[] = []
   switch (option.type) {
     case 'boolean':
-      return option.description
+      break
     case 'list':
-      return `${option.description}; repeatable`
+      notes.push('repeatable')
+      break
     case 'integer':
-      return `${option.description}: ${rangeText(option.min, option.max)}${defaultText(option.default)}`
+      notes.push(rangeText(option.min, option.max))
+      break
     case 'enum':
-      return `${option.description}: one of ${option.choices.join(', ')}${defaultText(option.default)}`
+      notes.push(`one of ${option.choices.join(', ')}`)
+      break
     case 'string':
     case 'path':
-      return `${option.description}${defaultText(option.default)}`
+      break
   }
-}
-
-function defaultText(value: string | number | undefined): string {
-  return value === undefined ? '' : ` (default: ${value})`
+  if ('default' in option && option.default !== undefined) notes.push(`default: ${option.default}`)
+  return notes.length === 0 ? option.description : `${option.description} (${notes.join(', ')})`
 }

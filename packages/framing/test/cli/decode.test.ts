@@ -125,7 +125,9 @@ describe('the decode verb', () => {
     expect(result.out).toContain('Usage: toy decode [FILE|-] [options]')
     expect(result.out).toContain('--direction request|response')
     expect(result.out).toContain('--max-line-bytes N')
-    expect(result.out).toContain('Exit codes: 0 every byte decoded, 1 an error line was printed, 2 a usage or read error.')
+    expect(result.out).toContain('\nExit codes: 0 every byte decoded, 1 an error line was printed, 2 a usage or read error.\n')
+    // The details are wrapped to fit a terminal.
+    for (const line of result.out.split('\n\nArguments:')[0]?.split('\n') ?? []) expect(line.length).toBeLessThanOrEqual(96)
   })
 })
 

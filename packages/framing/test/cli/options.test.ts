@@ -62,14 +62,14 @@ describe('the shared option sets', () => {
       '--host H',
       'address to listen on (default: 127.0.0.1)',
       '--port N',
-      'port to listen on, 0 for a free one: 0 to 65535 (default: 7000)',
+      'port to listen on, 0 for a free one (0 to 65535, default: 7000)',
       '--socket PATH',
       '--tls-cert PATH',
       '--tls-key PATH',
       '--idle-timeout MS',
-      '0 or more (default: 60000)',
+      '(0 or more, default: 60000)',
       '--max-connections N',
-      '1 or more (default: 1024)',
+      '(1 or more, default: 1024)',
       '--proxy-protocol v1|v2|any',
     ]) {
       expect(help).toContain(text)

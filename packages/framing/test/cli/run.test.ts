@@ -35,16 +35,17 @@ describe('runCli: dispatch, help and version', () => {
     const result = await run(toy, [flag])
     expect(result).toEqual({ code: 0, out: cliHelp(toy), err: '' })
     for (const text of [
-      'Usage: toy greet WHO [options]',
+      'Usage: toy greet WHO [options]\n\nGreet someone.\n',
+      '  greet  greet someone\n',
       'Usage: toy send (HOST:PORT | --socket PATH) COMMAND... [options]',
       '-t, --times N',
-      'how many greetings: 1 to 5 (default: 1)',
+      'how many greetings (1 to 5, default: 1)',
       '--style plain|fancy',
-      'the wording: one of plain, fancy (default: plain)',
+      'the wording (one of plain, fancy, default: plain)',
       '--tag TAG',
-      'a tag to add; repeatable',
+      'a tag to add (repeatable)',
       '--from PATH',
-      'a limit without a default: 0 or more',
+      'a limit without a default (0 or more)',
       '--what',
       'Exit codes: 0 success, 1 the peer reported an error, 2',
     ]) {
