@@ -43,7 +43,6 @@ const serve = defineVerb({
     })
     const stopped = new Promise<void>((resolve) => server.once('shutdown', () => resolve()))
     await serveUntilStopped(ctx, server, { listen: { host: values.host, port: values.port }, stopped })
-    return undefined
   },
 })
 
@@ -75,7 +74,6 @@ const send = defineVerb({
       throw err
     }
     await goodbye()
-    return undefined
   },
 })
 

@@ -149,7 +149,7 @@ export interface VerbDefinition<O extends OptionsDefinition = OptionsDefinition,
    * Does the work. Resolves with the exit code (nothing means 0); whatever it throws is printed in
    * the one error format and exits 1 for a peer's error, else 2.
    */
-  run(ctx: VerbContext<O, P>): Promise<number | undefined> | number | undefined
+  run(ctx: VerbContext<O, P>): Promise<number | void> | number | void
 }
 
 /** A whole command line: one bin and its verbs. */

@@ -38,7 +38,6 @@ export const greet = defineVerb({
       if (values.json) await out.printJson({ text })
       else await out.print(values.shout ? text.toUpperCase() : text)
     }
-    return undefined
   },
 })
 
@@ -54,7 +53,6 @@ export const send = defineVerb({
     const target: string | undefined = args.target
     const where = target === undefined ? values.socket : `${parseHostPort(target).host}`
     await out.print(`${where ?? '?'}: ${commands.join(' | ')}`)
-    return undefined
   },
 })
 

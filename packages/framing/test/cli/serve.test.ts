@@ -74,7 +74,6 @@ const serve = defineVerb({
   run: async (ctx) => {
     if (current === undefined) throw new Error('no server set')
     await serveUntilStopped(ctx, current.server as CliServer<unknown>, { listen: listenTarget(ctx.values), stopped: current.stopped })
-    return undefined
   },
 })
 const toy = defineCli({ name: 'toy', summary: 'toy', version: '1', verbs: [serve] })
