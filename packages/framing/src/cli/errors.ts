@@ -17,7 +17,7 @@ export class CliUsageError extends ProtoError {
   override readonly code: typeof CliErrorCode.USAGE = CliErrorCode.USAGE
 }
 
-/** A file or stdin named on the command line could not be read; `cause` is the system error. */
+/** A file or stdin named on the command line, or the package.json holding the version, could not be read; `cause` is the system error. */
 export class CliReadError extends ProtoError {
   override name = 'CliReadError'
   override readonly code: typeof CliErrorCode.READ = CliErrorCode.READ

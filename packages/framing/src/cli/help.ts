@@ -33,21 +33,20 @@ export function verbHelp(cli: CliDefinition, verb: VerbDefinition): string {
 }
 
 function verbSection(cli: CliDefinition, verb: VerbDefinition): string {
-  const positionals = verb.positionals ?? []
-  const options = Object.entries(verb.options ?? {})
-  const rows: [string, string][] = []
   const lines = [`Usage: ${usageLine(cli, verb)}`, '', ...wrap(sentence(verb.summary))]
   for (const paragraph of verb.details?.split('\n') ?? []) lines.push(...wrap(paragraph))
-  const argumentRows = positionals.map((p): [string, string] => [`${positionalLabel(p)}${p.variadic === true ? '...' : ''}`, p.description])
-  const optionRows = [...options.map(([name, option]): [string, string] => [optionName(name, option), optionText(option)])]
+  const argumentRows = (verb.positionals ?? []).map((p): Row => [`${positionalLabel(p)}${p.variadic === true ? '...' : ''}`, p.description])
+  const optionRows = Object.entries(verb.options ?? {}).map(([name, option]): Row => [optionName(name, option), optionText(option)])
   optionRows.push(['-h, --help', 'print this help'])
-  rows.push(...argumentRows, ...optionRows)
-  const width = Math.max(...rows.map(([left]) => left.length))
-  const table = (part: [string, string][]): string[] => part.map(([left, right]) => `  ${left.padEnd(width)}  ${right}`)
+  // One column width for both tables, so arguments and options line up.
+  const width = Math.max(...[...argumentRows, ...optionRows].map(([left]) => left.length))
+  const table = (rows: Row[]): string[] => rows.map(([left, right]) => `  ${left.padEnd(width)}  ${right}`)
   if (argumentRows.length > 0) lines.push('', 'Arguments:', ...table(argumentRows))
   lines.push('', 'Options:', ...table(optionRows))
   return `${lines.join('\n')}\n`
 }
+
+type Row = [left: string, right: string]
 
 // Wide enough for a usage line, narrow enough for a terminal of 100 columns.
 const WIDTH = 96

@@ -6,7 +6,7 @@ import type { Writable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { escapeControl } from '../escape.ts'
 import type { CliDefinition, VerbContext } from './definition.ts'
-import { CliInterruptedError, CliUsageError } from './errors.ts'
+import { CliInterruptedError, CliReadError, CliUsageError } from './errors.ts'
 import { cliHelp, cliUsage, verbHelp } from './help.ts'
 import { CliOutput } from './output.ts'
 import { parseVerb } from './parse.ts'
@@ -87,9 +87,14 @@ function helpText(stdout: Writable, text: string): Promise<number> {
 
 function versionOf(cli: CliDefinition): string {
   if (typeof cli.version === 'string') return cli.version
-  const manifest: unknown = JSON.parse(readFileSync(cli.version, 'utf8'))
-  const version = (manifest as { version?: unknown } | null)?.version
-  if (typeof version !== 'string') throw new CliUsageError(`${fileURLToPath(cli.version)} has no version`)
+  const path = fileURLToPath(cli.version)
+  let version: unknown
+  try {
+    version = (JSON.parse(readFileSync(path, 'utf8')) as { version?: unknown } | null)?.version
+  } catch (err) {
+    throw new CliReadError(`cannot read the version from ${path}`, { cause: err })
+  }
+  if (typeof version !== 'string') throw new CliReadError(`${path} has no version`)
   return version
 }
 

@@ -25,7 +25,11 @@ describe('runCli: dispatch, help and version', () => {
       await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'x' }))
       const broken = await run(cli, ['--version'])
       expect(broken.code).toBe(2)
-      expect(broken.err).toMatch(/^toy: .*package\.json has no version \(ERR_PROTO_CLI_USAGE\)\n/)
+      expect(broken.err).toMatch(/^toy: .*package\.json has no version \(ERR_PROTO_CLI_READ\)\n$/)
+      await rm(join(dir, 'package.json'))
+      const missing = await run(cli, ['--version'])
+      expect(missing.code).toBe(2)
+      expect(missing.err).toMatch(/^toy: cannot read the version from .*package\.json \(ERR_PROTO_CLI_READ\)\n {2}cause: .* \(ENOENT\)\n$/)
     } finally {
       await rm(dir, { recursive: true, force: true })
     }
