@@ -12,6 +12,7 @@ export type CaptureRecord<F> = CaptureFrame<F> | CaptureFault
 
 /** A frame and the offset of its first byte in the capture. */
 export interface CaptureFrame<F> {
+  /** The offset of its first byte. */
   offset: number
   /** What the frame holds, as a JSON value (payloads through `payloadJson`, files as `FileDigest` summaries). */
   frame: F

@@ -15,11 +15,13 @@ interface OptionBase {
 
 /** A flag: `true` when given, else `false`. It takes no value. */
 export interface BooleanOptionDefinition extends OptionBase {
+  /** The kind of option. */
   type: 'boolean'
 }
 
 /** Any text. */
 export interface StringOptionDefinition extends OptionBase {
+  /** The kind of option. */
   type: 'string'
   /** The value when the option is absent. @default undefined */
   default?: string
@@ -27,6 +29,7 @@ export interface StringOptionDefinition extends OptionBase {
 
 /** A file system path; an empty one is refused. */
 export interface PathOptionDefinition extends OptionBase {
+  /** The kind of option. */
   type: 'path'
   /** The value when the option is absent. @default undefined */
   default?: string
@@ -34,6 +37,7 @@ export interface PathOptionDefinition extends OptionBase {
 
 /** A whole number from `min` to `max`, both shown in `--help`. */
 export interface IntegerOptionDefinition extends OptionBase {
+  /** The kind of option. */
   type: 'integer'
   /** The least value accepted, a safe integer. */
   min: number
@@ -45,6 +49,7 @@ export interface IntegerOptionDefinition extends OptionBase {
 
 /** One of a fixed set of words. */
 export interface EnumOptionDefinition<C extends string = string> extends OptionBase {
+  /** The kind of option. */
   type: 'enum'
   /** The words accepted. */
   choices: readonly C[]
@@ -54,6 +59,7 @@ export interface EnumOptionDefinition<C extends string = string> extends OptionB
 
 /** An option that may be repeated; its value is the list of what was given, in order. */
 export interface ListOptionDefinition extends OptionBase {
+  /** The kind of option. */
   type: 'list'
 }
 

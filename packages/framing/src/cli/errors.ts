@@ -9,6 +9,7 @@ export const CliErrorCode = {
   INTERRUPTED: 'ERR_PROTO_CLI_INTERRUPTED',
 } as const
 
+/** Any code of `CliErrorCode`. */
 export type CliErrorCode = (typeof CliErrorCode)[keyof typeof CliErrorCode]
 
 /** A command line that does not fit the declaration: reported with the usage, exit code 2. */

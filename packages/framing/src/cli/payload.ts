@@ -14,6 +14,7 @@ export function payloadJson(bytes: Uint8Array): PayloadJson {
 
 /** A file carried in a frame, as decode prints it: never its contents. */
 export interface FileSummary {
+  /** The file's name as the frame gives it: data, never a path to open. */
   name: string
   /** Bytes. */
   size: number

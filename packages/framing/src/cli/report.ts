@@ -10,8 +10,11 @@ export const REMOTE_ERROR: unique symbol = Symbol.for('@proto/remote-error')
 
 /** The `{ code, message }` of an error in `--json` output, with its cause nested the same way. */
 export interface ErrorJson {
+  /** See `errorCode`. */
   code: string
+  /** See `errorMessage`. */
   message: string
+  /** The cause, the same way, when there is one. */
   cause?: ErrorJson
 }
 

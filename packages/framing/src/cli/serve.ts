@@ -18,6 +18,7 @@ export interface CliServer<L> {
 
 /** A server that reports faults as `clientError` and `handlerError` events, each with the peer or a context holding it. */
 export interface CliServerEvents {
+  /** Listens for the server's reports of faults. */
   on(event: 'clientError' | 'handlerError', listener: (err: never, peer: never) => void): unknown
 }
 

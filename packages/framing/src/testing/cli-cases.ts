@@ -11,7 +11,9 @@ import { codePrefix, positionalLabel } from '../cli/definition.ts'
 
 /** A local peer the escaping case talks to; see `CliCasesOptions.fakePeer`. */
 export interface FakePeer {
+  /** Where it listens on 127.0.0.1. */
   port: number
+  /** Stops it; the case calls it when done. */
   close(): Promise<void>
 }
 
@@ -35,7 +37,9 @@ export interface CliCasesOptions {
 
 /** One case of the table: a test name and the check, which rejects with an AssertionError. */
 export interface CliCase {
+  /** The test's name. */
   name: string
+  /** Runs the bin and checks what it did. */
   run(): Promise<void>
 }
 
