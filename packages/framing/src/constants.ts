@@ -12,3 +12,11 @@ export const DEFAULT_FIELD_HIGH_WATER_MARK = 65_536
 export const DEFAULT_MAX_WRITE_BUFFER_BYTES = 67_108_864
 /** Milliseconds without a byte before a waiting read fails; 0 turns the clock off. */
 export const DEFAULT_IDLE_TIMEOUT = 0
+/**
+ * Bytes a PROXY protocol header may take. v2 allows 16 + 65 535, but the addresses take at most
+ * 216 and the TLVs balancers add (ALPN, authority, unique ID, TLS details, endpoint IDs) a few
+ * hundred more: a page is ample room, and all a connection may hold before it is admitted.
+ */
+export const DEFAULT_MAX_PROXY_HEADER_BYTES = 4096
+/** Milliseconds for the PROXY protocol header to arrive: three TCP retransmits (1 + 2 + 4 s) and some. */
+export const DEFAULT_PROXY_HEADER_TIMEOUT = 10_000

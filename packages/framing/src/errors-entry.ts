@@ -1,4 +1,5 @@
 // The browser-safe entry `@proto/framing/errors`: errors and call options only.
+export type { ProxyHeaderFailure } from './errors.ts'
 export {
   BadLengthError,
   ClosedError,
@@ -7,6 +8,7 @@ export {
   IdleTimeoutError,
   InvalidFrameError,
   ProtoError,
+  ProxyHeaderError,
   TruncatedFrameError,
   UsageError,
   WriteBufferFullError,

@@ -12,6 +12,7 @@ export const ErrorCode = {
   CLOSED: 'ERR_PROTO_CLOSED',
   WRITE_BUFFER_FULL: 'ERR_PROTO_WRITE_BUFFER_FULL',
   USAGE: 'ERR_PROTO_USAGE',
+  PROXY_HEADER: 'ERR_PROTO_PROXY_HEADER',
 } as const
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
@@ -133,4 +134,22 @@ export class WriteBufferFullError extends ProtoError {
 export class UsageError extends ProtoError {
   override name = 'UsageError'
   override readonly code: typeof ErrorCode.USAGE = ErrorCode.USAGE
+}
+
+/** Why a PROXY protocol header was refused. */
+export type ProxyHeaderFailure = 'invalid' | 'too-large' | 'timeout' | 'closed'
+
+/**
+ * The connection did not open with a valid PROXY protocol header: `reason` says whether the bytes
+ * were malformed, over `maxBytes`, too late, or cut off by the end of the connection.
+ */
+export class ProxyHeaderError extends ProtoError {
+  override name = 'ProxyHeaderError'
+  override readonly code: typeof ErrorCode.PROXY_HEADER = ErrorCode.PROXY_HEADER
+  readonly reason: ProxyHeaderFailure
+
+  constructor(reason: ProxyHeaderFailure, message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.reason = reason
+  }
 }

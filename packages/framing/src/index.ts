@@ -9,10 +9,13 @@ export {
   DEFAULT_MAX_COMPRESSED_BYTES,
   DEFAULT_MAX_FRAME_BYTES,
   DEFAULT_MAX_LINE_BYTES,
+  DEFAULT_MAX_PROXY_HEADER_BYTES,
   DEFAULT_MAX_READ_BYTES,
   DEFAULT_MAX_WRITE_BUFFER_BYTES,
+  DEFAULT_PROXY_HEADER_TIMEOUT,
 } from './constants.ts'
 export { escapeControl } from './escape.ts'
+export type { ProxyHeaderFailure } from './errors.ts'
 export {
   BadLengthError,
   ClosedError,
@@ -21,6 +24,7 @@ export {
   IdleTimeoutError,
   InvalidFrameError,
   ProtoError,
+  ProxyHeaderError,
   TruncatedFrameError,
   UsageError,
   WriteBufferFullError,
@@ -36,3 +40,14 @@ export type { EncodeLineInit, LineDecoderInit } from './line.ts'
 export { LineDecoder, encodeLine } from './line.ts'
 export type { CallOptions } from './options.ts'
 export { callSignal, checkLimit } from './options.ts'
+export type { ProxyHeaderResult, ReadProxyHeaderOptions } from './proxy-header-reader.ts'
+export { readProxyHeader } from './proxy-header-reader.ts'
+export type {
+  DecodedProxyHeader,
+  EncodeProxyHeaderInit,
+  ProxyHeader,
+  ProxyHeaderDecoderInit,
+  ProxyProtocolMode,
+  ProxyTlv,
+} from './proxy-protocol.ts'
+export { ProxyHeaderDecoder, encodeProxyHeader } from './proxy-protocol.ts'

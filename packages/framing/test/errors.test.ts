@@ -7,6 +7,7 @@ import {
   IdleTimeoutError,
   InvalidFrameError,
   ProtoError,
+  ProxyHeaderError,
   TruncatedFrameError,
   UsageError,
   WriteBufferFullError,
@@ -26,6 +27,7 @@ describe('errors', () => {
     [new ClosedError('m', { cause }), 'ClosedError', 'ERR_PROTO_CLOSED'],
     [new WriteBufferFullError(1, 2, 2, { cause }), 'WriteBufferFullError', 'ERR_PROTO_WRITE_BUFFER_FULL'],
     [new UsageError('m', { cause }), 'UsageError', 'ERR_PROTO_USAGE'],
+    [new ProxyHeaderError('invalid', 'm', { cause }), 'ProxyHeaderError', 'ERR_PROTO_PROXY_HEADER'],
   ])('%s has its name, code and cause', (err, name, code) => {
     expect(err).toBeInstanceOf(ProtoError)
     expect(err).toBeInstanceOf(Error)
@@ -46,6 +48,7 @@ describe('errors', () => {
       CLOSED: 'ERR_PROTO_CLOSED',
       WRITE_BUFFER_FULL: 'ERR_PROTO_WRITE_BUFFER_FULL',
       USAGE: 'ERR_PROTO_USAGE',
+      PROXY_HEADER: 'ERR_PROTO_PROXY_HEADER',
     })
   })
 
@@ -56,6 +59,7 @@ describe('errors', () => {
     expect(new BadLengthError(2n ** 60n).value).toBe(2n ** 60n)
     expect(new IdleTimeoutError(5).timeout).toBe(5)
     expect(new WriteBufferFullError(1, 2, 2)).toMatchObject({ buffered: 1, size: 2, limit: 2 })
+    expect(new ProxyHeaderError('timeout', 'late')).toMatchObject({ reason: 'timeout', message: 'late' })
   })
 
   it('recognises errors of another installed copy by their brand, not their class', () => {

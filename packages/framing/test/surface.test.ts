@@ -17,6 +17,7 @@ const ERRORS = [
   'IdleTimeoutError',
   'InvalidFrameError',
   'ProtoError',
+  'ProxyHeaderError',
   'TruncatedFrameError',
   'UsageError',
   'WriteBufferFullError',
@@ -35,19 +36,24 @@ describe('the public surface', () => {
         'DEFAULT_MAX_COMPRESSED_BYTES',
         'DEFAULT_MAX_FRAME_BYTES',
         'DEFAULT_MAX_LINE_BYTES',
+        'DEFAULT_MAX_PROXY_HEADER_BYTES',
         'DEFAULT_MAX_READ_BYTES',
         'DEFAULT_MAX_WRITE_BUFFER_BYTES',
+        'DEFAULT_PROXY_HEADER_TIMEOUT',
         'FramedConnection',
         'GzipMemberDecoder',
         'LengthPrefixedDecoder',
         'LineDecoder',
+        'ProxyHeaderDecoder',
         'callSignal',
         'checkLimit',
         'decodeFrames',
         'encodeLengthPrefix',
         'encodeLengthPrefixed',
         'encodeLine',
+        'encodeProxyHeader',
         'escapeControl',
+        'readProxyHeader',
       ].sort(),
     )
   })
@@ -60,6 +66,8 @@ describe('the public surface', () => {
     expect(main.DEFAULT_FIELD_HIGH_WATER_MARK).toBe(65_536)
     expect(main.DEFAULT_MAX_WRITE_BUFFER_BYTES).toBe(67_108_864)
     expect(main.DEFAULT_IDLE_TIMEOUT).toBe(0)
+    expect(main.DEFAULT_MAX_PROXY_HEADER_BYTES).toBe(4096)
+    expect(main.DEFAULT_PROXY_HEADER_TIMEOUT).toBe(10_000)
   })
 
   it('exports errors, callSignal and checkLimit from "./errors"', () => {
