@@ -14,6 +14,7 @@ export {
   DEFAULT_MAX_WRITE_BUFFER_BYTES,
   DEFAULT_PROXY_HEADER_TIMEOUT,
 } from './constants.ts'
+export { escapeControl } from './escape.ts'
 export type { ProxyHeaderFailure } from './errors.ts'
 export {
   BadLengthError,

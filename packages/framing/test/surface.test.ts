@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
+import * as cliEntry from '../src/cli/index.ts'
 import * as errorsEntry from '../src/errors-entry.ts'
 import * as main from '../src/index.ts'
 import * as testing from '../src/testing/index.ts'
@@ -51,6 +52,7 @@ describe('the public surface', () => {
         'encodeLengthPrefixed',
         'encodeLine',
         'encodeProxyHeader',
+        'escapeControl',
         'readProxyHeader',
       ].sort(),
     )
@@ -74,7 +76,68 @@ describe('the public surface', () => {
   })
 
   it('exports the test utilities from "./testing"', () => {
-    expect(Object.keys(testing).sort()).toEqual(['arbitraries', 'duplexPair', 'loadVectors', 'randomChunkings', 'splitAt', 'tcpPair'])
+    expect(Object.keys(testing).sort()).toEqual(['arbitraries', 'cliCases', 'duplexPair', 'loadVectors', 'randomChunkings', 'splitAt', 'tcpPair'])
+  })
+
+  it('exports the command-line core from "./cli"', () => {
+    expect(Object.keys(cliEntry).sort()).toEqual(
+      [
+        'CaptureLines',
+        'CliErrorCode',
+        'CliInterruptedError',
+        'CliListenError',
+        'CliOutput',
+        'CliOutputError',
+        'CliReadError',
+        'CliUsageError',
+        'DEFAULT_CLI_HOST',
+        'DEFAULT_CLOSE_GRACE',
+        'EXIT_CODES',
+        'FileDigest',
+        'REMOTE_ERROR',
+        'caOption',
+        'cliHelp',
+        'clientOptions',
+        'clientSocketOption',
+        'clientTls',
+        'connectTarget',
+        'connectTimeoutOption',
+        'decodeCapture',
+        'decodeVerb',
+        'defineCli',
+        'defineVerb',
+        'describeError',
+        'errorCode',
+        'errorJson',
+        'errorMessage',
+        'exitCodeOf',
+        'hostOption',
+        'idleTimeoutOption',
+        'isRemoteError',
+        'jsonLine',
+        'jsonOption',
+        'listenTarget',
+        'maxConnectionsOption',
+        'parseHostPort',
+        'payloadJson',
+        'portOption',
+        'proxyProtocolOption',
+        'readArgumentFile',
+        'runCli',
+        'runIfMain',
+        'serveOptions',
+        'serveSocketOption',
+        'serveUntilStopped',
+        'serverTls',
+        'targetPositional',
+        'timeoutOption',
+        'tlsCertOption',
+        'tlsKeyOption',
+        'tlsOption',
+        'verbHelp',
+      ].sort(),
+    )
+    expect(cliEntry.CliUsageError.prototype).toBeInstanceOf(main.ProtoError)
   })
 
   it('loads no node: module and no Buffer through "./errors"', () => {
@@ -106,8 +169,8 @@ describe('the public surface', () => {
     expect(pkg.type).toBe('module')
     expect(pkg.sideEffects).toBe(false)
     expect(pkg.dependencies).toBeUndefined()
-    expect(Object.keys(pkg.exports)).toEqual(['.', './errors', './testing', './package.json'])
-    const sources = { '.': 'index.ts', './errors': 'errors-entry.ts', './testing': 'testing/index.ts' }
+    expect(Object.keys(pkg.exports)).toEqual(['.', './errors', './testing', './cli', './package.json'])
+    const sources = { '.': 'index.ts', './errors': 'errors-entry.ts', './testing': 'testing/index.ts', './cli': 'cli/index.ts' }
     for (const [entry, source] of Object.entries(sources)) {
       const target = pkg.exports[entry]
       if (typeof target !== 'object') return expect.unreachable(entry)

@@ -1,6 +1,8 @@
 export type { FastCheckLike, FramingArbitraries, PrefixLayout } from './arbitraries.ts'
 export { arbitraries } from './arbitraries.ts'
 export { randomChunkings, splitAt } from './chunkings.ts'
+export type { CliCase, CliCasesOptions, FakePeer } from './cli-cases.ts'
+export { cliCases } from './cli-cases.ts'
 export type { DuplexPairInit } from './duplex-pair.ts'
 export { duplexPair } from './duplex-pair.ts'
 export type { TcpPair } from './tcp-pair.ts'
