@@ -16,11 +16,12 @@ export {
   TimeoutError,
   TlsHandshakeError,
   TooManyConnectionsError,
+  ProxyHeaderError,
   TruncatedFrameError,
   UsageError,
   WriteBufferFullError,
   isProtoError,
 } from './errors.ts'
-export type { PlumbingErrors } from './errors.ts'
+export type { PlumbingErrors, ProxyHeaderFailure } from './errors.ts'
 export type { CallOptions } from './options.ts'
 export { checkLimit } from './options.ts'

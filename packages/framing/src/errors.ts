@@ -17,6 +17,7 @@ export const ErrorCode = {
   LISTEN: 'ERR_PROTO_LISTEN',
   TOO_MANY_CONNECTIONS: 'ERR_PROTO_TOO_MANY_CONNECTIONS',
   TLS_HANDSHAKE: 'ERR_PROTO_TLS_HANDSHAKE',
+  PROXY_HEADER: 'ERR_PROTO_PROXY_HEADER',
 } as const
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
@@ -138,6 +139,24 @@ export class WriteBufferFullError extends ProtoError {
 export class UsageError extends ProtoError {
   override name = 'UsageError'
   override readonly code: typeof ErrorCode.USAGE = ErrorCode.USAGE
+}
+
+/** Why a PROXY protocol header was refused. */
+export type ProxyHeaderFailure = 'invalid' | 'too-large' | 'timeout' | 'closed'
+
+/**
+ * The connection did not open with a valid PROXY protocol header: `reason` says whether the bytes
+ * were malformed, over `maxBytes`, too late, or cut off by the end of the connection.
+ */
+export class ProxyHeaderError extends ProtoError {
+  override name = 'ProxyHeaderError'
+  override readonly code: typeof ErrorCode.PROXY_HEADER = ErrorCode.PROXY_HEADER
+  readonly reason: ProxyHeaderFailure
+
+  constructor(reason: ProxyHeaderFailure, message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.reason = reason
+  }
 }
 
 /**

@@ -2,6 +2,8 @@ export type { ListenAddress, PathAddress, TcpAddress } from './address.ts'
 export { ByteQueue } from './byte-queue.ts'
 export type { ByteReaderInit, FieldReadableOptions, FieldStream } from './byte-reader.ts'
 export { ByteReader } from './byte-reader.ts'
+export type { KnownOptions, OptionNames } from './check-options.ts'
+export { checkOptions } from './check-options.ts'
 export type { ConnectInit, ConnectOptions } from './connect.ts'
 export { CONNECT_OPTION_NAMES, connectStream, describeTarget } from './connect.ts'
 export type { FramedConnectionInit } from './connection.ts'
@@ -13,14 +15,14 @@ export {
   DEFAULT_HANDSHAKE_TIMEOUT,
   DEFAULT_IDLE_TIMEOUT,
   DEFAULT_MAX_COMPRESSED_BYTES,
-  DEFAULT_MAX_FRAME_BYTES,
   DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_FRAME_BYTES,
   DEFAULT_MAX_LINE_BYTES,
+  DEFAULT_MAX_PROXY_HEADER_BYTES,
   DEFAULT_MAX_READ_BYTES,
   DEFAULT_MAX_WRITE_BUFFER_BYTES,
+  DEFAULT_PROXY_HEADER_TIMEOUT,
 } from './constants.ts'
-export type { KnownOptions, OptionNames } from './check-options.ts'
-export { checkOptions } from './check-options.ts'
 export type { CallGuard, Deadline, DeadlineSignal } from './deadlines.ts'
 export { DeadlineScheduler, callSignal, checkTimeout, deadlineSignal, guardCall } from './deadlines.ts'
 export type {
@@ -36,6 +38,7 @@ export type {
 export { diagnosticsChannels } from './diagnostics.ts'
 export type { ErrorMapping, MappedCode } from './error-mapping.ts'
 export { errorMapper } from './error-mapping.ts'
+export type { PlumbingErrors, ProxyHeaderFailure } from './errors.ts'
 export {
   BadLengthError,
   ClosedError,
@@ -46,6 +49,7 @@ export {
   InvalidFrameError,
   ListenError,
   ProtoError,
+  ProxyHeaderError,
   TimeoutError,
   TlsHandshakeError,
   TooManyConnectionsError,
@@ -54,7 +58,7 @@ export {
   WriteBufferFullError,
   isProtoError,
 } from './errors.ts'
-export type { PlumbingErrors } from './errors.ts'
+export { escapeControl } from './escape.ts'
 export type { GzipMemberDecoderInit } from './gzip.ts'
 export { GzipMemberDecoder } from './gzip.ts'
 export type { AsyncFrameDecoder, DecodeFramesOptions, FrameDecoder } from './iterate.ts'
@@ -62,11 +66,22 @@ export { decodeFrames } from './iterate.ts'
 export type { Endian, LengthPrefixInit } from './length-prefixed.ts'
 export { LengthPrefixedDecoder, encodeLengthPrefix, encodeLengthPrefixed } from './length-prefixed.ts'
 export type { EncodeLineInit, LineDecoderInit } from './line.ts'
+export { LineDecoder, encodeLine } from './line.ts'
 export type { ListenOptions, ListenerInit } from './listener.ts'
 export { LISTEN_OPTION_NAMES, Listener } from './listener.ts'
-export { LineDecoder, encodeLine } from './line.ts'
 export type { CallOptions } from './options.ts'
 export { checkLimit } from './options.ts'
 export type { PeerInfo } from './peer-info.ts'
 export { peerInfo } from './peer-info.ts'
+export type { ProxyHeaderResult, ReadProxyHeaderOptions } from './proxy-header-reader.ts'
+export { readProxyHeader } from './proxy-header-reader.ts'
+export type {
+  DecodedProxyHeader,
+  EncodeProxyHeaderInit,
+  ProxyHeader,
+  ProxyHeaderDecoderInit,
+  ProxyProtocolMode,
+  ProxyTlv,
+} from './proxy-protocol.ts'
+export { ProxyHeaderDecoder, encodeProxyHeader } from './proxy-protocol.ts'
 export { toBuffer, toBytes, toText } from './to-buffer.ts'

@@ -10,6 +10,7 @@ import {
   ListenError,
   PROTO_ERRORS,
   ProtoError,
+  ProxyHeaderError,
   TimeoutError,
   TlsHandshakeError,
   TooManyConnectionsError,
@@ -32,6 +33,7 @@ describe('errors', () => {
     [new ClosedError('m', { cause }), 'ClosedError', 'ERR_PROTO_CLOSED'],
     [new WriteBufferFullError(1, 2, 2, { cause }), 'WriteBufferFullError', 'ERR_PROTO_WRITE_BUFFER_FULL'],
     [new UsageError('m', { cause }), 'UsageError', 'ERR_PROTO_USAGE'],
+    [new ProxyHeaderError('invalid', 'm', { cause }), 'ProxyHeaderError', 'ERR_PROTO_PROXY_HEADER'],
     [new TimeoutError('request', 5, { cause }), 'TimeoutError', 'ERR_PROTO_TIMEOUT'],
     [new ConnectError('127.0.0.1:1', { cause }), 'ConnectError', 'ERR_PROTO_CONNECT'],
     [new ListenError('127.0.0.1:1', { cause }), 'ListenError', 'ERR_PROTO_LISTEN'],
@@ -57,6 +59,7 @@ describe('errors', () => {
       CLOSED: 'ERR_PROTO_CLOSED',
       WRITE_BUFFER_FULL: 'ERR_PROTO_WRITE_BUFFER_FULL',
       USAGE: 'ERR_PROTO_USAGE',
+      PROXY_HEADER: 'ERR_PROTO_PROXY_HEADER',
       TIMEOUT: 'ERR_PROTO_TIMEOUT',
       CONNECT: 'ERR_PROTO_CONNECT',
       LISTEN: 'ERR_PROTO_LISTEN',
@@ -77,6 +80,7 @@ describe('errors', () => {
       timeout: 30_000,
       message: "request 'echo' timed out after 30000 ms",
     })
+    expect(new ProxyHeaderError('timeout', 'late')).toMatchObject({ reason: 'timeout', message: 'late' })
     expect(new ConnectError('[::1]:7755').target).toBe('[::1]:7755')
     expect(new ListenError('/tmp/x.sock').address).toBe('/tmp/x.sock')
     expect(new TooManyConnectionsError(3)).toMatchObject({ limit: 3, message: 'server is at maxConnections (3)' })

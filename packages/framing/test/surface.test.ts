@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
+import * as cliEntry from '../src/cli/index.ts'
 import * as errorsEntry from '../src/errors-entry.ts'
 import * as main from '../src/index.ts'
 import * as testing from '../src/testing/index.ts'
@@ -21,6 +22,7 @@ const ERRORS = [
   'InvalidFrameError',
   'ListenError',
   'ProtoError',
+  'ProxyHeaderError',
   'TimeoutError',
   'TlsHandshakeError',
   'TooManyConnectionsError',
@@ -48,14 +50,17 @@ describe('the public surface', () => {
         'DEFAULT_MAX_FRAME_BYTES',
         'DEFAULT_MAX_CONNECTIONS',
         'DEFAULT_MAX_LINE_BYTES',
+        'DEFAULT_MAX_PROXY_HEADER_BYTES',
         'DEFAULT_MAX_READ_BYTES',
         'DEFAULT_MAX_WRITE_BUFFER_BYTES',
+        'DEFAULT_PROXY_HEADER_TIMEOUT',
         'FramedConnection',
         'GzipMemberDecoder',
         'LISTEN_OPTION_NAMES',
         'LengthPrefixedDecoder',
         'Listener',
         'LineDecoder',
+        'ProxyHeaderDecoder',
         'checkLimit',
         'connectStream',
         'describeTarget',
@@ -69,6 +74,9 @@ describe('the public surface', () => {
         'toBuffer',
         'toBytes',
         'toText',
+        'encodeProxyHeader',
+        'escapeControl',
+        'readProxyHeader',
       ].sort(),
     )
   })
@@ -85,6 +93,8 @@ describe('the public surface', () => {
     expect(main.DEFAULT_MAX_CONNECTIONS).toBe(1024)
     expect(main.DEFAULT_HANDSHAKE_TIMEOUT).toBe(10_000)
     expect(main.DEFAULT_BACKLOG).toBe(511)
+    expect(main.DEFAULT_MAX_PROXY_HEADER_BYTES).toBe(4096)
+    expect(main.DEFAULT_PROXY_HEADER_TIMEOUT).toBe(10_000)
   })
 
   it('exports errors, deadlines and the option checks from "./errors"', () => {
@@ -95,6 +105,7 @@ describe('the public surface', () => {
   it('exports the test utilities from "./testing"', () => {
     expect(Object.keys(testing).sort()).toEqual([
       'arbitraries',
+      'cliCases',
       'duplexPair',
       'loadVectors',
       'makeTestCertificate',
@@ -104,6 +115,67 @@ describe('the public surface', () => {
       'tcpPair',
       'tempSocketPath',
     ])
+  })
+
+  it('exports the command-line core from "./cli"', () => {
+    expect(Object.keys(cliEntry).sort()).toEqual(
+      [
+        'CaptureLines',
+        'CliErrorCode',
+        'CliInterruptedError',
+        'CliListenError',
+        'CliOutput',
+        'CliOutputError',
+        'CliReadError',
+        'CliUsageError',
+        'DEFAULT_CLI_HOST',
+        'DEFAULT_CLOSE_GRACE',
+        'EXIT_CODES',
+        'FileDigest',
+        'REMOTE_ERROR',
+        'caOption',
+        'cliHelp',
+        'clientOptions',
+        'clientSocketOption',
+        'clientTls',
+        'connectTarget',
+        'connectTimeoutOption',
+        'decodeCapture',
+        'decodeVerb',
+        'defineCli',
+        'defineVerb',
+        'describeError',
+        'errorCode',
+        'errorJson',
+        'errorMessage',
+        'exitCodeOf',
+        'hostOption',
+        'idleTimeoutOption',
+        'isRemoteError',
+        'jsonLine',
+        'jsonOption',
+        'listenTarget',
+        'maxConnectionsOption',
+        'parseHostPort',
+        'payloadJson',
+        'portOption',
+        'proxyProtocolOption',
+        'readArgumentFile',
+        'runCli',
+        'runIfMain',
+        'serveOptions',
+        'serveSocketOption',
+        'serveUntilStopped',
+        'serverTls',
+        'targetPositional',
+        'timeoutOption',
+        'tlsCertOption',
+        'tlsKeyOption',
+        'tlsOption',
+        'verbHelp',
+      ].sort(),
+    )
+    expect(cliEntry.CliUsageError.prototype).toBeInstanceOf(main.ProtoError)
   })
 
   it('loads no node: module and no Buffer through "./errors"', () => {
@@ -135,8 +207,8 @@ describe('the public surface', () => {
     expect(pkg.type).toBe('module')
     expect(pkg.sideEffects).toBe(false)
     expect(pkg.dependencies).toBeUndefined()
-    expect(Object.keys(pkg.exports)).toEqual(['.', './errors', './testing', './package.json'])
-    const sources = { '.': 'index.ts', './errors': 'errors-entry.ts', './testing': 'testing/index.ts' }
+    expect(Object.keys(pkg.exports)).toEqual(['.', './errors', './testing', './cli', './package.json'])
+    const sources = { '.': 'index.ts', './errors': 'errors-entry.ts', './testing': 'testing/index.ts', './cli': 'cli/index.ts' }
     for (const [entry, source] of Object.entries(sources)) {
       const target = pkg.exports[entry]
       if (typeof target !== 'object') return expect.unreachable(entry)
