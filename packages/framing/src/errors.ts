@@ -150,7 +150,7 @@ export type ProxyHeaderFailure = 'invalid' | 'too-large' | 'timeout' | 'closed'
  */
 export class ProxyHeaderError extends ProtoError {
   override name = 'ProxyHeaderError'
-  override readonly code: typeof ErrorCode.PROXY_HEADER = ErrorCode.PROXY_HEADER
+  override readonly code: string = ErrorCode.PROXY_HEADER
   readonly reason: ProxyHeaderFailure
 
   constructor(reason: ProxyHeaderFailure, message: string, options?: ErrorOptions) {
@@ -224,7 +224,7 @@ export class TlsHandshakeError extends ProtoError {
 /**
  * The error classes a package hands to `connectStream` and `Listener`, so that what they raise
  * carries the package's codes. Each package subclasses framing's classes to set `code` (and,
- * except for `TimeoutError`, `name`).
+ * except for `TimeoutError`, `name`); every one of them declares `code` as a string for that.
  */
 export interface PlumbingErrors {
   /** A caller's deadline (connect). */
@@ -237,8 +237,8 @@ export interface PlumbingErrors {
   readonly TooManyConnections: new (limit: number) => TooManyConnectionsError
   /** A peer's failed or late TLS handshake. */
   readonly TlsHandshake: new (message: string, options?: ErrorOptions) => TlsHandshakeError
-  /** A missing or malformed PROXY protocol header. */
-  readonly ProxyHeader: new (message: string, options?: ErrorOptions) => ProtoError
+  /** A PROXY protocol header that is malformed, too large, late or cut off. */
+  readonly ProxyHeader: new (reason: ProxyHeaderFailure, message: string, options?: ErrorOptions) => ProxyHeaderError
 }
 
 /** `message`, then the message of `options.cause` when it is an Error. */
@@ -254,5 +254,5 @@ export const PROTO_ERRORS: PlumbingErrors = {
   Listen: ListenError,
   TooManyConnections: TooManyConnectionsError,
   TlsHandshake: TlsHandshakeError,
-  ProxyHeader: InvalidFrameError,
+  ProxyHeader: ProxyHeaderError,
 }

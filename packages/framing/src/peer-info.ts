@@ -8,7 +8,9 @@ import type { Duplex } from 'node:stream'
  * Node reports (`::ffff:127.0.0.1`). Every connection object of a package satisfies it.
  */
 export interface PeerInfo {
+  /** An IPv4 or IPv6 address as Node writes it; `''` without one, or the path a PROXY header names for a unix socket. */
   readonly address: string
+  /** 0 to 65535; 0 without an IP address. */
   readonly port: number
 }
 

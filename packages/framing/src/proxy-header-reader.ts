@@ -6,7 +6,8 @@ import { ProxyHeaderError } from './errors.ts'
 import { rejectWith } from './iterate.ts'
 import { checkLimit } from './options.ts'
 import { ProxyHeaderDecoder } from './proxy-protocol.ts'
-import type { PeerInfo, ProxyHeader, ProxyHeaderDecoderInit } from './proxy-protocol.ts'
+import type { PeerInfo } from './peer-info.ts'
+import type { ProxyHeader, ProxyHeaderDecoderInit } from './proxy-protocol.ts'
 
 /** Options of `readProxyHeader`. */
 export interface ReadProxyHeaderOptions extends ProxyHeaderDecoderInit {

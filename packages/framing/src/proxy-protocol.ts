@@ -4,15 +4,8 @@ import { DEFAULT_MAX_PROXY_HEADER_BYTES } from './constants.ts'
 import { ProxyHeaderError, UsageError } from './errors.ts'
 import { ipv4Bytes, ipv4Text, ipv6Bytes, ipv6Text, isIPv4 } from './ip-address.ts'
 import { checkLimit } from './options.ts'
+import type { PeerInfo } from './peer-info.ts'
 import { toBuffer } from './to-buffer.ts'
-
-/** One end of a connection, in the shape servers report a peer. */
-export interface PeerInfo {
-  /** An IPv4 or IPv6 address as Node writes it, or a UNIX socket path. */
-  address: string
-  /** 0 to 65535; 0 for a UNIX socket. */
-  port: number
-}
 
 /** Which header versions a receiver accepts; `'any'` tells them apart by their first byte. */
 export type ProxyProtocolMode = 'v1' | 'v2' | 'any'

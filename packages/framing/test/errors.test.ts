@@ -117,6 +117,13 @@ describe('errors', () => {
     const err = new errors.Connect('127.0.0.1:7755', { cause })
     expect(err).toMatchObject({ name: 'KarpConnectError', code: 'ERR_KARP_CONNECT', target: '127.0.0.1:7755' })
     expect(new PROTO_ERRORS.Timeout('x', 1).code).toBe('ERR_PROTO_TIMEOUT')
+    class KarpProxyHeaderError extends ProxyHeaderError {
+      override name = 'KarpProxyHeaderError'
+      override readonly code = 'ERR_KARP_PROXY_HEADER'
+    }
+    const withProxy = { ...PROTO_ERRORS, ProxyHeader: KarpProxyHeaderError }
+    expect(new withProxy.ProxyHeader('too-large', 'big')).toMatchObject({ code: 'ERR_KARP_PROXY_HEADER', reason: 'too-large' })
+    expect(new PROTO_ERRORS.ProxyHeader('invalid', 'x').code).toBe('ERR_PROTO_PROXY_HEADER')
   })
 
   it('recognises errors of another installed copy by their brand, not their class', () => {
