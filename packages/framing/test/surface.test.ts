@@ -194,7 +194,7 @@ describe('the public surface', () => {
       }
     }
     visit(join(src, 'errors-entry.ts'))
-    expect([...seen].map((f) => f.slice(src.length + 1)).sort()).toEqual(['check-options.ts', 'deadlines.ts', 'errors-entry.ts', 'errors.ts', 'options.ts'])
+    expect([...seen].map((f) => f.slice(src.length + 1)).sort()).toEqual(['check-options.ts', 'deadlines.ts', 'errors-entry.ts', 'errors.ts', 'options.ts', 'suggest.ts'])
   })
 
   it('maps the entry points in package.json to files the build emits', () => {

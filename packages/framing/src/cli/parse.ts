@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util'
 import type { OptionDefinition, PositionalDefinition, VerbDefinition } from './definition.ts'
 import { optionPlaceholder, positionalLabel, rangeText } from './definition.ts'
 import { CliUsageError } from './errors.ts'
-import { closest } from './suggest.ts'
+import { closest } from '../suggest.ts'
 
 /** What the arguments of one verb come to. */
 export type ParsedVerb =

@@ -11,7 +11,7 @@ import { cliHelp, cliUsage, verbHelp } from './help.ts'
 import { CliOutput } from './output.ts'
 import { parseVerb } from './parse.ts'
 import { describeError, errorJson, exitCodeOf } from './report.ts'
-import { closest } from './suggest.ts'
+import { closest } from '../suggest.ts'
 
 /** The streams and signals a run uses; a bin passes the process's own. */
 export interface CliIO {

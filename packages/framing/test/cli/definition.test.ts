@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { CliDefinition, VerbDefinition } from '../../src/cli/definition.ts'
 import { defineCli } from '../../src/cli/definition.ts'
-import { closest } from '../../src/cli/suggest.ts'
+import { closest } from '../../src/suggest.ts'
 import { isProtoError } from '../../src/errors.ts'
 
 const verb = (extra: Partial<VerbDefinition>): VerbDefinition => ({ name: 'go', summary: 'go', run: () => 0, ...extra })
