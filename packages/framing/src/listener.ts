@@ -5,13 +5,17 @@ import type { ListenAddress, PathAddress, TcpAddress } from './address.ts'
 import { checkOptions } from './check-options.ts'
 import type { OptionNames } from './check-options.ts'
 import { describeTarget } from './connect.ts'
-import { DEFAULT_BACKLOG, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_CONNECTIONS } from './constants.ts'
+import { DEFAULT_BACKLOG, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_PROXY_HEADER_TIMEOUT } from './constants.ts'
 import type { DiagnosticsChannels } from './diagnostics.ts'
-import { PROTO_ERRORS, UsageError } from './errors.ts'
-import type { ListenError, PlumbingErrors, ProtoError } from './errors.ts'
+import { ErrorCode, PROTO_ERRORS, UsageError, isProtoError } from './errors.ts'
+import type { ListenError, PlumbingErrors, ProtoError, ProxyHeaderError } from './errors.ts'
 import { checkLimit } from './options.ts'
 import { peerInfo } from './peer-info.ts'
 import type { PeerInfo } from './peer-info.ts'
+import { readProxyHeader } from './proxy-header-reader.ts'
+import type { ReadProxyHeaderOptions } from './proxy-header-reader.ts'
+import { ProxyHeaderDecoder } from './proxy-protocol.ts'
+import type { ProxyProtocolMode } from './proxy-protocol.ts'
 
 /** Where and how a server listens; give host and port, or `path`. */
 export interface ListenOptions {
@@ -35,9 +39,21 @@ export interface ListenOptions {
    * @default undefined (no TLS)
    */
   tls?: tls.TlsOptions | undefined
+  /**
+   * Expect a PROXY protocol header (from a balancer) at the start of each connection, read before
+   * anything else, TLS included: `'v1'`, `'v2'`, `'any'`, or `{ mode, maxBytes, timeout }` (4096
+   * bytes and 10 000 ms by default). The client it names is the connection's `PeerInfo`; a
+   * connection without a valid header is destroyed and reported as the package's
+   * ProxyHeaderError. Turn it on only for a port nothing but the balancer can reach. With `tls`,
+   * TCP only: the handshakes on a unix socket could not be told apart.
+   * @default undefined (no header)
+   */
+  proxyProtocol?: ProxyProtocolMode | Omit<ReadProxyHeaderOptions, 'signal'> | undefined
   /** Aborting before `listen()` resolves closes the listener and rejects with `signal.reason`. @default undefined */
   signal?: AbortSignal | undefined
 }
+
+const PROXY_OPTION_NAMES = { proxyProtocol: { mode: true, maxBytes: true, timeout: true } } as const
 
 /** Every name of `ListenOptions`, for a package's `checkOptions` list. */
 export const LISTEN_OPTION_NAMES = {
@@ -47,6 +63,7 @@ export const LISTEN_OPTION_NAMES = {
   ipv6Only: true,
   backlog: true,
   tls: true,
+  proxyProtocol: true,
   signal: true,
 } as const satisfies OptionNames<ListenOptions>
 
@@ -68,7 +85,10 @@ export interface ListenerInit<S = unknown> {
   allowHalfOpen?: boolean | undefined
   /** Receives each admitted connection, after its TLS handshake; from then on it is the package's. */
   onConnection(socket: net.Socket, remote: PeerInfo): void
-  /** A connection refused at `maxConnections`, or a failed or late TLS handshake; the socket is already destroyed. */
+  /**
+   * A connection refused at `maxConnections`, a failed or late TLS handshake, or a bad PROXY
+   * header; the socket is already destroyed.
+   */
   onClientError(err: ProtoError, remote: PeerInfo): void
   /** An accept failure while listening (EMFILE and the like), as the package's ListenError; the listener goes on. */
   onAcceptError(err: ListenError): void
@@ -79,10 +99,11 @@ export interface ListenerInit<S = unknown> {
 /** A connection between accept and hand-over. */
 interface Admission {
   readonly raw: net.Socket
-  readonly remote: PeerInfo
+  /** The peer, once a PROXY header has named it. */
+  remote: PeerInfo
   /** The 4-tuple of a TCP connection, which its TLS socket shares; '' for a unix socket. */
   readonly key: string
-  state: 'handshake' | 'open' | 'reported'
+  state: 'proxy' | 'handshake' | 'open' | 'reported'
   failure: ProtoError | undefined
 }
 
@@ -103,10 +124,13 @@ export class Listener<S = unknown> {
   #state: State = 'idle'
   #server: net.Server | undefined
   #engine: tls.Server | undefined
+  #proxyProtocol: Omit<ReadProxyHeaderOptions, 'signal'> | undefined
   #address: ListenAddress | null = null
   #open = 0
   /** TLS handshakes under way on TCP, by the key their TLS socket can be found with. */
   readonly #handshakes = new Map<string, Admission>()
+  /** Connections whose PROXY header is being read. */
+  readonly #reading = new Set<net.Socket>()
   /** Ends a `listen()` under way, when `close()` comes first. */
   #stopStarting: (() => void) | undefined
   #closing: Promise<void> | undefined
@@ -159,6 +183,7 @@ export class Listener<S = unknown> {
       throw new this.#errors.Listen(plan.where, { cause: new UsageError(why) })
     }
     if (options.tls !== undefined) this.#engine = this.#makeEngine(options.tls, plan.where)
+    this.#proxyProtocol = plan.proxyProtocol
     this.#state = 'starting'
     // A peer that sends FIN in the middle of its handshake has given up: the TLS socket is made
     // half-open only once it is handed over.
@@ -198,6 +223,7 @@ export class Listener<S = unknown> {
         this.#state = 'idle'
         this.#server = undefined
         this.#engine = undefined
+        this.#proxyProtocol = undefined
         server.close()
       }
       throw err
@@ -228,6 +254,7 @@ export class Listener<S = unknown> {
     this.#stopStarting?.()
     // Handshakes on a unix socket cannot be told apart; each of them is destroyed as it ends.
     for (const admission of this.#handshakes.values()) admission.raw.destroy()
+    for (const raw of this.#reading) raw.destroy()
     this.#closing = Promise.resolve()
     return this.#closing
   }
@@ -238,7 +265,7 @@ export class Listener<S = unknown> {
     return address.path ?? describeTarget(address)
   }
 
-  #plan(options: ListenOptions): { where: string; listen: net.ListenOptions } {
+  #plan(options: ListenOptions): { where: string; listen: net.ListenOptions; proxyProtocol: Omit<ReadProxyHeaderOptions, 'signal'> | undefined } {
     const { host, port, path, ipv6Only } = options
     if (path !== undefined && (host !== undefined || port !== undefined)) {
       throw new UsageError('listen on host/port or on a path, not both')
@@ -249,9 +276,13 @@ export class Listener<S = unknown> {
     if (tlsOptions !== undefined && (typeof tlsOptions !== 'object' || tlsOptions === null)) {
       throw new UsageError('tls must be an object of node:tls server options')
     }
+    const proxyProtocol = checkProxyProtocol(options.proxyProtocol)
     if (path !== undefined) {
       if (typeof path !== 'string' || path === '') throw new UsageError('path must be a non-empty string')
-      return { where: path, listen: { path, backlog } }
+      if (proxyProtocol !== undefined && tlsOptions !== undefined) {
+        throw new UsageError('proxyProtocol with tls needs TCP: the handshakes on a unix socket cannot be matched to their headers')
+      }
+      return { where: path, listen: { path, backlog }, proxyProtocol }
     }
     const chosenHost = host ?? this.#init.defaults.host ?? '127.0.0.1'
     const chosenPort = port ?? this.#init.defaults.port
@@ -262,6 +293,7 @@ export class Listener<S = unknown> {
     return {
       where: describeTarget({ host: chosenHost, port: chosenPort }),
       listen: { host: chosenHost, port: chosenPort, backlog, ipv6Only: ipv6Only ?? false },
+      proxyProtocol,
     }
   }
 
@@ -290,17 +322,57 @@ export class Listener<S = unknown> {
       return
     }
     this.#open++
-    const engine = this.#engine
-    if (engine === undefined) {
+    const proxyProtocol = this.#proxyProtocol
+    if (this.#engine === undefined && proxyProtocol === undefined) {
       raw.once('close', () => this.#open--)
       this.#init.onConnection(raw, remote)
       return
     }
-    const admission: Admission = { raw, remote, key: tupleOf(raw), state: 'handshake', failure: undefined }
-    if (admission.key !== '') this.#handshakes.set(admission.key, admission)
+    const admission: Admission = { raw, remote, key: tupleOf(raw), state: 'proxy', failure: undefined }
     // The raw socket closes with its TLS socket, whatever became of the handshake.
     raw.once('close', () => this.#closed(admission))
-    engine.emit('connection', raw)
+    if (proxyProtocol === undefined) {
+      this.#secure(admission)
+      return
+    }
+    this.#reading.add(raw)
+    readProxyHeader(raw, proxyProtocol).then(
+      (result) => {
+        this.#reading.delete(raw)
+        admission.remote = result.remote
+        if (this.#state === 'closed') raw.destroy()
+        else this.#secure(admission)
+      },
+      (err: unknown) => {
+        this.#reading.delete(raw)
+        raw.destroy()
+        if (this.#state === 'closed') return
+        admission.state = 'reported'
+        this.#init.onClientError(this.#proxyHeaderError(err), remote)
+      },
+    )
+  }
+
+  /** Runs the TLS handshake of an admitted connection, or hands it over when there is no TLS. */
+  #secure(admission: Admission): void {
+    const engine = this.#engine
+    if (engine === undefined) {
+      admission.state = 'open'
+      this.#init.onConnection(admission.raw, admission.remote)
+      return
+    }
+    admission.state = 'handshake'
+    if (admission.key !== '') this.#handshakes.set(admission.key, admission)
+    engine.emit('connection', admission.raw)
+  }
+
+  /** The package's ProxyHeaderError for a failure of `readProxyHeader`. */
+  #proxyHeaderError(err: unknown): ProtoError {
+    if (isProtoError(err) && err.code === ErrorCode.PROXY_HEADER) {
+      const failure = err as ProxyHeaderError
+      return new this.#errors.ProxyHeader(failure.reason, failure.message, { cause: failure })
+    }
+    return new this.#errors.ProxyHeader('invalid', 'the PROXY header could not be read', { cause: err })
   }
 
   #secured(socket: tls.TLSSocket): void {
@@ -347,6 +419,17 @@ export class Listener<S = unknown> {
       admission.failure ?? new this.#errors.TlsHandshake('TLS handshake failed: the peer closed the connection')
     this.#init.onClientError(failure, admission.remote)
   }
+}
+
+/** `proxyProtocol` as `readProxyHeader` options, checked now rather than at the first connection. */
+function checkProxyProtocol(value: ListenOptions['proxyProtocol']): Omit<ReadProxyHeaderOptions, 'signal'> | undefined {
+  if (value === undefined) return undefined
+  const options = typeof value === 'string' ? { mode: value } : value
+  checkOptions({ proxyProtocol: options }, PROXY_OPTION_NAMES, 'listen()')
+  // The decoder checks mode and maxBytes.
+  new ProxyHeaderDecoder(options)
+  checkLimit('proxyProtocol.timeout', options.timeout, DEFAULT_PROXY_HEADER_TIMEOUT)
+  return options
 }
 
 /** The four addresses of a TCP connection, unique while it is open; '' for any other stream. */

@@ -1,4 +1,4 @@
-import type { Buffer } from 'node:buffer'
+import { Buffer } from 'node:buffer'
 import dc from 'node:diagnostics_channel'
 import { once } from 'node:events'
 import { existsSync, writeFileSync } from 'node:fs'
@@ -7,11 +7,12 @@ import tls from 'node:tls'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_CONNECTIONS } from '../src/constants.ts'
 import { diagnosticsChannels } from '../src/diagnostics.ts'
-import { ListenError, PROTO_ERRORS, TooManyConnectionsError } from '../src/errors.ts'
+import { ListenError, PROTO_ERRORS, ProxyHeaderError, TooManyConnectionsError } from '../src/errors.ts'
 import type { ProtoError } from '../src/errors.ts'
 import { LISTEN_OPTION_NAMES, Listener } from '../src/listener.ts'
 import type { ListenerInit } from '../src/listener.ts'
 import type { PeerInfo } from '../src/peer-info.ts'
+import { encodeProxyHeader } from '../src/proxy-protocol.ts'
 import { makeTestCertificate } from '../src/testing/certificate.ts'
 import type { TestCertificate } from '../src/testing/certificate.ts'
 import { tempSocketPath } from '../src/testing/socket-path.ts'
@@ -20,6 +21,10 @@ import { rejection } from './helpers.ts'
 class KarpListenError extends ListenError {
   override name = 'KarpListenError'
   override readonly code = 'ERR_KARP_LISTEN'
+}
+class KarpProxyHeaderError extends ProxyHeaderError {
+  override name = 'KarpProxyHeaderError'
+  override readonly code = 'ERR_KARP_PROXY_HEADER'
 }
 class KarpTooManyConnectionsError extends TooManyConnectionsError {
   override name = 'KarpTooManyConnectionsError'
@@ -283,7 +288,7 @@ describe('Listener', () => {
     expect(await rejection(listener.listen({ backlog: 0 }))).toMatchObject({ code: 'ERR_PROTO_USAGE' })
     expect(await rejection(listener.listen({ tls: 'yes' as never }))).toMatchObject({ message: 'tls must be an object of node:tls server options' })
     expect(listener.listening).toBe(false)
-    expect(Object.keys(LISTEN_OPTION_NAMES).sort()).toEqual(['backlog', 'host', 'ipv6Only', 'path', 'port', 'signal', 'tls'])
+    expect(Object.keys(LISTEN_OPTION_NAMES).sort()).toEqual(['backlog', 'host', 'ipv6Only', 'path', 'port', 'proxyProtocol', 'signal', 'tls'])
   })
 
   it('refuses bad limits', () => {
@@ -471,6 +476,101 @@ describe('Listener with TLS', () => {
     expect(await rejection(listener.listen({ tls: { key: 'not a key', cert: 'not a certificate' } }))).toMatchObject({
       code: 'ERR_PROTO_LISTEN',
       cause: expect.any(Error),
+    })
+    expect(listener.listening).toBe(false)
+  })
+})
+
+describe('Listener behind a PROXY protocol balancer', () => {
+  const client = { address: '203.0.113.7', port: 40_001 }
+  const header = (version: 1 | 2, port: number): Buffer =>
+    encodeProxyHeader({ version, command: 'proxy', transport: 'tcp', source: client, destination: { address: '127.0.0.1', port } })
+
+  it('reads the header first and hands the connection over with the client it names, the bytes after it intact', async () => {
+    const { listener, nextConnection } = harness()
+    const { port } = await listener.listen({ proxyProtocol: 'v1' })
+    const balancer = dial({ host: '127.0.0.1', port })
+    await once(balancer, 'connect')
+    // The first request rides in the same segment as the header.
+    balancer.write(Buffer.concat([header(1, port), Buffer.from('first')]))
+    const { remote } = await nextConnection()
+    expect(remote).toEqual(client)
+    const [echoed] = (await once(balancer, 'data')) as [Buffer]
+    expect(echoed.toString()).toBe('first')
+    expect(await echoes(balancer, 'second')).toBe('second')
+  })
+
+  it('reads the header from the raw socket before the TLS handshake', async () => {
+    const { listener, nextConnection } = harness()
+    const { port } = await listener.listen({ proxyProtocol: { mode: 'v2' }, tls: { key: cert.key, cert: cert.cert } })
+    const raw = dial({ host: '127.0.0.1', port })
+    await once(raw, 'connect')
+    raw.write(header(2, port))
+    const secure = tls.connect({ socket: raw, ca: cert.ca, servername: 'localhost' })
+    secure.on('error', () => undefined)
+    await once(secure, 'secureConnect')
+    const { socket, remote } = await nextConnection()
+    expect(socket).toBeInstanceOf(tls.TLSSocket)
+    expect(remote).toEqual(client)
+    expect(await echoes(secure, 'tls behind a balancer')).toBe('tls behind a balancer')
+  })
+
+  it("reports a bad header as the package's ProxyHeaderError with the balancer's PeerInfo, and destroys the connection", async () => {
+    const { listener, connections, nextClientError } = harness({ errors: { ...PROTO_ERRORS, ProxyHeader: KarpProxyHeaderError } })
+    const { port } = await listener.listen({ proxyProtocol: 'any' })
+    const balancer = dial({ host: '127.0.0.1', port })
+    await once(balancer, 'connect')
+    const localPort = balancer.localPort
+    balancer.write('GET / HTTP/1.1\r\n\r\n')
+    const { err, remote } = await nextClientError()
+    expect(err).toMatchObject({ name: 'KarpProxyHeaderError', code: 'ERR_KARP_PROXY_HEADER', reason: 'invalid', cause: expect.objectContaining({ code: 'ERR_PROTO_PROXY_HEADER' }) })
+    expect(remote).toEqual({ address: '127.0.0.1', port: localPort })
+    await closedBy(balancer)
+    expect(connections).toHaveLength(0)
+    expect(listener.connections).toBe(0)
+  })
+
+  it('gives up on a header not there within its timeout, 10 s by default', async () => {
+    const created = vi.spyOn(net, 'createServer')
+    const { listener, nextClientError } = harness()
+    const { port } = await listener.listen({ proxyProtocol: 'v2' })
+    const accepted = once(created.mock.results[0]?.value as net.Server, 'connection')
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    cleanups.push(() => vi.useRealTimers())
+    const balancer = dial({ host: '127.0.0.1', port })
+    await accepted
+    const reported = nextClientError()
+    await vi.advanceTimersByTimeAsync(9_999)
+    expect(listener.connections).toBe(1)
+    await vi.advanceTimersByTimeAsync(1)
+    const { err } = await reported
+    expect(err).toMatchObject({ code: 'ERR_PROTO_PROXY_HEADER', reason: 'timeout' })
+    vi.useRealTimers()
+    await closedBy(balancer)
+  })
+
+  it('destroys a connection still sending its header on close(), without a report', async () => {
+    const created = vi.spyOn(net, 'createServer')
+    const { listener, clientErrors } = harness()
+    const { port } = await listener.listen({ proxyProtocol: 'v1' })
+    const accepted = once(created.mock.results[0]?.value as net.Server, 'connection')
+    const balancer = dial({ host: '127.0.0.1', port })
+    await accepted
+    balancer.write('PROXY TCP4 ')
+    await listener.close()
+    await closedBy(balancer)
+    expect(clientErrors).toEqual([])
+  })
+
+  it('checks proxyProtocol when listen() is called', async () => {
+    const { listener } = harness()
+    expect(await rejection(listener.listen({ proxyProtocol: 'v3' as never }))).toMatchObject({ code: 'ERR_PROTO_USAGE', message: "mode must be 'v1', 'v2' or 'any', got v3" })
+    expect(await rejection(listener.listen({ proxyProtocol: { maxbytes: 100 } as never }))).toMatchObject({
+      message: "unknown option 'proxyProtocol.maxbytes' for listen() (did you mean 'proxyProtocol.maxBytes'?)",
+    })
+    expect(await rejection(listener.listen({ proxyProtocol: { timeout: 0 } }))).toMatchObject({ code: 'ERR_PROTO_USAGE' })
+    expect(await rejection(listener.listen({ path: '/x.sock', proxyProtocol: 'v2', tls: { key: cert.key, cert: cert.cert } }))).toMatchObject({
+      message: 'proxyProtocol with tls needs TCP: the handshakes on a unix socket cannot be matched to their headers',
     })
     expect(listener.listening).toBe(false)
   })
