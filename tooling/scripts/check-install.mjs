@@ -11,27 +11,24 @@
 // --keep leaves the install directories in place for a closer look.
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
-import { join, relative } from 'node:path'
+import { join } from 'node:path'
 import { isDeepStrictEqual } from 'node:util'
-import { pack, publishedPackages, requireBuilt, root, selectPackages } from './published-packages.mjs'
-
-const FRAMING = '@proto/framing'
-const STEP_TIMEOUT_MS = 60_000
-// Mirrors check-workspace: framing plus at most the library a transport is built on.
-const THIRD_PARTY = new Map([
-  ['korv', 'ssh2'],
-  ['krpc', 'busboy'],
-])
-// Shipping src/ is deliberate (declaration maps point into it); these are not.
-const UNSHIPPABLE = [
-  [/(^|\/)(test|tests|__tests__|bench|benchmarks?)\//, 'a test or bench directory'],
-  [/\.(test|spec|bench)\.[cm]?[jt]sx?$/, 'a test or bench file'],
-  [/(^|\/)vitest\.config\.[cm]?[jt]s$/, 'test configuration'],
-  [/\.tsbuildinfo$/, 'a tsbuildinfo file'],
-]
+import {
+  checkContents,
+  checkImports,
+  checkTree,
+  cleanEnv,
+  describeExit,
+  FRAMING,
+  freshProject,
+  outputOf,
+  run,
+  STEP_TIMEOUT_MS,
+} from './installed-package.mjs'
+import { pack, publishedPackages, requireBuilt, selectPackages } from './published-packages.mjs'
 
 // Each script runs in the install directory with plain `node`, importing the package by name.
 // Promise-returning helpers are spelled out: Promise.withResolvers is not in Node 20.
@@ -197,44 +194,6 @@ function parseArgs(argv) {
   return options
 }
 
-// Run as a package script, this inherits pnpm's view of the workspace as npm_* and pnpm_*
-// variables (local prefix, catalog, lockfile settings). Without them npm reads only its own
-// config files, as it does for a user in a fresh shell.
-const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^p?npm_/i.test(key)))
-
-function run(command, args, cwd, timeout = STEP_TIMEOUT_MS) {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { cwd, env: cleanEnv, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    let timedOut
-    const timer = setTimeout(() => {
-      timedOut = timeout
-      child.kill('SIGKILL')
-    }, timeout)
-    child.stdout.on('data', (chunk) => (stdout += chunk))
-    child.stderr.on('data', (chunk) => (stderr += chunk))
-    child.on('error', (err) => {
-      clearTimeout(timer)
-      resolve({ code: null, signal: null, stdout, stderr: `${stderr}${err.message}\n` })
-    })
-    child.on('close', (code, signal) => {
-      clearTimeout(timer)
-      resolve({ code, signal, timedOut, stdout, stderr })
-    })
-  })
-}
-
-const describeExit = (result) => {
-  if (result.timedOut !== undefined) return `still running after ${result.timedOut / 1000} s, killed`
-  return result.signal === null ? `exit ${result.code}` : `killed by ${result.signal}`
-}
-
-const outputOf = (result) =>
-  [result.stdout.trim() && `stdout:\n${result.stdout.trimEnd()}`, result.stderr.trim() && `stderr:\n${result.stderr.trimEnd()}`]
-    .filter(Boolean)
-    .join('\n')
-
 // Starts `<bin> serve`, resolves with the port from its first line, and hands back a stop()
 // that sends SIGTERM and reports how the server ended.
 function serve(bin, args, cwd) {
@@ -273,78 +232,14 @@ function serve(bin, args, cwd) {
   return { listening, stop }
 }
 
-function checkContents(entry, manifest) {
-  const files = entry.files.map((file) => file.path)
-  const problems = []
-  for (const file of files) {
-    const rule = UNSHIPPABLE.find(([pattern]) => pattern.test(file))
-    if (rule) problems.push(`ships ${file} (${rule[1]})`)
-  }
-  const shipped = new Set(files)
-  const typeTargets = new Set()
-  const collect = (value) => {
-    if (value === null || typeof value !== 'object') return
-    for (const [key, target] of Object.entries(value)) {
-      if (key === 'types' && typeof target === 'string') typeTargets.add(target.replace(/^\.\//, ''))
-      else collect(target)
-    }
-  }
-  collect(manifest.exports)
-  if (typeof manifest.types === 'string') typeTargets.add(manifest.types.replace(/^\.\//, ''))
-  if (typeTargets.size === 0) problems.push('declares no types')
-  for (const target of typeTargets) if (!shipped.has(target)) problems.push(`types target ${target} is not in the tarball`)
-  for (const file of files) {
-    if (file.startsWith('dist/') && file.endsWith('.js') && !shipped.has(file.replace(/\.js$/, '.d.ts'))) {
-      problems.push(`${file} has no .d.ts beside it`)
-    }
-  }
-  return { ok: problems.length === 0, detail: problems.length === 0 ? `${files.length} files, types present` : problems.join('\n') }
-}
-
-// Everything installed must be framing, the package itself, its one third-party dependency or
-// something that dependency pulls in; framing must come from the tarball, not the registry.
-function checkTree(tree, short) {
-  const problems = []
-  const allowed = new Set([FRAMING, THIRD_PARTY.get(short)].filter(Boolean))
-  const framing = tree.dependencies?.[FRAMING]
-  if (framing === undefined) problems.push(`${FRAMING} is not installed`)
-  else if (!String(framing.resolved ?? '').startsWith('file:')) {
-    problems.push(`${FRAMING} resolved to ${framing.resolved}, not the local tarball`)
-  }
-  const walk = (node, path) => {
-    for (const [name, child] of Object.entries(node.dependencies ?? {})) {
-      if (name === THIRD_PARTY.get(short)) continue
-      if (name === FRAMING && Object.keys(child.dependencies ?? {}).length > 0) {
-        problems.push(`${FRAMING} brings in ${Object.keys(child.dependencies).join(', ')}`)
-      }
-      if (path.length === 0 ? name !== FRAMING && name !== `@proto/${short}` : !allowed.has(name)) {
-        problems.push(`${[...path, name].join(' > ')} is installed`)
-      }
-      if (name === `@proto/${short}`) walk(child, [name])
-    }
-  }
-  walk(tree, [])
-  const names = []
-  const list = (node) => {
-    for (const [name, child] of Object.entries(node.dependencies ?? {})) {
-      if (!names.includes(name)) names.push(name)
-      list(child)
-    }
-  }
-  list(tree)
-  return { ok: problems.length === 0, detail: problems.length === 0 ? `only ${names.join(', ')}` : problems.join('\n') }
-}
-
 async function checkPackage(pkg, entry, framingEntry, keep) {
   const steps = []
   const step = (name, ok, detail) => steps.push({ name, ok, detail })
-  const contents = checkContents(entry, pkg.manifest)
+  const contents = checkContents(entry.files.map((file) => file.path), pkg.manifest)
   step('tarball contents', contents.ok, contents.detail)
 
-  const dir = realpathSync(mkdtempSync(join(tmpdir(), `proto-install-${pkg.short}-`)))
-  if (!relative(root, dir).startsWith('..')) throw new Error(`${dir} is inside the workspace; set TMPDIR elsewhere`)
+  const dir = freshProject(`proto-install-${pkg.short}-`)
   try {
-    writeFileSync(join(dir, 'package.json'), `${JSON.stringify({ name: 'install-check', private: true, type: 'module' }, null, 2)}\n`)
     const tarballs = pkg.manifest.name === FRAMING ? [entry.filename] : [framingEntry.filename, entry.filename]
     const install = await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...tarballs], dir, 300_000)
     step('npm install', install.code === 0, install.code === 0 ? tarballs.map((file) => file.split('/').pop()).join(' + ') : `${describeExit(install)}\n${outputOf(install)}`)
@@ -353,14 +248,12 @@ async function checkPackage(pkg, entry, framingEntry, keep) {
     const ls = await run('npm', ['ls', '--all', '--omit=dev', '--json'], dir)
     if (ls.code !== 0) step('npm ls', false, `${describeExit(ls)}\n${outputOf(ls)}`)
     else {
-      const tree = checkTree(JSON.parse(ls.stdout), pkg.short)
+      const tree = checkTree(JSON.parse(ls.stdout), pkg.short, 'file:')
       step('installed tree', tree.ok, tree.detail)
     }
 
-    const subpaths = Object.keys(pkg.manifest.exports ?? { '.': null }).filter((key) => !key.endsWith('.json'))
-    const specifiers = subpaths.map((subpath) => (subpath === '.' ? pkg.manifest.name : `${pkg.manifest.name}${subpath.slice(1)}`))
-    const imports = await run(process.execPath, ['--input-type=module', '-e', specifiers.map((s) => `await import(${JSON.stringify(s)})`).join('\n')], dir)
-    step('imports', imports.code === 0, imports.code === 0 ? specifiers.join(', ') : `${describeExit(imports)}\n${outputOf(imports)}`)
+    const imports = await checkImports(dir, pkg.manifest)
+    step('imports', imports.ok, imports.detail)
 
     if (pkg.manifest.name === FRAMING) return { steps, dir }
     prepare(pkg.short, dir)

@@ -114,6 +114,11 @@ const published = packages.filter((pkg) => pkg.dir.startsWith('packages/') && pk
 const rootEngines = readJson(join(root, 'package.json')).engines?.node
 const changesets = changesetNames()
 const problems = []
+// Every tarball carries the root LICENSE word for word, under the licence its manifest names.
+const rootLicense = existsSync(join(root, 'LICENSE')) ? readFileSync(join(root, 'LICENSE'), 'utf8') : undefined
+const licenseId = /^(\S+) License$/m.exec(rootLicense ?? '')?.[1]
+if (rootLicense === undefined) problems.push('LICENSE is missing at the repository root')
+else if (licenseId === undefined) problems.push('LICENSE at the repository root does not open with a "<SPDX id> License" line')
 
 for (const { dir, manifest } of published) {
   const name = manifest.name
@@ -145,6 +150,13 @@ for (const { dir, manifest } of published) {
   }
 
   if (!existsSync(join(root, dir, 'README.md'))) report('README.md is missing')
+  if (!existsSync(join(root, dir, 'LICENSE'))) report('LICENSE is missing (copy the root LICENSE)')
+  else if (rootLicense !== undefined && readFileSync(join(root, dir, 'LICENSE'), 'utf8') !== rootLicense) {
+    report('LICENSE differs from the root LICENSE')
+  }
+  if (licenseId !== undefined && manifest.license !== licenseId) {
+    report(`\`license\` is ${JSON.stringify(manifest.license)}, the root LICENSE is ${licenseId}`)
+  }
   if (!existsSync(join(root, dir, 'CHANGELOG.md')) && !changesets.has(name)) {
     report('has neither CHANGELOG.md nor a changeset in .changeset/')
   }

@@ -9,12 +9,12 @@ import { fileURLToPath } from 'node:url'
 export const root = fileURLToPath(new URL('../..', import.meta.url))
 const PNPM = 'pnpm@10.34.9'
 
-/** Every package under packages/ that is not private: `{ short, dir, manifest }`. */
-export function publishedPackages() {
-  return readdirSync(join(root, 'packages'), { withFileTypes: true })
-    .filter((entry) => entry.isDirectory() && existsSync(join(root, 'packages', entry.name, 'package.json')))
+/** Every package under packages/ of `base` (this workspace or a copy) that is not private: `{ short, dir, manifest }`. */
+export function publishedPackages(base = root) {
+  return readdirSync(join(base, 'packages'), { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && existsSync(join(base, 'packages', entry.name, 'package.json')))
     .map((entry) => {
-      const dir = join(root, 'packages', entry.name)
+      const dir = join(base, 'packages', entry.name)
       return { short: entry.name, dir, manifest: JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) }
     })
     .filter((pkg) => pkg.manifest.private !== true)

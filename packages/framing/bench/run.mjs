@@ -3,7 +3,8 @@
 //
 //   node bench/run.mjs [--reps 5] [--mib 256]
 //
-// Input is in memory, in 64 KiB chunks: 90–110-byte lines, and 1 KiB length-prefixed messages.
+// Input is in memory, in 64 KiB chunks: 90–110-byte lines, and 1 KiB length-prefixed messages;
+// PROXY headers come one per first chunk of a connection, with 64 bytes of payload behind.
 // After a warm-up, contenders alternate (A B C A B C …) so drift in machine load hits all alike.
 import { Buffer } from 'node:buffer'
 import os from 'node:os'
@@ -11,7 +12,7 @@ import process from 'node:process'
 import { parseArgs } from 'node:util'
 import { decode as lpDecode } from 'it-length-prefixed'
 import split2 from 'split2'
-import { LengthPrefixedDecoder, LineDecoder, decodeFrames, encodeLengthPrefixed } from '../dist/index.js'
+import { LengthPrefixedDecoder, LineDecoder, ProxyHeaderDecoder, decodeFrames, encodeLengthPrefixed, encodeProxyHeader } from '../dist/index.js'
 
 const { values } = parseArgs({
   options: { reps: { type: 'string', default: '5' }, mib: { type: 'string', default: '256' } },
@@ -209,6 +210,58 @@ for (const prefixBytes of [4, 8]) {
     { name: 'it-length-prefixed 11.0.1, async', fn: itLengthPrefixed(4), target: 1 },
   ]
   report('u32 BE prefix, 1 KiB, async', 'msgs/s', count, contenders, await measure(contenders, chunks))
+}
+
+// A connection's first chunk: a PROXY header, then the start of the payload.
+const HEADERS = 20_000
+function headerCorpus(version, tlvs) {
+  const tail = Buffer.alloc(64, 0x61)
+  return Array.from({ length: HEADERS }, (_, i) => {
+    const header = {
+      version,
+      command: 'proxy',
+      transport: 'tcp',
+      source: { address: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, port: 1024 + (i % 60_000) },
+      destination: { address: '192.168.0.11', port: 443 },
+    }
+    return Buffer.concat([encodeProxyHeader(header, { tlvs }), tail])
+  })
+}
+
+function ourProxyHeaders(chunks) {
+  for (const chunk of chunks) {
+    const decoded = new ProxyHeaderDecoder().push(chunk)
+    take(decoded.header.source.address)
+  }
+}
+
+// The least a receiver can do: find the end and cut the fields, checking nothing.
+function handV1(chunks) {
+  for (const chunk of chunks) {
+    const end = chunk.indexOf(10)
+    const fields = chunk.toString('latin1', 6, end - 1).split(' ')
+    take(fields[1])
+  }
+}
+
+function handV2(chunks) {
+  for (const chunk of chunks) {
+    const end = 16 + chunk.readUInt16BE(14)
+    take(`${chunk[16]}.${chunk[17]}.${chunk[18]}.${chunk[19]}`)
+    if (end > chunk.length) throw new Error('short header')
+  }
+}
+
+for (const [caseName, version, tlvs, hand] of [
+  ['PROXY v1 TCP4 header', 1, [], handV1],
+  ['PROXY v2 TCP4 header, 2 TLVs', 2, [{ type: 1, value: Buffer.from('h2') }, { type: 2, value: Buffer.from('example.com') }], handV2],
+]) {
+  const chunks = headerCorpus(version, tlvs)
+  const contenders = [
+    { name: 'ProxyHeaderDecoder', fn: ourProxyHeaders },
+    { name: `hand v${version} cut, no checks`, fn: hand },
+  ]
+  report(caseName, 'headers/s', HEADERS, contenders, await measure(contenders, chunks))
 }
 
 const header = ['case', 'contender', 'median', 'min–max', 'ours ÷ contender', 'target', 'met']

@@ -3,16 +3,22 @@ import process from 'node:process'
 import type { Duplex } from 'node:stream'
 import { ByteReader } from './byte-reader.ts'
 import { DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_READ_BYTES, DEFAULT_MAX_WRITE_BUFFER_BYTES } from './constants.ts'
-import { ClosedError, IdleTimeoutError, UsageError, WriteBufferFullError, isProtoError } from './errors.ts'
+import { DeadlineScheduler, checkTimeout, guardCall } from './deadlines.ts'
+import type { CallGuard } from './deadlines.ts'
+import { ClosedError, IdleTimeoutError, TimeoutError, UsageError, WriteBufferFullError, isProtoError } from './errors.ts'
 import type { ProtoError } from './errors.ts'
 import { rejectWith } from './iterate.ts'
 import type { AsyncFrameDecoder, FrameDecoder } from './iterate.ts'
-import { callSignal, checkLimit } from './options.ts'
+import { checkLimit } from './options.ts'
 import type { CallOptions } from './options.ts'
 import { retainedBytes } from './retained.ts'
 
 // A settled promise holds no state a caller could change, so every write below the mark shares one.
 const RESOLVED = Promise.resolve()
+// The longest delay a Node timer takes.
+const MAX_TIMER_DELAY = 2_147_483_647
+const writeTimedOut = (timeout: number): TimeoutError => new TimeoutError('write', timeout)
+const endTimedOut = (timeout: number): TimeoutError => new TimeoutError('end', timeout)
 
 /** Options of `FramedConnection`. */
 export interface FramedConnectionInit<T = Buffer> {
@@ -60,6 +66,7 @@ export class FramedConnection<T = Buffer> implements AsyncDisposable {
   #endPromise: Promise<void> | undefined
   #drainWaiters = new Set<(err?: unknown) => void>()
   #onAbort: (() => void) | undefined
+  #deadlines: DeadlineScheduler | undefined
 
   constructor(stream: Duplex, init?: FramedConnectionInit<T>) {
     this.#stream = stream
@@ -136,7 +143,7 @@ export class FramedConnection<T = Buffer> implements AsyncDisposable {
     if (opts?.signal?.aborted === true) return rejectWith(opts.signal.reason)
     if (opts?.timeout !== undefined) {
       try {
-        checkLimit('timeout', opts.timeout, 0, 0)
+        checkTimeout('timeout', opts.timeout, Number.POSITIVE_INFINITY)
       } catch (err) {
         return rejectWith(err)
       }
@@ -158,8 +165,7 @@ export class FramedConnection<T = Buffer> implements AsyncDisposable {
     if (frame instanceof Uint8Array) below = stream.write(frame)
     else for (const piece of frame) below = stream.write(piece)
     if (below) return RESOLVED
-    // Made only now: on Node 20 an AbortSignal costs tens of microseconds, more than most writes.
-    return this.#waitDrain(callSignal(opts))
+    return this.#waitDrain(opts)
   }
 
   /**
@@ -169,9 +175,8 @@ export class FramedConnection<T = Buffer> implements AsyncDisposable {
   end(opts?: CallOptions): Promise<void> {
     if (this.#endPromise !== undefined) return this.#endPromise
     const stream = this.#stream
-    let signal: AbortSignal | undefined
     try {
-      signal = callSignal(opts)
+      checkTimeout('timeout', opts?.timeout, Number.POSITIVE_INFINITY)
     } catch (err) {
       return rejectWith(err)
     }
@@ -185,10 +190,11 @@ export class FramedConnection<T = Buffer> implements AsyncDisposable {
         reject(new ClosedError('end after the connection closed', { cause: this.#closeError }))
         return
       }
+      let guard: CallGuard | undefined
       const cleanup = (): void => {
         stream.off('finish', onFinish)
         stream.off('close', onClose)
-        signal?.removeEventListener('abort', onAbort)
+        guard?.release()
       }
       const onFinish = (): void => {
         cleanup()
@@ -199,21 +205,21 @@ export class FramedConnection<T = Buffer> implements AsyncDisposable {
         if (stream.writableFinished) resolve()
         else reject(new ClosedError('closed before the output was flushed', { cause: this.#closeError }))
       }
-      const onAbort = (): void => {
+      const onStop = (reason: unknown): void => {
         cleanup()
-        const reason: unknown = signal?.reason
         this.#abort(reason)
         // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- an abort reason is any value
         reject(reason)
       }
       stream.on('finish', onFinish)
       stream.on('close', onClose)
-      if (signal !== undefined) {
-        if (signal.aborted) {
-          onAbort()
+      if (opts?.signal !== undefined || opts?.timeout !== undefined) {
+        try {
+          guard = guardCall(this.#scheduler(), opts, Number.POSITIVE_INFINITY, onStop, endTimedOut)
+        } catch (err) {
+          onStop(err)
           return
         }
-        signal.addEventListener('abort', onAbort, { once: true })
       }
       this.#uncork()
       stream.end()
@@ -481,7 +487,24 @@ export class FramedConnection<T = Buffer> implements AsyncDisposable {
       this.#wake = wake
       return
     }
-    const timer = setTimeout(this.#onIdle, idleTimeout)
+    if (idleTimeout <= MAX_TIMER_DELAY) {
+      const timer = setTimeout(this.#onIdle, idleTimeout)
+      this.#wake = () => {
+        clearTimeout(timer)
+        wake()
+      }
+      return
+    }
+    // Node fires a longer delay after 1 ms: a far limit takes several turns of the timer.
+    let left = idleTimeout
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const turn = (): void => {
+      if (left === 0) return this.#onIdle()
+      const delay = Math.min(left, MAX_TIMER_DELAY)
+      left -= delay
+      timer = setTimeout(turn, delay)
+    }
+    turn()
     this.#wake = () => {
       clearTimeout(timer)
       wake()
@@ -526,21 +549,29 @@ export class FramedConnection<T = Buffer> implements AsyncDisposable {
     this.#stream.uncork()
   }
 
-  #waitDrain(signal: AbortSignal | undefined): Promise<void> {
+  #waitDrain(opts: CallOptions | undefined): Promise<void> {
     return new Promise<void>((resolve, reject) => {
+      let guard: CallGuard | undefined
       const settle = (err?: unknown): void => {
         this.#drainWaiters.delete(settle)
-        signal?.removeEventListener('abort', onAbort)
+        guard?.release()
         if (err === undefined) resolve()
         // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- an abort reason is any value
         else reject(err)
       }
-      const onAbort = (): void => {
-        settle(signal?.reason)
-      }
       this.#drainWaiters.add(settle)
-      signal?.addEventListener('abort', onAbort, { once: true })
+      if (opts?.signal === undefined && opts?.timeout === undefined) return
+      try {
+        guard = guardCall(this.#scheduler(), opts, Number.POSITIVE_INFINITY, settle, writeTimedOut)
+      } catch (err) {
+        settle(err)
+      }
     })
+  }
+
+  /** The deadlines of this connection's waits, on one timer made at the first. */
+  #scheduler(): DeadlineScheduler {
+    return (this.#deadlines ??= new DeadlineScheduler())
   }
 
   #settleDrain(): void {
@@ -555,6 +586,7 @@ export class FramedConnection<T = Buffer> implements AsyncDisposable {
 
   #onClose(): void {
     this.#rejectDrainWaiters()
+    this.#deadlines?.clear()
     this.#wakeReader()
     if (this.#onAbort !== undefined) this.#signal?.removeEventListener('abort', this.#onAbort)
     this.#resolveClosed(this.#closeError)

@@ -12,3 +12,19 @@ export const DEFAULT_FIELD_HIGH_WATER_MARK = 65_536
 export const DEFAULT_MAX_WRITE_BUFFER_BYTES = 67_108_864
 /** Milliseconds without a byte before a waiting read fails; 0 turns the clock off. */
 export const DEFAULT_IDLE_TIMEOUT = 0
+/** Milliseconds a connect, TLS handshake included, may take. */
+export const DEFAULT_CONNECT_TIMEOUT = 30_000
+/** Connections a server holds open at once, TLS handshakes included. */
+export const DEFAULT_MAX_CONNECTIONS = 1024
+/** Milliseconds a server waits for a peer's TLS handshake. */
+export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000
+/** Connections the kernel queues for a listening socket, as Node's own default. */
+export const DEFAULT_BACKLOG = 511
+/**
+ * Bytes a PROXY protocol header may take. v2 allows 16 + 65 535, but the addresses take at most
+ * 216 and the TLVs balancers add (ALPN, authority, unique ID, TLS details, endpoint IDs) a few
+ * hundred more: a page is ample room, and all a connection may hold before it is admitted.
+ */
+export const DEFAULT_MAX_PROXY_HEADER_BYTES = 4096
+/** Milliseconds for the PROXY protocol header to arrive: three TCP retransmits (1 + 2 + 4 s) and some. */
+export const DEFAULT_PROXY_HEADER_TIMEOUT = 10_000

@@ -1,27 +1,20 @@
-// Loaded by browsers through `@proto/framing/errors`: no `node:` modules here.
+// What calls accept, and the check of size and count limits. Browser-safe: no `node:` modules.
 import { UsageError } from './errors.ts'
 
 /** What every call that can wait accepts. */
 export interface CallOptions {
   /** Aborting rejects the call with `signal.reason`. @default undefined */
   signal?: AbortSignal | undefined
-  /** Milliseconds before the call rejects with a `TimeoutError` DOMException. @default undefined (no timeout) */
+  /**
+   * Milliseconds before the call rejects with a `TimeoutError` (the package's, code
+   * `ERR_<PKG>_TIMEOUT`): an integer up to 2^53 − 1, honoured exactly; 0 expires at once,
+   * `Infinity` never.
+   * @default the call's own default (none for framing's calls)
+   */
   timeout?: number | undefined
 }
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER
-
-/**
- * One signal for `opts.signal` and `opts.timeout` together, or `undefined` when there is neither.
- * @throws {UsageError} when `timeout` is not an integer from 0 to 2^53 − 1
- */
-export function callSignal(opts?: CallOptions): AbortSignal | undefined {
-  const signal = opts?.signal
-  const timeout = opts?.timeout
-  if (timeout === undefined) return signal
-  const timer = AbortSignal.timeout(checkLimit('timeout', timeout, 0, 0))
-  return signal === undefined ? timer : AbortSignal.any([signal, timer])
-}
 
 /**
  * `value ?? fallback`, checked to be an integer from `min` to 2^53 − 1. There is no "unlimited":

@@ -1,179 +1,108 @@
 #!/usr/bin/env node
-import { realpathSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
+// The oneline bin: serve the demo handler, send commands, decode captured lines.
+import { CaptureLines, decodeVerb, defineCli, defineVerb, hostOption, idleTimeoutOption, jsonOption, parseHostPort, payloadJson, portOption, runCli, runIfMain, serveUntilStopped, targetPositional, timeoutOption } from '@proto/framing/cli'
+import type { CaptureDecoder, CaptureLine, CaptureRecord, CliIO } from '@proto/framing/cli'
 import { connect } from './client.ts'
-import { DEFAULT_HOST, DEFAULT_PORT } from './constants.ts'
+import { DEFAULT_BUSY, DEFAULT_HOST, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_QUEUE, DEFAULT_PORT, DEFAULT_TIMEOUT } from './constants.ts'
 import { demoHandler } from './demo-handler.ts'
+import { toOnelineError } from './errors.ts'
 import { createServer } from './server.ts'
 
-export const USAGE = `Usage:
-  oneline serve [--host H] [--port ${DEFAULT_PORT}] [--strip-cr] [--no-shutdown]
-      Serve the demo handler (echo TEXT, count N) until SIGINT, SIGTERM or a shutdown command.
-  oneline send HOST:PORT COMMAND... [--lines N] [--timeout MS] [--json]
-      Send each command and print N response lines for each (default 1).
+const maxLineBytesOption = {
+  type: 'integer',
+  min: 1,
+  max: Number.MAX_SAFE_INTEGER,
+  default: DEFAULT_MAX_LINE_BYTES,
+  description: 'longest line, in bytes before its LF',
+} as const
 
-Exit codes: 0 success, 2 usage, connection or protocol error.
-`
+const serve = defineVerb({
+  name: 'serve',
+  summary: 'serve the demo handler (echo TEXT, count N) until SIGINT, SIGTERM or an allowed shutdown',
+  details: 'Prints "listening HOST:PORT" first. The shutdown command stops it only with --allow-shutdown.',
+  options: {
+    host: hostOption(DEFAULT_HOST),
+    port: portOption(DEFAULT_PORT),
+    'strip-cr': { type: 'boolean', description: 'drop one CR before the LF of each command' },
+    'allow-shutdown': { type: 'boolean', description: 'let any client stop the server with the shutdown command' },
+    'idle-timeout': idleTimeoutOption(DEFAULT_IDLE_TIMEOUT),
+    'max-line-bytes': maxLineBytesOption,
+    'max-queue': { type: 'integer', min: 0, max: Number.MAX_SAFE_INTEGER, default: DEFAULT_MAX_QUEUE, description: 'connections that may wait for their turn' },
+    busy: { type: 'enum', choices: ['queue', 'refuse'], default: DEFAULT_BUSY, description: 'what a connection gets while another client is served' },
+  },
+  run: async (ctx) => {
+    const { values } = ctx
+    const server = createServer({
+      handler: demoHandler,
+      stripCR: values['strip-cr'],
+      allowShutdown: values['allow-shutdown'],
+      idleTimeout: values['idle-timeout'],
+      maxLineBytes: values['max-line-bytes'],
+      maxQueue: values['max-queue'],
+      busy: values.busy,
+    })
+    const stopped = new Promise<void>((resolve) => server.once('shutdown', () => resolve()))
+    await serveUntilStopped(ctx, server, { listen: { host: values.host, port: values.port }, stopped })
+  },
+})
 
-/** Where the CLI writes, and what stops `serve`; the bin passes the process's own. */
-export interface CliIO {
-  stdout: { write(text: string): unknown }
-  stderr: { write(text: string): unknown }
-  /** Aborting stops `serve` gracefully. */
-  signal?: AbortSignal
-}
-
-class CliUsageError extends Error {}
-
-/** Runs `oneline` with `argv` (without node and the script) and resolves with the exit code. */
-export async function main(argv: readonly string[], io: CliIO): Promise<number> {
-  const [verb, ...rest] = argv
-  if (verb === '--help' || verb === '-h') {
-    io.stdout.write(USAGE)
-    return 0
-  }
-  try {
-    if (verb === 'serve') return await serve(rest, io)
-    if (verb === 'send') return await send(rest, io)
-    throw new CliUsageError(verb === undefined ? 'missing command' : `unknown command: ${verb}`)
-  } catch (err) {
-    if (!(err instanceof CliUsageError) && !isParseArgsError(err)) throw err
-    io.stderr.write(`oneline: ${err.message}\n${USAGE}`)
-    return 2
-  }
-}
-
-function isParseArgsError(err: unknown): err is Error {
-  return err instanceof TypeError && 'code' in err && typeof err.code === 'string' && err.code.startsWith('ERR_PARSE_ARGS')
-}
-
-async function serve(args: readonly string[], io: CliIO): Promise<number> {
-  const { values } = parseArgs({
-    args: [...args],
-    options: {
-      host: { type: 'string', default: DEFAULT_HOST },
-      port: { type: 'string', default: String(DEFAULT_PORT) },
-      'strip-cr': { type: 'boolean', default: false },
-      'no-shutdown': { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  })
-  if (values.help) {
-    io.stdout.write(USAGE)
-    return 0
-  }
-  const port = integer('--port', values.port, 0, 65_535)
-  const server = createServer({ handler: demoHandler, stripCR: values['strip-cr'], allowShutdown: !values['no-shutdown'] })
-  server.on('clientError', (err, peer) => io.stderr.write(`client ${peer.address}:${peer.port}: ${err.code}: ${err.message}\n`))
-  server.on('handlerError', (err, ctx) => io.stderr.write(`handler failed for ${ctx.peer.address}:${ctx.peer.port}: ${String(err)}\n`))
-  const closed = new Promise<void>((resolve) => server.once('close', resolve))
-  let address: { host: string; port: number }
-  try {
-    address = await server.listen({ host: values.host, port })
-  } catch (err) {
-    io.stderr.write(`oneline: cannot listen on ${values.host}:${port}: ${message(err)}\n`)
-    await server.close()
-    return 2
-  }
-  io.stdout.write(`listening ${hostPort(address.host, address.port)}\n`)
-  const stop = (): void => void server.close()
-  if (io.signal?.aborted === true) stop()
-  io.signal?.addEventListener('abort', stop, { once: true })
-  await closed
-  io.signal?.removeEventListener('abort', stop)
-  return 0
-}
-
-async function send(args: readonly string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: [...args],
-    allowPositionals: true,
-    options: {
-      lines: { type: 'string', default: '1' },
-      timeout: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  })
-  if (values.help) {
-    io.stdout.write(USAGE)
-    return 0
-  }
-  const [target, ...commands] = positionals
-  if (target === undefined) throw new CliUsageError('missing HOST:PORT')
-  if (commands.length === 0) throw new CliUsageError('missing COMMAND')
-  const { host, port } = parseTarget(target)
-  const lines = integer('--lines', values.lines, 0, Number.MAX_SAFE_INTEGER)
-  const timeout = values.timeout === undefined ? undefined : integer('--timeout', values.timeout, 1, Number.MAX_SAFE_INTEGER)
-  try {
-    const client = await connect(timeout === undefined ? { host, port } : { host, port, timeout })
+const send = defineVerb({
+  name: 'send',
+  summary: 'send each command and print its response lines',
+  details: 'Connects (ping, pong), sends the commands in order, then disconnects.',
+  positionals: [targetPositional(), { name: 'commands', label: 'COMMAND', description: 'a command, sent as one line', required: true, variadic: true }],
+  options: {
+    lines: { type: 'integer', min: 0, max: Number.MAX_SAFE_INTEGER, default: 1, description: 'response lines to print for each command' },
+    timeout: timeoutOption(DEFAULT_TIMEOUT),
+    json: { ...jsonOption, description: 'print the lines of each command as one JSON array' },
+  },
+  run: async ({ values, args, out, signal }) => {
+    const { host, port } = parseHostPort(args.target)
+    const client = await connect({ host, port, timeout: values.timeout, signal })
+    // The goodbye waits for the server unless the user interrupts. Once interrupted, a zero
+    // timeout rather than the aborted signal: the client checks a signal before it takes hold of
+    // the goodbye it has started, which would then fail unobserved.
+    const goodbye = (): Promise<void> => client.close(signal.aborted ? { timeout: 0 } : { signal })
     try {
-      for (const command of commands) {
-        const reply = await client.request(command, { lines })
-        io.stdout.write(values.json ? `${JSON.stringify(reply)}\n` : reply.map((line) => `${line}\n`).join(''))
+      for (const command of args.commands) {
+        const reply = await client.request(command, { lines: values.lines, signal })
+        if (values.json) await out.printJson(reply)
+        else for (const line of reply) await out.print(line)
       }
     } catch (err) {
-      await client.close().catch(() => {})
+      await goodbye().catch(() => {})
       throw err
     }
-    await client.close()
-    return 0
-  } catch (err) {
-    const code = errorCode(err)
-    io.stderr.write(`oneline: ${code}: ${message(err)}\n`)
-    if (values.json) io.stdout.write(`${JSON.stringify({ error: { code, message: message(err) } })}\n`)
-    return 2
-  }
+    await goodbye()
+  },
+})
+
+/** Lines of a capture as `{ text }` or base64 frames; a fault where a line is too long or cut short. */
+function captureDecoder(maxLineBytes: number): CaptureDecoder {
+  const lines = new CaptureLines({ maxLineBytes })
+  const limits = { maxLineBytes, idleTimeout: 0 }
+  const records = (found: CaptureLine[]): CaptureRecord<unknown>[] =>
+    found.map((r) => ('line' in r ? { offset: r.offset, frame: payloadJson(r.line) } : { offset: r.offset, error: toOnelineError(r.error, limits) }))
+  return { push: (chunk) => records(lines.push(chunk)), end: () => records(lines.end()) }
 }
 
-function integer(flag: string, text: string, min: number, max: number): number {
-  const value = /^[0-9]+$/.test(text) ? Number(text) : Number.NaN
-  if (!Number.isSafeInteger(value) || value < min || value > max) throw new CliUsageError(`${flag} must be an integer from ${min} to ${max}, got ${text}`)
-  return value
+const decode = decodeVerb({
+  what: 'the raw bytes of one direction of a oneline connection (commands and responses are lines alike)',
+  options: { 'max-line-bytes': maxLineBytesOption },
+  decoder: (values) => captureDecoder(values['max-line-bytes']),
+})
+
+/** The `oneline` command line. */
+export const cli = defineCli({
+  name: 'oneline',
+  summary: 'a newline-terminated command/response protocol over TCP, one client at a time',
+  version: new URL('../package.json', import.meta.url),
+  verbs: [serve, send, decode],
+})
+
+/** Runs `oneline` with `argv` (without node and the script) and resolves with the exit code. */
+export function main(argv: readonly string[], io: CliIO): Promise<number> {
+  return runCli(cli, argv, io)
 }
 
-/** `HOST:PORT`, with `[v6]:PORT` for IPv6 addresses. */
-function parseTarget(target: string): { host: string; port: number } {
-  const match = /^(?:\[([^\]]+)\]|([^:]+)):([0-9]+)$/.exec(target)
-  if (match === null) throw new CliUsageError(`expected HOST:PORT, got ${target}`)
-  const [, v6, name, port = ''] = match
-  return { host: v6 ?? name ?? '', port: integer('port', port, 1, 65_535) }
-}
-
-function hostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
-}
-
-function errorCode(err: unknown): string {
-  if (typeof err === 'object' && err !== null) {
-    if ('code' in err && typeof err.code === 'string') return err.code
-    if ('name' in err && typeof err.name === 'string') return err.name
-  }
-  return 'ERR_UNKNOWN'
-}
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err)
-}
-
-function isMain(): boolean {
-  const script = process.argv[1]
-  if (script === undefined) return false
-  try {
-    return realpathSync(script) === fileURLToPath(import.meta.url)
-  } catch {
-    return false
-  }
-}
-
-if (isMain()) {
-  const controller = new AbortController()
-  const stop = (): void => controller.abort()
-  process.once('SIGINT', stop)
-  process.once('SIGTERM', stop)
-  const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, signal: controller.signal })
-  process.off('SIGINT', stop)
-  process.off('SIGTERM', stop)
-  process.exitCode = code
-}
+await runIfMain(cli, import.meta.url)

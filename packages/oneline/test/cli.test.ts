@@ -1,47 +1,87 @@
+import { Buffer, isUtf8 } from 'node:buffer'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createInterface } from 'node:readline'
+import { Readable, Writable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
-import { afterEach, describe, expect, it } from 'vitest'
-import { main, USAGE } from '../src/cli.ts'
+import type { CliIO } from '@proto/framing/cli'
+import { cliCases } from '@proto/framing/testing'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { cli, main } from '../src/cli.ts'
 import { connect } from '../src/client.ts'
 import { ErrorCode } from '../src/errors.ts'
-import { Resources } from './helpers.ts'
+import { Resources, vectors } from './helpers.ts'
 
+const bin = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
 const res = new Resources()
 const serving: { stop: () => void; exit: Promise<number> }[] = []
+let dir = ''
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'oneline-cli-'))
+})
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true })
+})
 afterEach(async () => {
   for (const { stop } of serving) stop()
   await Promise.all(serving.splice(0).map(({ exit }) => exit))
   await res.close()
 })
 
-/** An in-memory stdout/stderr, with a promise for the first line written to stdout. */
-function capture(signal?: AbortSignal) {
-  const out: string[] = []
-  const err: string[] = []
-  let firstLine = (_line: string): void => {}
-  const listening = new Promise<string>((resolve) => (firstLine = resolve))
-  const io = {
-    stdout: {
-      write: (text: string) => {
-        out.push(text)
-        firstLine(out.join('').split('\n')[0] ?? '')
-      },
-    },
-    stderr: { write: (text: string) => err.push(text) },
-    ...(signal === undefined ? {} : { signal }),
+/** A stream that keeps what is written, and tells when a line is complete. */
+class Sink extends Writable {
+  #text = ''
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: () => void): void {
+    this.#text += chunk.toString('utf8')
+    this.emit('written')
+    callback()
   }
-  return { io, out: () => out.join(''), err: () => err.join(''), listening }
+
+  get text(): string {
+    return this.#text
+  }
+
+  /** The first line, once written. */
+  firstLine(): Promise<string> {
+    return new Promise((resolve) => {
+      const check = (): void => {
+        const end = this.#text.indexOf('\n')
+        if (end === -1) return
+        this.off('written', check)
+        resolve(this.#text.slice(0, end))
+      }
+      this.on('written', check)
+      check()
+    })
+  }
+}
+
+/** In-memory stdout and stderr for `main`. */
+function capture(extra: Partial<CliIO> = {}) {
+  const stdout = new Sink()
+  const stderr = new Sink()
+  const io: CliIO = { stdout, stderr, ...extra }
+  return { io, out: () => stdout.text, err: () => stderr.text, stdout }
+}
+
+async function run(argv: string[], extra: Partial<CliIO> = {}): Promise<{ code: number; out: string; err: string }> {
+  const cap = capture(extra)
+  const code = await main(argv, cap.io)
+  return { code, out: cap.out(), err: cap.err() }
 }
 
 /** Runs `oneline serve` in process until the returned stop() is called. */
 async function serve(...args: string[]) {
   const controller = new AbortController()
-  const cap = capture(controller.signal)
+  const cap = capture({ signal: controller.signal })
   const exit = main(['serve', '--port', '0', ...args], cap.io)
-  const line = await cap.listening
+  const line = await cap.stdout.firstLine()
   const match = /^listening 127\.0\.0\.1:(\d+)$/.exec(line)
   expect(match, line).not.toBeNull()
   const stop = (): void => controller.abort()
@@ -49,32 +89,78 @@ async function serve(...args: string[]) {
   return { port: Number(match?.[1]), exit, stop, cap }
 }
 
+/** A peer that answers ping with pong and any other command with terminal control sequences. */
+async function hostilePeer(): Promise<{ port: number; close(): Promise<void> }> {
+  const server = net.createServer((socket) => {
+    socket.on('error', () => {})
+    createInterface({ input: socket }).on('line', (line) => {
+      if (line === 'ping') socket.write('pong\n')
+      else if (line === 'disconnect') socket.end()
+      else socket.write('\u001b]0;pwned\u0007title \u001b[2Jcleared\n')
+    })
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  }
+}
+
+describe('the shared CLI table, on the built bin', () => {
+  it('finds the build', () => {
+    expect(existsSync(bin), 'build the package first: dist/cli.js').toBe(true)
+  })
+
+  for (const conformance of cliCases({ bin, cli, client: (target) => ['send', target, 'hello'], fakePeer: hostilePeer })) {
+    it(conformance.name, () => conformance.run())
+  }
+})
+
 describe('usage', () => {
-  it.each([['--help'], ['-h'], ['send', '--help'], ['serve', '-h']])('prints usage for %s and exits 0', async (...argv) => {
-    const cap = capture()
-    expect(await main(argv, cap.io)).toBe(0)
-    expect(cap.out()).toBe(USAGE)
-    expect(cap.err()).toBe('')
+  it.each([['--help'], ['-h']])('%s explains every command and exits 0', async (flag) => {
+    const result = await run([flag])
+    expect(result.code).toBe(0)
+    expect(result.err).toBe('')
+    for (const text of ['Usage: oneline serve [options]', 'Usage: oneline send HOST:PORT COMMAND... [options]', 'Usage: oneline decode [FILE|-] [options]', '--allow-shutdown']) {
+      expect(result.out).toContain(text)
+    }
+  })
+
+  it.each([['send', '--help'], ['serve', '-h'], ['decode', '--help']])('%s %s explains that command alone', async (...argv) => {
+    const result = await run(argv)
+    expect(result.code).toBe(0)
+    expect(result.err).toBe('')
+    expect(result.out).toMatch(new RegExp(`^Usage: oneline ${argv[0]} `))
+  })
+
+  it('prints the version of the package', async () => {
+    expect(await run(['--version'])).toEqual({ code: 0, out: '0.0.0\n', err: '' })
   })
 
   it.each([
-    [[]],
-    [['fly']],
-    [['serve', '--json']],
-    [['serve', '--port', 'x']],
-    [['serve', '--port', '70000']],
-    [['send']],
-    [['send', '127.0.0.1:5001']],
-    [['send', 'localhost', 'ping']],
-    [['send', '127.0.0.1:0', 'ping']],
-    [['send', '127.0.0.1:5001', 'ping', '--lines', '-1']],
-    [['send', '127.0.0.1:5001', 'ping', '--timeout', '0']],
-    [['send', '127.0.0.1:5001', 'ping', '--bogus']],
-  ])('refuses %j with usage on stderr and exit 2', async (argv) => {
-    const cap = capture()
-    expect(await main(argv, cap.io)).toBe(2)
-    expect(cap.err()).toContain(USAGE)
-    expect(cap.out()).toBe('')
+    [[], 'missing command: one of serve, send, decode'],
+    [['fly'], 'unknown command fly'],
+    [['serve', '--json'], 'unknown option --json'],
+    [['serve', '--no-shutdown'], 'unknown option --no-shutdown'],
+    [['serve', '--port', 'x'], '--port x is not an integer (0 to 65535)'],
+    [['serve', '--port', '70000'], '--port 70000 is out of range (0 to 65535)'],
+    [['serve', '--busy', 'refuse-all'], '--busy refuse-all is not one of queue, refuse'],
+    [['serve', '--max-line-bytes', '0'], '--max-line-bytes 0 is out of range (1 or more)'],
+    [['send'], 'missing HOST:PORT'],
+    [['send', '127.0.0.1:5001'], 'missing COMMAND'],
+    [['send', 'localhost', 'ping'], 'HOST:PORT expected, got localhost'],
+    [['send', '127.0.0.1:0', 'ping'], 'the port of 127.0.0.1:0 is out of range (1 to 65535)'],
+    [['send', '127.0.0.1:5001', 'ping', '--lines', '-1'], '--lines -1 is out of range (0 or more)'],
+    [['send', '127.0.0.1:5001', 'ping', '--timeout', '0'], '--timeout 0 is out of range (1 or more)'],
+    [['send', '127.0.0.1:5001', 'ping', '--bogus'], 'unknown option --bogus'],
+    [['send', '127.0.0.1:5001', 'ping', '--line', '2'], 'unknown option --line, did you mean --lines?'],
+  ])('refuses %j: "%s", usage on stderr, exit 2', async (argv, message) => {
+    const result = await run(argv)
+    expect(result.code).toBe(2)
+    expect(result.out).toBe('')
+    expect(result.err.split('\n')[0]).toBe(`oneline: ${message} (ERR_PROTO_CLI_USAGE)`)
+    expect(result.err).toContain('Usage: oneline')
   })
 })
 
@@ -90,89 +176,244 @@ describe('serve', () => {
     expect(await exit).toBe(0)
   })
 
-  it('ends with 0 on a shutdown command', async () => {
-    const { port, exit } = await serve()
+  it('refuses shutdown by default: the command goes to the handler', async () => {
+    const { port, exit, stop } = await serve()
+    const client = await connect({ port })
+    expect(await client.request('shutdown')).toEqual(['unknown: shutdown'])
+    expect(await client.request('echo still here')).toEqual(['still here'])
+    await client.close()
+    stop()
+    expect(await exit).toBe(0)
+  })
+
+  it('ends with 0 on a shutdown command with --allow-shutdown', async () => {
+    const { port, exit } = await serve('--allow-shutdown')
     const client = await connect({ port })
     await client.shutdown()
     expect(await exit).toBe(0)
   })
 
-  it('passes shutdown to the handler with --no-shutdown, and strips CR with --strip-cr', async () => {
-    const { port, exit, stop } = await serve('--no-shutdown', '--strip-cr')
+  it('strips CR with --strip-cr', async () => {
+    const { port, exit, stop } = await serve('--strip-cr')
     const client = await connect({ port })
-    expect(await client.request('shutdown')).toEqual(['unknown: shutdown'])
     expect(await client.request('echo a\r')).toEqual(['a'])
     await client.close()
     stop()
     expect(await exit).toBe(0)
   })
 
-  it('reports client errors on stderr', async () => {
-    const { port, exit, stop, cap } = await serve()
+  it('reports client errors on stderr, escaped, with --max-line-bytes as the limit', async () => {
+    const { port, exit, stop, cap } = await serve('--max-line-bytes', '8')
     const c = await res.socket(port)
-    c.write(`${'x'.repeat(70_000)}\n`)
+    c.write('\u001b[2J too long\n')
     expect(await c.rest().catch(() => Buffer.alloc(0))).toHaveLength(0)
     stop()
     expect(await exit).toBe(0)
-    expect(cap.err()).toContain(ErrorCode.LINE_TOO_LONG)
+    expect(cap.err()).toMatch(/^client 127\.0\.0\.1:\d+: line longer than maxLineBytes \(8 bytes\) \(ERR_ONELINE_LINE_TOO_LONG\)\n/)
   })
 
-  it('exits 2 when it cannot listen', async () => {
+  it('closes a silent client after --idle-timeout', async () => {
+    const { port, exit, stop, cap } = await serve('--idle-timeout', '1')
+    const c = await res.socket(port)
+    expect(await c.rest().catch(() => Buffer.alloc(0))).toHaveLength(0)
+    stop()
+    expect(await exit).toBe(0)
+    expect(cap.err()).toContain(`(${ErrorCode.IDLE_TIMEOUT})`)
+  })
+
+  it('refuses a second client with --busy refuse, and holds no more than --max-queue waiting', async () => {
+    const refusing = await serve('--busy', 'refuse')
+    const first = await connect({ port: refusing.port })
+    const second = await res.socket(refusing.port)
+    expect(await second.rest().catch(() => Buffer.alloc(0))).toHaveLength(0)
+    await first.close()
+    const queueless = await serve('--max-queue', '0')
+    const active = await connect({ port: queueless.port })
+    const waiting = await res.socket(queueless.port)
+    expect(await waiting.rest().catch(() => Buffer.alloc(0))).toHaveLength(0)
+    await active.close()
+    for (const s of [refusing, queueless]) {
+      s.stop()
+      expect(await s.exit).toBe(0)
+      expect(s.cap.err()).toContain(`(${ErrorCode.BUSY})`)
+    }
+  })
+
+  it('exits 2 with ERR_ONELINE_LISTEN, the system error as cause, when it cannot listen', async () => {
     const { port } = await res.server()
-    const cap = capture()
-    expect(await main(['serve', '--port', String(port)], cap.io)).toBe(2)
-    expect(cap.err()).toContain('EADDRINUSE')
+    const result = await run(['serve', '--port', String(port)])
+    expect(result.code).toBe(2)
+    expect(result.out).toBe('')
+    expect(result.err).toMatch(new RegExp(`^oneline: cannot listen on 127\\.0\\.0\\.1:${port} \\(ERR_ONELINE_LISTEN\\)\\n {2}cause: .*EADDRINUSE.* \\(EADDRINUSE\\)\\n$`))
   })
 })
 
 describe('send', () => {
   it('prints N lines per command, then disconnects', async () => {
     const { port } = await serve()
-    const cap = capture()
-    expect(await main(['send', `127.0.0.1:${port}`, 'count 2', 'count 3', '--lines', '2'], cap.io)).toBe(0)
-    expect(cap.out()).toBe('1\n2\n1\n2\n')
-    const one = capture()
-    expect(await main(['send', `127.0.0.1:${port}`, 'echo hello', 'nope'], one.io)).toBe(0)
-    expect(one.out()).toBe('hello\nunknown: nope\n')
+    expect(await run(['send', `127.0.0.1:${port}`, 'count 2', 'count 3', '--lines', '2'])).toEqual({ code: 0, out: '1\n2\n1\n2\n', err: '' })
+    expect(await run(['send', `127.0.0.1:${port}`, 'echo hello', 'nope'])).toEqual({ code: 0, out: 'hello\nunknown: nope\n', err: '' })
   })
 
   it('prints one JSON array per command with --json', async () => {
     const { port } = await serve()
-    const cap = capture()
-    expect(await main(['send', `127.0.0.1:${port}`, 'count 3', '--lines', '3', '--json'], cap.io)).toBe(0)
-    expect(cap.out()).toBe('["1","2","3"]\n')
+    expect(await run(['send', `127.0.0.1:${port}`, 'count 3', '--lines', '3', '--json'])).toEqual({ code: 0, out: '["1","2","3"]\n', err: '' })
   })
 
-  it('accepts [v6]:PORT', async () => {
-    const cap = capture()
-    // Nothing listens on the discard port of ::1: parsed, then refused.
-    expect(await main(['send', '[::1]:9', 'ping'], cap.io)).toBe(2)
-    expect(cap.err()).toContain(ErrorCode.CONNECT)
+  it('accepts a bracketed address, as an IPv6 one is written', async () => {
+    const { port } = await serve()
+    expect(await run(['send', `[127.0.0.1]:${port}`, 'echo v6 form'])).toEqual({ code: 0, out: 'v6 form\n', err: '' })
+  })
+
+  it('prints what the server sends with its control characters escaped, and exact in JSON', async () => {
+    const peer = await hostilePeer()
+    try {
+      const text = await run(['send', `127.0.0.1:${peer.port}`, 'x'])
+      expect(text).toEqual({ code: 0, out: '\\x1b]0;pwned\\x07title \\x1b[2Jcleared\n', err: '' })
+      const json = await run(['send', `127.0.0.1:${peer.port}`, 'x', '--json'])
+      expect(json.out).toBe('["\\u001b]0;pwned\\u0007title \\u001b[2Jcleared"]\n')
+    } finally {
+      await peer.close()
+    }
   })
 
   it('exits 2 with the error code when it cannot connect, also as JSON', async () => {
     const { port, stop, exit } = await serve()
     stop()
     await exit
-    const cap = capture()
-    expect(await main(['send', `127.0.0.1:${port}`, 'ping', '--json'], cap.io)).toBe(2)
-    expect(cap.err()).toContain(ErrorCode.CONNECT)
-    expect(JSON.parse(cap.out())).toEqual({ error: { code: ErrorCode.CONNECT, message: expect.stringContaining(String(port)) } })
+    const result = await run(['send', `127.0.0.1:${port}`, 'ping', '--json'])
+    expect(result.code).toBe(2)
+    expect(result.err).toMatch(new RegExp(`^oneline: cannot connect to 127\\.0\\.0\\.1:${port} \\(${ErrorCode.CONNECT}\\)\\n {2}cause: .*ECONNREFUSED`))
+    expect(JSON.parse(result.out)).toEqual({
+      error: { code: ErrorCode.CONNECT, message: `cannot connect to 127.0.0.1:${port}`, cause: expect.objectContaining({ code: 'ECONNREFUSED' }) },
+    })
   })
 
   it('exits 2 with TimeoutError when the reply does not come in --timeout', async () => {
     const { port } = await serve()
-    const cap = capture()
-    expect(await main(['send', `127.0.0.1:${port}`, 'echo one', '--lines', '2', '--timeout', '50', '--json'], cap.io)).toBe(2)
-    expect(JSON.parse(cap.out())).toEqual({ error: { code: 'TimeoutError', message: expect.any(String) } })
+    const result = await run(['send', `127.0.0.1:${port}`, 'echo one', '--lines', '2', '--timeout', '50', '--json'])
+    expect(result.code).toBe(2)
+    expect(JSON.parse(result.out)).toEqual({ error: { code: 'TimeoutError', message: expect.any(String) } })
+  })
+
+  it('stops waiting on the stop signal', async () => {
+    let heard = (): void => {}
+    const commandHeard = new Promise<void>((resolve) => (heard = resolve))
+    // Answers ping, then takes the command in and never replies.
+    const silent = net.createServer((socket) => {
+      socket.on('error', () => {})
+      createInterface({ input: socket }).on('line', (line) => (line === 'ping' ? socket.write('pong\n') : heard()))
+    })
+    silent.listen(0, '127.0.0.1')
+    await once(silent, 'listening')
+    try {
+      const controller = new AbortController()
+      const cap = capture({ signal: controller.signal })
+      const exit = main(['send', `127.0.0.1:${(silent.address() as net.AddressInfo).port}`, 'anyone?', '--timeout', '60000'], cap.io)
+      await commandHeard
+      controller.abort(Object.assign(new Error('interrupted by SIGINT'), { code: 'ERR_PROTO_CLI_INTERRUPTED' }))
+      expect(await exit).toBe(2)
+      expect(cap.err()).toBe('oneline: interrupted by SIGINT (ERR_PROTO_CLI_INTERRUPTED)\n')
+    } finally {
+      silent.close()
+    }
   })
 })
 
-describe('the built bin', () => {
-  const bin = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
+describe('decode', () => {
+  const decodeBytes = (bytes: Buffer, ...args: string[]) => run(['decode', ...args], { stdin: Readable.from([bytes]) })
+  const records = (out: string): unknown[] => out.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as unknown)
 
+  it.each([
+    ['two_cmds_one_write_request', [{ offset: 0, frame: { text: 'ping' } }, { offset: 5, frame: { text: 'cmd01' } }]],
+    ['empty_line_request', [{ offset: 0, frame: { text: '' } }]],
+    ['non_utf8_byte_request', [{ offset: 0, frame: { data: 'YWL/Y2Q=', encoding: 'base64' } }]],
+    ['utf8_multibyte_request', [{ offset: 0, frame: { text: 'héllo' } }]],
+    ['nul_and_ctrl_request', [{ offset: 0, frame: { text: 'a\u0000b\tc' } }]],
+    ['multi_response_request', [{ offset: 0, frame: { text: 'multi' } }]],
+    ['no_response_response', []],
+  ])('decodes the vector %s', async (name, expected) => {
+    const vector = vectors.find((v) => v.name === name) ?? expect.unreachable(name)
+    const result = await decodeBytes(vector.bytes)
+    expect(result.code).toBe(0)
+    expect(result.err).toBe('')
+    expect(records(result.out)).toEqual(expected)
+  })
+
+  it.each(vectors.map((v) => [v.name, v] as const))('gives back every byte of %s, line by line, from a file', async (name, vector) => {
+    const file = join(dir, `${name}.bin`)
+    await writeFile(file, vector.bytes)
+    const result = await run(['decode', file])
+    expect(result.code).toBe(0)
+    let offset = 0
+    const rebuilt: Buffer[] = []
+    for (const record of records(result.out) as { offset: number; frame: { text?: string; data?: string } }[]) {
+      expect(record.offset).toBe(offset)
+      const line = record.frame.text === undefined ? Buffer.from(record.frame.data ?? '', 'base64') : Buffer.from(record.frame.text)
+      expect(record.frame.text === undefined).toBe(!isUtf8(line))
+      rebuilt.push(line, Buffer.from('\n'))
+      offset += line.length + 1
+    }
+    expect(Buffer.concat(rebuilt)).toEqual(vector.bytes)
+  })
+
+  it('prints an error line where a line is too long or cut short, goes on after the next LF, and exits 1', async () => {
+    const result = await decodeBytes(Buffer.from('ping\nmuch too long\npong\nping'), '--max-line-bytes', '8')
+    expect(result.code).toBe(1)
+    expect(records(result.out)).toEqual([
+      { offset: 0, frame: { text: 'ping' } },
+      { offset: 5, error: { code: ErrorCode.LINE_TOO_LONG, message: 'line longer than maxLineBytes (8 bytes)' } },
+      { offset: 19, frame: { text: 'pong' } },
+      { offset: 24, error: { code: ErrorCode.CLOSED, message: 'input ended inside a frame after 4 bytes' } },
+    ])
+  })
+
+  it('exits 2 on a file it cannot read', async () => {
+    const result = await run(['decode', join(dir, 'absent.bin')])
+    expect(result.code).toBe(2)
+    expect(result.err).toMatch(/^oneline: cannot read .*absent\.bin \(ERR_PROTO_CLI_READ\)\n {2}cause: .* \(ENOENT\)\n$/)
+  })
+
+  // Peak RSS of the child, measured on Node 20: 54 MiB for 1 MiB of input, 67 for 64 MiB, then
+  // 86 for 256 MiB, 512 MiB and 1 GiB alike, where V8's heap stops growing; for 1 GiB, 90 on
+  // Node 22 and 99 on Node 24. Buffering the input would pass 1 GiB.
+  const MAX_RSS_MIB = 128
+
+  it('decodes 1 GiB from stdin in a child process with flat memory', async () => {
+    // One MiB of lines, all valid: 1023 lines of text and one that is not UTF-8 (base64).
+    const block = Buffer.alloc(1 << 20, 'x')
+    for (let i = 1023; i < block.length; i += 1024) block[i] = 0x0a
+    block[1024 * 1000] = 0xff
+    const preload = `data:text/javascript,${encodeURIComponent("import{writeSync}from'node:fs';process.on('exit',()=>writeSync(3,String(process.resourceUsage().maxRSS)))")}`
+    const child = spawn(process.execPath, ['--import', preload, bin, 'decode', '-'], { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] })
+    const rss: Buffer[] = []
+    const errors: Buffer[] = []
+    ;(child.stdio[3] as Readable).on('data', (chunk: Buffer) => rss.push(chunk))
+    child.stderr.on('data', (chunk: Buffer) => errors.push(chunk))
+    let lines = 0
+    let tail = Buffer.alloc(0)
+    child.stdout.on('data', (chunk: Buffer) => {
+      for (let at = chunk.indexOf(0x0a); at !== -1; at = chunk.indexOf(0x0a, at + 1)) lines += 1
+      tail = Buffer.concat([tail, chunk]).subarray(-4096)
+    })
+    for (let i = 0; i < 1024; i++) {
+      if (!child.stdin.write(block)) await once(child.stdin, 'drain')
+    }
+    child.stdin.end()
+    const [code] = (await once(child, 'close')) as [number]
+    expect(Buffer.concat(errors).toString()).toBe('')
+    expect(code).toBe(0)
+    expect(lines).toBe(1024 * 1024)
+    const last = tail.toString().trimEnd().split('\n').at(-1) ?? ''
+    expect(JSON.parse(last)).toEqual({ offset: 1024 ** 3 - 1024, frame: { text: 'x'.repeat(1023) } })
+    const maxRssMiB = Number(Buffer.concat(rss).toString()) / 1024
+    expect(maxRssMiB).toBeGreaterThan(0)
+    expect(maxRssMiB).toBeLessThan(MAX_RSS_MIB)
+  }, 180_000)
+})
+
+describe('the built bin', () => {
   it('serves until SIGTERM and sends from another process', async () => {
-    expect(existsSync(bin), 'build the package first: dist/cli.js').toBe(true)
     const server = spawn(process.execPath, [bin, 'serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] })
     const [line] = (await once(createInterface({ input: server.stdout }), 'line')) as [string]
     const address = /^listening (127\.0\.0\.1:\d+)$/.exec(line)?.[1] ?? expect.unreachable(line)
@@ -187,5 +428,17 @@ describe('the built bin', () => {
     server.kill('SIGTERM')
     const [serverCode] = await once(server, 'exit')
     expect(serverCode).toBe(0)
+  })
+
+  it('stops serving on SIGINT with a client connected and idle, within the grace', async () => {
+    const server = spawn(process.execPath, [bin, 'serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const [line] = (await once(createInterface({ input: server.stdout }), 'line')) as [string]
+    const port = Number(/:(\d+)$/.exec(line)?.[1])
+    const idle = await res.socket(port)
+    idle.write('ping\n')
+    expect((await idle.bytes(5)).toString()).toBe('pong\n')
+    server.kill('SIGINT')
+    const [code] = await once(server, 'exit')
+    expect(code).toBe(0)
   })
 })
