@@ -51,8 +51,9 @@ export class ByteQueue {
     const buf = toBuffer(chunk)
     this.#chunks[this.#count++] = buf
     this.#length += length
-    // Kept as it came only if its bytes are at least half of what it holds; else copied.
-    this.#looseTail = length * 2 < retainedBytes(buf)
+    // Kept as it came only if its bytes are at least half of what it holds; else copied. Under
+    // 512 bytes that is never so, and the ArrayBuffer need not be looked at.
+    this.#looseTail = length < 512 || length * 2 < retainedBytes(buf)
   }
 
   /** Copies the newest chunk now if it is not worth its memory, rather than when another chunk follows. */
@@ -233,8 +234,12 @@ export class ByteQueue {
       let block = this.#block
       let fill = this.#blockFill
       if (block === undefined || fill === block.length) {
-        const size = Math.max(chunk.length - start, Math.min(MAX_BLOCK_BYTES, Math.max(MIN_BLOCK_BYTES, this.#length)))
-        block = this.#block = Buffer.allocUnsafe(size)
+        // The first block since the queue was empty is just the size of the piece: most often it
+        // is the one piece held (the start of a frame the next chunk completes), and the queue
+        // empties before anything follows it.
+        const rest = chunk.length - start
+        const grown = Math.min(MAX_BLOCK_BYTES, Math.max(MIN_BLOCK_BYTES, this.#length))
+        block = this.#block = Buffer.allocUnsafe(block === undefined ? rest : Math.max(rest, grown))
         fill = 0
         this.#blockChunk = -1
       }
@@ -246,7 +251,7 @@ export class ByteQueue {
         chunks[at] = block.subarray(fill - view.length, fill + count)
       } else {
         this.#blockChunk = this.#count
-        chunks[this.#count++] = block.subarray(fill, fill + count)
+        chunks[this.#count++] = count === block.length ? block : block.subarray(fill, fill + count)
       }
       this.#blockFill = fill + count
       start += count

@@ -137,8 +137,8 @@ export class LineDecoder implements FrameDecoder {
     const line = Buffer.allocUnsafe(total)
     const moved = pending.takeInto(line)
     // A CR split from its LF is the one pending byte left over.
-    pending.skip(pending.length)
-    buf.copy(line, moved, 0, total - moved)
+    if (pending.length > 0) pending.skip(pending.length)
+    if (moved < total) line.set(buf.subarray(0, total - moved), moved)
     return line
   }
 
