@@ -36,6 +36,75 @@ const Phase = {
 } as const
 type Phase = (typeof Phase)[keyof typeof Phase]
 
+const EMPTY = Buffer.alloc(0)
+
+/**
+ * The output of one member, copied into a few blocks whatever the size of the pieces it arrives
+ * in: a piece of one byte must not cost an object of its own. Each new block is as large as all
+ * the blocks before it (or the piece, if larger), so what is held stays under twice what was
+ * written, and never above the frame limit.
+ */
+class Output {
+  readonly #limit: number
+  readonly #full: Buffer[] = []
+  #block: Buffer = EMPTY
+  #filled = 0
+  #length = 0
+
+  constructor(limit: number) {
+    this.#limit = limit
+  }
+
+  get length(): number {
+    return this.#length
+  }
+
+  /** Copies `bytes` in; the caller has checked them against the limit. */
+  append(bytes: Buffer): void {
+    let from = 0
+    while (from < bytes.length) {
+      if (this.#filled === this.#block.length) this.#grow(bytes.length - from)
+      const copied = bytes.copy(this.#block, this.#filled, from)
+      this.#filled += copied
+      this.#length += copied
+      from += copied
+    }
+  }
+
+  /** Takes `bytes` over without a copy: zlib's output of a whole body, which nothing else holds. */
+  adopt(bytes: Buffer): void {
+    if (this.#length > 0) {
+      this.append(bytes)
+      return
+    }
+    this.#block = bytes
+    this.#filled = bytes.length
+    this.#length = bytes.length
+  }
+
+  /** The whole output as one Buffer; the output is then empty. */
+  take(): Buffer {
+    const last = this.#block.subarray(0, this.#filled)
+    const frame = this.#full.length === 0 ? last : Buffer.concat([...this.#full, last], this.#length)
+    this.clear()
+    return frame
+  }
+
+  clear(): void {
+    this.#full.length = 0
+    this.#block = EMPTY
+    this.#filled = 0
+    this.#length = 0
+  }
+
+  #grow(want: number): void {
+    if (this.#filled > 0) this.#full.push(this.#block)
+    const size = this.#length === 0 ? want : Math.max(want, Math.min(this.#length, this.#limit - this.#length))
+    this.#block = Buffer.allocUnsafe(size)
+    this.#filled = 0
+  }
+}
+
 /**
  * Decompresses a stream of RFC 1952 gzip members, each one frame, however the members are split
  * or coalesced. After a fault, start a new decoder at the next chunk to go on.
@@ -52,13 +121,12 @@ export class GzipMemberDecoder implements AsyncFrameDecoder {
   #headerCrc = 0
   // Compressed bytes of the current member taken so far.
   #member = 0
+  readonly #output: Output
   #inflater: zlib.InflateRaw | undefined
   // Body bytes written to the inflater of the current member.
   #fed = 0
   #bodyError: ProtoError | undefined
   #settle: (() => void) | undefined
-  #out: Buffer[] = []
-  #outLength = 0
   #error: ProtoError | undefined
   #tail: Promise<unknown> = Promise.resolve()
 
@@ -70,6 +138,7 @@ export class GzipMemberDecoder implements AsyncFrameDecoder {
       DEFAULT_MAX_COMPRESSED_BYTES,
       FIXED_HEADER + TRAILER,
     )
+    this.#output = new Output(this.#maxFrameBytes)
   }
 
   /** Compressed bytes of the unfinished member. */
@@ -256,8 +325,7 @@ export class GzipMemberDecoder implements AsyncFrameDecoder {
     if (output.length > this.#maxFrameBytes) throw new FrameTooLargeError(output.length, this.#maxFrameBytes)
     const bodyBytes = result.engine.bytesWritten
     this.#count(bodyBytes)
-    this.#out = [output]
-    this.#outLength = output.length
+    this.#output.adopt(output)
     this.#phase = Phase.TRAILER
     return bodyBytes
   }
@@ -267,15 +335,15 @@ export class GzipMemberDecoder implements AsyncFrameDecoder {
     // The listeners stay for the inflater's life, so a late zlib error can never go unhandled.
     inflater.on('data', (out: Buffer) => {
       if (this.#bodyError !== undefined) return
-      this.#outLength += out.length
-      if (this.#outLength > this.#maxFrameBytes) {
+      const size = this.#output.length + out.length
+      if (size > this.#maxFrameBytes) {
         // Stops a bomb here, before the next piece of output exists.
-        this.#bodyError = new FrameTooLargeError(this.#outLength, this.#maxFrameBytes)
+        this.#bodyError = new FrameTooLargeError(size, this.#maxFrameBytes)
         inflater.destroy()
         this.#settle?.()
         return
       }
-      this.#out.push(out)
+      this.#output.append(out)
     })
     inflater.on('error', (err: Error) => {
       this.#bodyError ??= new InvalidFrameError(`bad gzip body: ${err.message}`, { cause: err })
@@ -329,7 +397,7 @@ export class GzipMemberDecoder implements AsyncFrameDecoder {
     const n = this.#gather(buf, at, TRAILER)
     this.#count(n)
     if (this.#fill < TRAILER) return at + n
-    const frame = this.#out.length === 1 ? (this.#out[0] ?? Buffer.alloc(0)) : Buffer.concat(this.#out, this.#outLength)
+    const frame = this.#output.take()
     const crc = this.#scratch.readUInt32LE(0)
     const size = this.#scratch.readUInt32LE(4)
     if (zlib.crc32(frame) !== crc) throw new InvalidFrameError('gzip CRC-32 does not match the data')
@@ -338,8 +406,6 @@ export class GzipMemberDecoder implements AsyncFrameDecoder {
     frames.push(frame)
     this.#fill = 0
     this.#member = 0
-    this.#out = []
-    this.#outLength = 0
     this.#phase = Phase.FIXED
     return at + n
   }
@@ -350,8 +416,7 @@ export class GzipMemberDecoder implements AsyncFrameDecoder {
     this.#fill = 0
     this.#member = 0
     this.#fed = 0
-    this.#out = []
-    this.#outLength = 0
+    this.#output.clear()
     this.#phase = Phase.FIXED
   }
 }
