@@ -1,4 +1,4 @@
-import { Buffer } from 'node:buffer'
+import { Buffer, constants } from 'node:buffer'
 import zlib from 'node:zlib'
 import { DEFAULT_MAX_COMPRESSED_BYTES, DEFAULT_MAX_FRAME_BYTES } from './constants.ts'
 import { FrameTooLargeError, InvalidFrameError, TruncatedFrameError } from './errors.ts'
@@ -23,7 +23,16 @@ const FRESERVED = 0xe0
 const FIXED_HEADER = 10
 const TRAILER = 8
 
-// Header parts in the order RFC 1952 lays them out; each is skipped when its flag is clear.
+// Deflate block types (RFC 1951 §3.2.3): stored blocks are copied, any other is inflated.
+const STORED = 0
+// A stored block's header: the byte holding BFINAL and BTYPE, then LEN and NLEN (u16 LE).
+const STORED_HEADER = 5
+// The most history a deflate block may refer back to (RFC 1951 §3.2.5).
+const WINDOW = 32_768
+
+// Header parts in the order RFC 1952 lays them out; each is skipped when its flag is clear. The
+// body is either stored blocks (BLOCK, STORED, again) or handed to zlib from its first other
+// block on (INFLATE).
 const Phase = {
   FIXED: 0,
   XLEN: 1,
@@ -31,8 +40,10 @@ const Phase = {
   NAME: 3,
   COMMENT: 4,
   HCRC: 5,
-  BODY: 6,
-  TRAILER: 7,
+  BLOCK: 6,
+  STORED: 7,
+  INFLATE: 8,
+  TRAILER: 9,
 } as const
 type Phase = (typeof Phase)[keyof typeof Phase]
 
@@ -59,11 +70,14 @@ class Output {
     return this.#length
   }
 
-  /** Copies `bytes` in; the caller has checked them against the limit. */
-  append(bytes: Buffer): void {
+  /**
+   * Copies `bytes` in. `expected` is how many bytes are sure to come, these included (the rest
+   * of a stored block), so that they get one block. The caller has checked them against the limit.
+   */
+  append(bytes: Buffer, expected = bytes.length): void {
     let from = 0
     while (from < bytes.length) {
-      if (this.#filled === this.#block.length) this.#grow(bytes.length - from)
+      if (this.#filled === this.#block.length) this.#grow(Math.max(expected, bytes.length) - from)
       const copied = bytes.copy(this.#block, this.#filled, from)
       this.#filled += copied
       this.#length += copied
@@ -80,6 +94,20 @@ class Output {
     this.#block = bytes
     this.#filled = bytes.length
     this.#length = bytes.length
+  }
+
+  /** The last `n` bytes (or all, if fewer): the history a deflate block after them may refer to. */
+  tail(n: number): Buffer {
+    const parts: Buffer[] = []
+    let want = Math.min(n, this.#length)
+    const all = [...this.#full, this.#block.subarray(0, this.#filled)]
+    for (let i = all.length - 1; i >= 0 && want > 0; i--) {
+      const part = all[i] ?? EMPTY
+      const take = Math.min(want, part.length)
+      parts.unshift(part.subarray(part.length - take))
+      want -= take
+    }
+    return Buffer.concat(parts)
   }
 
   /** The whole output as one Buffer; the output is then empty. */
@@ -113,7 +141,8 @@ export class GzipMemberDecoder implements AsyncFrameDecoder {
   readonly #maxFrameBytes: number
   readonly #maxCompressedBytes: number
   #phase: Phase = Phase.FIXED
-  // Scratch for the fixed header, XLEN, header CRC and trailer, which may arrive split.
+  // Scratch for the fixed header, XLEN, header CRC, stored block headers and trailer, which may
+  // arrive split.
   readonly #scratch = Buffer.alloc(FIXED_HEADER)
   #fill = 0
   #flags = 0
@@ -121,6 +150,9 @@ export class GzipMemberDecoder implements AsyncFrameDecoder {
   #headerCrc = 0
   // Compressed bytes of the current member taken so far.
   #member = 0
+  // Bytes of the current stored block still to copy, and whether it is the member's last block.
+  #storedLeft = 0
+  #final = false
   readonly #output: Output
   #inflater: zlib.InflateRaw | undefined
   // Body bytes written to the inflater of the current member.
@@ -178,16 +210,32 @@ export class GzipMemberDecoder implements AsyncFrameDecoder {
     let at = 0
     try {
       while (at < buf.length) {
-        if (this.#phase === Phase.BODY) {
-          const body = buf.subarray(at)
-          // A member whole in this chunk (korv's usual case) is inflated at once; only one split
-          // across chunks pays for a streaming inflater and its thread-pool round trips.
-          const used = this.#inflater === undefined ? this.#inflateWhole(body) : -1
-          at += used >= 0 ? used : await this.#inflate(body)
-        } else if (this.#phase === Phase.TRAILER) {
-          at = this.#trailer(buf, at, frames)
-        } else {
-          at = this.#header(buf, at)
+        switch (this.#phase) {
+          case Phase.BLOCK:
+            at = this.#block(buf, at)
+            break
+          case Phase.STORED:
+            at = this.#stored(buf, at)
+            break
+          case Phase.INFLATE: {
+            const body = buf.subarray(at)
+            // A body whole in this chunk is inflated at once; only one split across chunks pays
+            // for a streaming inflater and its thread-pool round trips.
+            const used = this.#inflater === undefined ? this.#inflateWhole(body) : -1
+            at += used >= 0 ? used : await this.#inflate(body)
+            break
+          }
+          case Phase.TRAILER:
+            at = this.#trailer(buf, at, frames)
+            break
+          case Phase.FIXED:
+          case Phase.XLEN:
+          case Phase.EXTRA:
+          case Phase.NAME:
+          case Phase.COMMENT:
+          case Phase.HCRC:
+            at = this.#header(buf, at)
+            break
         }
       }
     } catch (err) {
@@ -263,10 +311,12 @@ export class GzipMemberDecoder implements AsyncFrameDecoder {
           throw new InvalidFrameError('gzip header CRC does not match')
         }
         this.#fill = 0
-        this.#phase = Phase.BODY
+        this.#phase = Phase.BLOCK
         break
       }
-      case Phase.BODY:
+      case Phase.BLOCK:
+      case Phase.STORED:
+      case Phase.INFLATE:
       case Phase.TRAILER:
         break
     }
@@ -279,7 +329,7 @@ export class GzipMemberDecoder implements AsyncFrameDecoder {
     if (phase < Phase.NAME && (this.#flags & FNAME) !== 0) return Phase.NAME
     if (phase < Phase.COMMENT && (this.#flags & FCOMMENT) !== 0) return Phase.COMMENT
     if (phase < Phase.HCRC && (this.#flags & FHCRC) !== 0) return Phase.HCRC
-    return Phase.BODY
+    return Phase.BLOCK
   }
 
   #crc(bytes: Buffer): void {
@@ -295,19 +345,64 @@ export class GzipMemberDecoder implements AsyncFrameDecoder {
   }
 
   /**
+   * Reads the header of the next deflate block when it is a stored one, whose bytes #stored then
+   * copies; from any other block on, the body goes to zlib.
+   */
+  #block(buf: Buffer, at: number): number {
+    if (this.#fill === 0 && (((buf[at] ?? 0) >> 1) & 3) !== STORED) {
+      this.#phase = Phase.INFLATE
+      return at
+    }
+    const n = this.#gather(buf, at, STORED_HEADER)
+    this.#count(n)
+    if (this.#fill < STORED_HEADER) return at + n
+    const length = this.#scratch.readUInt16LE(1)
+    if ((length ^ 0xffff) !== this.#scratch.readUInt16LE(3)) {
+      throw new InvalidFrameError('bad gzip body: invalid stored block lengths')
+    }
+    this.#final = ((this.#scratch[0] ?? 0) & 1) === 1
+    // Both limits are checked on the lengths declared, before a byte of the block is held.
+    const output = this.#output.length + length
+    if (output > this.#maxFrameBytes) throw new FrameTooLargeError(output, this.#maxFrameBytes)
+    const member = this.#member + length + (this.#final ? 0 : 1) + TRAILER
+    if (member > this.#maxCompressedBytes) throw new FrameTooLargeError(member, this.#maxCompressedBytes)
+    this.#fill = 0
+    this.#storedLeft = length
+    this.#phase = Phase.STORED
+    return at + n
+  }
+
+  /** Copies bytes of a stored block to the output. */
+  #stored(buf: Buffer, at: number): number {
+    const n = Math.min(this.#storedLeft, buf.length - at)
+    if (n > 0) this.#output.append(buf.subarray(at, at + n), this.#storedLeft)
+    this.#count(n)
+    this.#storedLeft -= n
+    if (this.#storedLeft === 0) this.#phase = this.#final ? Phase.TRAILER : Phase.BLOCK
+    return at + n
+  }
+
+  /** What zlib needs to go on after stored blocks: their last 32 KiB, which later blocks may copy from. */
+  #history(): { dictionary?: Buffer } {
+    return this.#output.length === 0 ? {} : { dictionary: this.#output.tail(WINDOW) }
+  }
+
+  /**
    * Inflates a body that starts at `buf[0]` in one synchronous call; returns the bytes it used,
    * or -1 when the body does not end within `buf`.
    */
   #inflateWhole(buf: Buffer): number {
     const budget = this.#maxCompressedBytes - this.#member - TRAILER + 1
     const piece = buf.length > budget ? buf.subarray(0, budget) : buf
+    const room = this.#maxFrameBytes - this.#output.length
     let result: { buffer: Buffer; engine: zlib.InflateRaw }
     try {
       // `maxOutputLength` stops a bomb one byte past the limit, before more memory is spent.
-      result = zlib.inflateRawSync(piece, { info: true, maxOutputLength: this.#maxFrameBytes + 1 }) as unknown as {
-        buffer: Buffer
-        engine: zlib.InflateRaw
-      }
+      result = zlib.inflateRawSync(piece, {
+        info: true,
+        maxOutputLength: Math.min(room + 1, constants.MAX_LENGTH),
+        ...this.#history(),
+      }) as unknown as { buffer: Buffer; engine: zlib.InflateRaw }
     } catch (err) {
       const code = (err as { code?: unknown }).code
       if (code === 'Z_BUF_ERROR') {
@@ -322,7 +417,7 @@ export class GzipMemberDecoder implements AsyncFrameDecoder {
       throw new InvalidFrameError(`bad gzip body: ${(err as Error).message}`, { cause: err })
     }
     const output = result.buffer
-    if (output.length > this.#maxFrameBytes) throw new FrameTooLargeError(output.length, this.#maxFrameBytes)
+    if (output.length > room) throw new FrameTooLargeError(this.#output.length + output.length, this.#maxFrameBytes)
     const bodyBytes = result.engine.bytesWritten
     this.#count(bodyBytes)
     this.#output.adopt(output)
@@ -331,7 +426,7 @@ export class GzipMemberDecoder implements AsyncFrameDecoder {
   }
 
   #startBody(): zlib.InflateRaw {
-    const inflater = zlib.createInflateRaw()
+    const inflater = zlib.createInflateRaw(this.#history())
     // The listeners stay for the inflater's life, so a late zlib error can never go unhandled.
     inflater.on('data', (out: Buffer) => {
       if (this.#bodyError !== undefined) return
@@ -416,6 +511,7 @@ export class GzipMemberDecoder implements AsyncFrameDecoder {
     this.#fill = 0
     this.#member = 0
     this.#fed = 0
+    this.#storedLeft = 0
     this.#output.clear()
     this.#phase = Phase.FIXED
   }
