@@ -29,6 +29,8 @@ const STORED = 0
 const STORED_HEADER = 5
 // The most history a deflate block may refer back to (RFC 1951 §3.2.5).
 const WINDOW = 32_768
+// Output a streaming inflater hands back at a time.
+const INFLATE_CHUNK = 256 * 1024
 
 // Header parts in the order RFC 1952 lays them out; each is skipped when its flag is clear. The
 // body is either stored blocks (BLOCK, STORED, again) or handed to zlib from its first other
@@ -426,7 +428,10 @@ export class GzipMemberDecoder implements AsyncFrameDecoder {
   }
 
   #startBody(): zlib.InflateRaw {
-    const inflater = zlib.createInflateRaw(this.#history())
+    // Each chunk of output costs a round trip through the thread pool: chunks larger than the
+    // default 16 KiB take a large member in a few, and a small limit keeps them small.
+    const chunkSize = Math.max(zlib.constants.Z_MIN_CHUNK, Math.min(INFLATE_CHUNK, this.#maxFrameBytes + 1))
+    const inflater = zlib.createInflateRaw({ chunkSize, ...this.#history() })
     // The listeners stay for the inflater's life, so a late zlib error can never go unhandled.
     inflater.on('data', (out: Buffer) => {
       if (this.#bodyError !== undefined) return
