@@ -67,7 +67,7 @@ export interface KorvClientOptions
   hostKeyFingerprint?: string | string[]
   /** Skips host key verification. Only alone: with `knownHosts` or a fingerprint it is `ERR_PROTO_USAGE`. @default false */
   insecureAcceptAnyHostKey?: boolean
-  /** How the requests sent are compressed. @default { level: 1, threshold: 8192 } */
+  /** How the requests sent are compressed. @default { level: 1, threshold: 4096 } */
   compression?: KorvCompressionOptions
 }
 

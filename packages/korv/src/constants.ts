@@ -24,7 +24,7 @@ export const DEFAULT_CALL_TIMEOUT = 30_000
 /** The zlib level of messages that are deflated. */
 export const DEFAULT_COMPRESSION_LEVEL = 1
 /** Bytes of JSON from which a message is deflated; shorter ones go in stored blocks. */
-export const DEFAULT_COMPRESSION_THRESHOLD = 8192
+export const DEFAULT_COMPRESSION_THRESHOLD = 4096
 
 /**
  * How messages are compressed. Any valid deflate stream is korv (spec §1.2): each message is
@@ -37,7 +37,7 @@ export interface KorvCompressionOptions {
    * level 1. @default 1
    */
   level?: number | undefined
-  /** Bytes of JSON below which a message is stored, not deflated. @default 8192 */
+  /** Bytes of JSON below which a message is stored, not deflated. @default 4096 */
   threshold?: number | undefined
 }
 

@@ -29,7 +29,7 @@ export interface KorvServerOptions {
   limits?: Partial<KorvLimits>
   /** Send a failing handler's stack to the client as `traceback`. @default false */
   exposeErrors?: boolean
-  /** How the replies sent are compressed. @default { level: 1, threshold: 8192 } */
+  /** How the replies sent are compressed. @default { level: 1, threshold: 4096 } */
   compression?: KorvCompressionOptions
 }
 
