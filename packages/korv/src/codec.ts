@@ -66,7 +66,7 @@ export function encodeMessage(message: object, limits?: Partial<KorvLimits>, com
 
 /** `encodeMessage` with settings checked beforehand, as a client or server holds them. */
 export function encodeChecked(message: object, encoding: MessageEncoding): Buffer {
-  // encodeJson writes ASCII only, whose Latin-1 bytes are its UTF-8 bytes.
+  // gzipMember takes ASCII text, and encodeJson writes nothing else.
   return gzipMember(encodeJson(message), encoding)
 }
 
