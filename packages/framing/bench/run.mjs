@@ -253,7 +253,7 @@ for (const stored of [true, false]) {
   const { members, chunks } = gzipCorpus(stored)
   const contenders = [
     { name: 'GzipMemberDecoder', fn: ourGzip },
-    { name: 'gunzipSync per member, bounds known', fn: gunzipEach(members), target: stored ? 2 : 0.8 },
+    { name: 'gunzipSync per member, bounds known', fn: gunzipEach(members), ...(stored ? { target: 2 } : {}) },
   ]
   report(`gzip members, 100 B JSON, ${stored ? 'stored' : 'deflated'}`, 'msgs/s', members.length, contenders, await measure(contenders, chunks))
 }
