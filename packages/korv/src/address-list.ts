@@ -133,7 +133,7 @@ export function parseAddressList(list: string): AddressList | string {
 }
 
 /** match.c's match_pattern: `*` any run, `?` any one character, all else literal. */
-export function matchPattern(text: string, pattern: string): boolean {
+function matchPattern(text: string, pattern: string): boolean {
   let t = 0
   let p = 0
   let star = -1

@@ -144,8 +144,8 @@ function parseExpiry(text: string): number {
   }
   if (count === 0 || fields.length !== count) throw new LineError(`bad expiry-time ${text}`)
   const [year = 0, month = 1, day = 1, hour = 0, minute = 0, second = 0] = fields
-  let time = Date.UTC(year, month - 1, day, hour, minute, second)
-  if (year < 100) time = Number.NaN
+  // Date.UTC would read years below 100 as 19xx; sshd gets a time before the epoch for them.
+  let time = year < 100 ? Number.NaN : Date.UTC(year, month - 1, day, hour, minute, second)
   if (!utc) {
     const standard = Math.max(new Date(year, 0, 1).getTimezoneOffset(), new Date(year, 6, 1).getTimezoneOffset())
     time += standard * 60_000

@@ -162,6 +162,7 @@ describe('authorized_keys as OpenSSH reads it', () => {
     it.each([
       ['the epoch itself', '19700101Z'],
       ['a time before the epoch', '19691231Z'],
+      ['a year below 100', '00300101Z'],
       ['month 13', '20301301Z'],
       ['day 32', '20300132Z'],
       ['hour 24', '203001012400Z'],
