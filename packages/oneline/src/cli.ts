@@ -4,7 +4,7 @@ import { CaptureLines, decodeVerb, defineCli, defineVerb, hostOption, idleTimeou
 import type { CaptureDecoder, CaptureLine, CaptureRecord, CliIO } from '@proto/framing/cli'
 import { connect } from './client.ts'
 import { DEFAULT_BUSY, DEFAULT_HOST, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_QUEUE, DEFAULT_PORT, DEFAULT_TIMEOUT } from './constants.ts'
-import { demoHandler } from './demo-handler.ts'
+import { demoHandler } from './demo.ts'
 import { toOnelineError } from './errors.ts'
 import { createServer } from './server.ts'
 
@@ -36,10 +36,8 @@ const serve = defineVerb({
       handler: demoHandler,
       stripCR: values['strip-cr'],
       allowShutdown: values['allow-shutdown'],
-      idleTimeout: values['idle-timeout'],
-      maxLineBytes: values['max-line-bytes'],
-      maxQueue: values['max-queue'],
       busy: values.busy,
+      limits: { idleTimeout: values['idle-timeout'], maxLineBytes: values['max-line-bytes'], maxQueue: values['max-queue'] },
     })
     const stopped = new Promise<void>((resolve) => server.once('shutdown', () => resolve()))
     await serveUntilStopped(ctx, server, { listen: { host: values.host, port: values.port }, stopped })
@@ -59,10 +57,8 @@ const send = defineVerb({
   run: async ({ values, args, out, signal }) => {
     const { host, port } = parseHostPort(args.target)
     const client = await connect({ host, port, timeout: values.timeout, signal })
-    // The goodbye waits for the server unless the user interrupts. Once interrupted, a zero
-    // timeout rather than the aborted signal: the client checks a signal before it takes hold of
-    // the goodbye it has started, which would then fail unobserved.
-    const goodbye = (): Promise<void> => client.close(signal.aborted ? { timeout: 0 } : { signal })
+    // The goodbye waits for the server unless the user interrupts: then it closes at once.
+    const goodbye = (): Promise<void> => client.close({ signal })
     try {
       for (const command of args.commands) {
         const reply = await client.request(command, { lines: values.lines, signal })
@@ -80,9 +76,8 @@ const send = defineVerb({
 /** Lines of a capture as `{ text }` or base64 frames; a fault where a line is too long or cut short. */
 function captureDecoder(maxLineBytes: number): CaptureDecoder {
   const lines = new CaptureLines({ maxLineBytes })
-  const limits = { maxLineBytes, idleTimeout: 0 }
   const records = (found: CaptureLine[]): CaptureRecord<unknown>[] =>
-    found.map((r) => ('line' in r ? { offset: r.offset, frame: payloadJson(r.line) } : { offset: r.offset, error: toOnelineError(r.error, limits) }))
+    found.map((r) => ('line' in r ? { offset: r.offset, frame: payloadJson(r.line) } : { offset: r.offset, error: toOnelineError(r.error) }))
   return { push: (chunk) => records(lines.push(chunk)), end: () => records(lines.end()) }
 }
 

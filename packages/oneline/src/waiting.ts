@@ -1,40 +1,37 @@
+// What a queued connection does while it waits: its socket read, its bytes kept for its turn.
 import { Buffer } from 'node:buffer'
-import type net from 'node:net'
-import type { PeerInfo } from './server.ts'
+import type { Duplex } from 'node:stream'
 
 /**
- * A connection waiting in the queue. Its socket is read while it waits, because a paused
+ * Watches a connection waiting in the queue. Its socket is read while it waits, because a paused
  * socket never reports the peer's FIN or reset: a client that went away would hold its place
  * until its turn, and a loop of connect-and-reset would keep the queue full. What it sends is
  * kept for its turn, at most about `holdBytes`; then reading pauses, and a FIN or reset after
  * that is seen only at its turn.
  */
-export class WaitingConnection {
-  readonly socket: net.Socket
-  readonly peer: PeerInfo
+export class Waiting {
+  readonly #socket: Duplex
   readonly #holdBytes: number
-  readonly #leave: (waiting: WaitingConnection) => void
+  readonly #leave: () => void
   #chunks: Buffer[] = []
   #held = 0
   #left = false
 
   /** `leave` is called once, at once, when the client goes away while it waits. */
-  constructor(socket: net.Socket, peer: PeerInfo, holdBytes: number, leave: (waiting: WaitingConnection) => void) {
-    this.socket = socket
-    this.peer = peer
+  constructor(socket: Duplex, holdBytes: number, leave: () => void) {
+    this.#socket = socket
     this.#holdBytes = holdBytes
     this.#leave = leave
     socket.on('data', this.#onData)
     socket.on('end', this.#onEnd)
     socket.on('error', this.#onGone)
     socket.on('close', this.#onGone)
-    // The socket comes from pauseOnConnect: a 'data' listener alone leaves it paused.
     socket.resume()
   }
 
   /** Stops watching the socket, paused, and hands over the bytes it sent: its turn has come. */
   take(): Buffer {
-    const { socket } = this
+    const socket = this.#socket
     // Paused before the listener goes, so no byte is emitted to nobody.
     socket.pause()
     socket.off('data', this.#onData)
@@ -49,7 +46,7 @@ export class WaitingConnection {
   readonly #onData = (chunk: Buffer): void => {
     this.#chunks.push(chunk)
     this.#held += chunk.length
-    if (this.#held >= this.#holdBytes) this.socket.pause()
+    if (this.#held >= this.#holdBytes) this.#socket.pause()
   }
 
   /**
@@ -59,13 +56,13 @@ export class WaitingConnection {
    */
   readonly #onEnd = (): void => {
     this.#onGone()
-    this.socket.destroy()
+    this.#socket.destroy()
   }
 
   readonly #onGone = (): void => {
     if (this.#left) return
     this.#left = true
     this.#chunks = []
-    this.#leave(this)
+    this.#leave()
   }
 }

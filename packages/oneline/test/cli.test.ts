@@ -244,7 +244,7 @@ describe('serve', () => {
     const result = await run(['serve', '--port', String(port)])
     expect(result.code).toBe(2)
     expect(result.out).toBe('')
-    expect(result.err).toMatch(new RegExp(`^oneline: cannot listen on 127\\.0\\.0\\.1:${port} \\(ERR_ONELINE_LISTEN\\)\\n {2}cause: .*EADDRINUSE.* \\(EADDRINUSE\\)\\n$`))
+    expect(result.err).toMatch(new RegExp(`^oneline: cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE.* \\(ERR_ONELINE_LISTEN\\)\\n {2}cause: .*EADDRINUSE.* \\(EADDRINUSE\\)\\n$`))
   })
 })
 
@@ -283,17 +283,19 @@ describe('send', () => {
     await exit
     const result = await run(['send', `127.0.0.1:${port}`, 'ping', '--json'])
     expect(result.code).toBe(2)
-    expect(result.err).toMatch(new RegExp(`^oneline: cannot connect to 127\\.0\\.0\\.1:${port} \\(${ErrorCode.CONNECT}\\)\\n {2}cause: .*ECONNREFUSED`))
+    expect(result.err).toMatch(new RegExp(`^oneline: cannot connect to 127\\.0\\.0\\.1:${port}: .*ECONNREFUSED.* \\(${ErrorCode.CONNECT}\\)\\n {2}cause: .*ECONNREFUSED`))
     expect(JSON.parse(result.out)).toEqual({
-      error: { code: ErrorCode.CONNECT, message: `cannot connect to 127.0.0.1:${port}`, cause: expect.objectContaining({ code: 'ECONNREFUSED' }) },
+      error: { code: ErrorCode.CONNECT, message: expect.stringMatching(new RegExp(`^cannot connect to 127\\.0\\.0\\.1:${port}: connect ECONNREFUSED`)), cause: expect.objectContaining({ code: 'ECONNREFUSED' }) },
     })
   })
 
-  it('exits 2 with TimeoutError when the reply does not come in --timeout', async () => {
+  it('exits 2 with ERR_ONELINE_TIMEOUT, saying what timed out, when the reply does not come in --timeout', async () => {
     const { port } = await serve()
     const result = await run(['send', `127.0.0.1:${port}`, 'echo one', '--lines', '2', '--timeout', '50', '--json'])
     expect(result.code).toBe(2)
-    expect(JSON.parse(result.out)).toEqual({ error: { code: 'TimeoutError', message: expect.any(String) } })
+    const message = `request 'echo one' to 127.0.0.1:${port} timed out after 50 ms`
+    expect(JSON.parse(result.out)).toEqual({ error: { code: ErrorCode.TIMEOUT, message } })
+    expect(result.err).toBe(`oneline: ${message} (${ErrorCode.TIMEOUT})\n`)
   })
 
   it('stops waiting on the stop signal', async () => {

@@ -63,7 +63,7 @@ async function probe(): Promise<void> {
 
 /** A raw connection that the server has made its active client. */
 async function activeAttacker(s: OnelineServer) {
-  const active = once(s, 'connection')
+  const active = once(s, 'active')
   const socket = await connectRaw(port)
   await active
   return socket
@@ -109,7 +109,7 @@ describe('oneline under attack', () => {
   })
 
   it('answers a slowloris while its bytes come and closes it with IDLE_TIMEOUT once they stop', async () => {
-    const s = await start({ idleTimeout: IDLE_TIMEOUT })
+    const s = await start({ limits: { idleTimeout: IDLE_TIMEOUT } })
     const attacker = await activeAttacker(s)
     const received = new Received(attacker)
     await dribble(attacker, Buffer.from('echo slow\n'))
@@ -125,7 +125,7 @@ describe('oneline under attack', () => {
   })
 
   it('closes a client that connects and says nothing with IDLE_TIMEOUT', async () => {
-    const s = await start({ idleTimeout: IDLE_TIMEOUT })
+    const s = await start({ limits: { idleTimeout: IDLE_TIMEOUT } })
     const attacker = await activeAttacker(s)
     const probed = probe()
     await errors.until(ErrorCode.IDLE_TIMEOUT)
