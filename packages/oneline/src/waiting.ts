@@ -1,6 +1,50 @@
-// What a queued connection does while it waits: its socket read, its bytes kept for its turn.
+// What a queued connection does while it waits: its socket read, its bytes kept compactly for its turn.
 import { Buffer } from 'node:buffer'
 import type { Duplex } from 'node:stream'
+
+/**
+ * The bytes a waiting client sent, copied into one buffer that doubles as it fills. A socket
+ * delivers each TCP segment as a Buffer of its own, and a Buffer costs about a hundred bytes
+ * beyond its contents: kept as they came, a peer sending one byte per segment would pin some
+ * hundred times what it sent. Copied, it pins at most twice.
+ */
+class HeldBytes {
+  #buf: Buffer | undefined
+  #length = 0
+
+  get length(): number {
+    return this.#length
+  }
+
+  push(chunk: Buffer): void {
+    const needed = this.#length + chunk.length
+    let buf = this.#buf
+    if (buf === undefined || needed > buf.length) {
+      // Outside Buffer's shared pool, so that a waiting client pins only its own bytes.
+      const grown = Buffer.allocUnsafeSlow(Math.max(needed, 2 * (buf?.length ?? 0), MIN_CAPACITY))
+      if (buf !== undefined) buf.copy(grown, 0, 0, this.#length)
+      this.#buf = buf = grown
+    }
+    chunk.copy(buf, this.#length)
+    this.#length = needed
+  }
+
+  /** The bytes held, and nothing held any more. */
+  take(): Buffer {
+    const held = this.#buf?.subarray(0, this.#length) ?? EMPTY
+    this.clear()
+    return held
+  }
+
+  clear(): void {
+    this.#buf = undefined
+    this.#length = 0
+  }
+}
+
+// Enough for the commands a client sends before it knows it waits; larger ones grow from here.
+const MIN_CAPACITY = 256
+const EMPTY = Buffer.alloc(0)
 
 /**
  * Watches a connection waiting in the queue. Its socket is read while it waits, because a paused
@@ -13,8 +57,7 @@ export class Waiting {
   readonly #socket: Duplex
   readonly #holdBytes: number
   readonly #leave: () => void
-  #chunks: Buffer[] = []
-  #held = 0
+  readonly #held = new HeldBytes()
   #left = false
 
   /** `leave` is called once, at once, when the client goes away while it waits. */
@@ -38,15 +81,12 @@ export class Waiting {
     socket.off('end', this.#onEnd)
     socket.off('error', this.#onGone)
     socket.off('close', this.#onGone)
-    const chunks = this.#chunks
-    this.#chunks = []
-    return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, this.#held)
+    return this.#held.take()
   }
 
   readonly #onData = (chunk: Buffer): void => {
-    this.#chunks.push(chunk)
-    this.#held += chunk.length
-    if (this.#held >= this.#holdBytes) this.#socket.pause()
+    this.#held.push(chunk)
+    if (this.#held.length >= this.#holdBytes) this.#socket.pause()
   }
 
   /**
@@ -62,7 +102,7 @@ export class Waiting {
   readonly #onGone = (): void => {
     if (this.#left) return
     this.#left = true
-    this.#chunks = []
+    this.#held.clear()
     this.#leave()
   }
 }
