@@ -6,7 +6,7 @@ import { Command, PONG } from './constants.ts'
 import { CommandContext } from './context.ts'
 import { channels } from './diagnostics.ts'
 import { toOnelineError } from './errors.ts'
-import type { OnelineCommandInfo, OnelineConnection, OnelineContext, OnelineHandler, OnelineReply } from './types.ts'
+import type { OnelineConnection, OnelineContext, OnelineHandler, OnelineReply } from './types.ts'
 
 /** What the client's serving does next: the next command, or the client leaves, or the server closes. */
 export type Outcome = 'next' | 'leave' | 'shutdown'
@@ -41,72 +41,53 @@ function isPromiseLike(value: unknown): value is PromiseLike<OnelineReply> {
  */
 export async function runCommand(raw: Buffer, source: CommandSource, host: CommandHost): Promise<Outcome> {
   const { text, invalid } = decodeCommand(raw)
-  const { connection } = source
-  // The message is built only for a subscriber: nothing is spent on diagnostics otherwise.
-  const info: OnelineCommandInfo | undefined = channels.requestStart.hasSubscribers ? { command: text, invalid, lines: undefined } : undefined
-  if (info !== undefined) channels.requestStart.publish({ side: 'server', remote: connection.remote, connection, request: info })
-  try {
-    const outcome = await dispatch(text, invalid, raw, source, host.handler, host.allowShutdown)
-    if (info !== undefined && channels.requestEnd.hasSubscribers) {
-      channels.requestEnd.publish({ side: 'server', remote: connection.remote, connection, request: info })
-    }
-    return outcome
-  } catch (err) {
-    const failed = err instanceof HandlerFailure ? err.error : err
-    if (info !== undefined && channels.requestError.hasSubscribers) {
-      channels.requestError.publish({ side: 'server', remote: connection.remote, connection, request: info, error: failed })
-    }
-    if (!(err instanceof HandlerFailure)) throw err
-    host.handlerError(err.error, err.ctx)
-    // The lines sent before the failure still go out before the FIN.
-    return 'leave'
-  }
-}
-
-async function dispatch(text: string, invalid: boolean, raw: Buffer, source: CommandSource, handler: OnelineHandler | undefined, allowShutdown: boolean): Promise<Outcome> {
+  // Only for a subscriber: nothing is spent on diagnostics otherwise.
+  const report = channels.requestStart.hasSubscribers ? started(text, invalid, source.connection) : undefined
   const { conn } = source
-  if (text === Command.PING) {
-    await write(conn.write(PONG_LINE))
-    return 'next'
-  }
-  if (text === Command.DISCONNECT) return 'leave'
-  if (text === Command.SHUTDOWN && allowShutdown) return 'shutdown'
-  if (handler === undefined) return 'next'
-
-  const ctx = new CommandContext(raw, invalid, source.signal, source.connection, conn)
-  let replied: Promise<void> | undefined
+  let outcome: Outcome = 'next'
+  // One async function for the whole command: each await is a turn of the microtask queue on
+  // every round trip.
   try {
-    const result = handler(text, ctx)
-    // A synchronous handler's reply goes out without waiting a microtask for it.
-    const reply = isPromiseLike(result) ? await result : result
-    ctx.settle()
-    if (typeof reply === 'string') replied = conn.write(encodeLine(reply))
-    else if (reply !== undefined && reply.length > 0) replied = conn.write(reply.map(encodeLine))
+    if (text === Command.PING) await conn.write(PONG_LINE)
+    else if (text === Command.DISCONNECT) outcome = 'leave'
+    else if (text === Command.SHUTDOWN && host.allowShutdown) outcome = 'shutdown'
+    else if (host.handler !== undefined) {
+      const ctx = new CommandContext(raw, invalid, source.signal, source.connection, conn)
+      let replied: Promise<void> | undefined
+      try {
+        const result = host.handler(text, ctx)
+        // A synchronous handler's reply goes out without waiting a microtask for it.
+        const reply = isPromiseLike(result) ? await result : result
+        ctx.settle()
+        if (typeof reply === 'string') replied = conn.write(encodeLine(reply))
+        else if (reply !== undefined && reply.length > 0) replied = conn.write(reply.map(encodeLine))
+      } catch (err) {
+        ctx.settle()
+        report?.(err)
+        host.handlerError(err, ctx)
+        // The lines sent before the failure still go out before the FIN.
+        return 'leave'
+      }
+      if (replied !== undefined) await replied
+      const flushed = ctx.flushed()
+      if (flushed !== undefined) await flushed
+    }
   } catch (err) {
-    ctx.settle()
-    throw new HandlerFailure(err, ctx)
+    const failure = toOnelineError(err)
+    report?.(failure)
+    throw failure
   }
-  const flushed = ctx.flushed()
-  await write(replied === undefined ? flushed : Promise.all([replied, flushed]))
-  return 'next'
+  report?.(undefined)
+  return outcome
 }
 
-/** Waits for a write, with its failure as a oneline error. */
-async function write(written: Promise<unknown>): Promise<void> {
-  try {
-    await written
-  } catch (err) {
-    throw toOnelineError(err)
-  }
-}
-
-/** A handler threw, or returned a line that cannot be sent: kept apart from a failed write. */
-class HandlerFailure extends Error {
-  readonly error: unknown
-  readonly ctx: OnelineContext
-  constructor(error: unknown, ctx: OnelineContext) {
-    super('the handler failed')
-    this.error = error
-    this.ctx = ctx
+/** Publishes `request:start` for a command, and returns what publishes its end or error. */
+function started(command: string, invalid: boolean, connection: OnelineConnection): (error: unknown) => void {
+  const message = { side: 'server', remote: connection.remote, connection, request: { command, invalid, lines: undefined } } as const
+  channels.requestStart.publish(message)
+  return (error) => {
+    if (error === undefined) {
+      if (channels.requestEnd.hasSubscribers) channels.requestEnd.publish(message)
+    } else if (channels.requestError.hasSubscribers) channels.requestError.publish({ ...message, error })
   }
 }

@@ -39,9 +39,14 @@ export class CommandContext implements OnelineContext {
     this.#settled = true
   }
 
-  /** Resolves once every line sent is written; rejects with the first write that failed. */
-  async flushed(): Promise<void> {
-    if (this.#sent !== undefined) await Promise.all(this.#sent)
-    if (this.#failure !== undefined) throw this.#failure.err
+  /**
+   * Resolves once every line sent is written, rejecting with the first write that failed;
+   * `undefined` when the handler sent none, so that most commands wait for nothing here.
+   */
+  flushed(): Promise<void> | undefined {
+    if (this.#sent === undefined) return undefined
+    return Promise.all(this.#sent).then(() => {
+      if (this.#failure !== undefined) throw this.#failure.err
+    })
   }
 }
