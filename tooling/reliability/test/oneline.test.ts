@@ -45,13 +45,13 @@ const RESET_LOOP_HELD = 0.5 * MiB
 const SEGMENTED_LIMIT = 16_384
 /**
  * One unfinished line of SEGMENTED_LIMIT sent one byte per TCP segment by the active client;
- * worst reading 3.2 MiB. framing's LineDecoder keeps each segment as it came (at the default
- * limit: 12.5 MiB for 64 KiB).
+ * worst reading 0.40 MiB, most of it the connections' own. When framing's LineDecoder kept each
+ * segment as it came, the same line held 3.2 MiB (12.5 MiB at the default limit).
  */
-const SEGMENTED_LINE_HELD = 13 * MiB
+const SEGMENTED_LINE_HELD = 1.5 * MiB
 /**
  * maxQueue waiting clients each sending SEGMENTED_LIMIT one byte per segment while the probe is
- * served (256 KiB in all); worst reading 0.33 MiB. Kept as they came, the segments took 194.5 MiB
+ * served (256 KiB in all); worst reading 0.37 MiB. Kept as they came, the segments took 194.5 MiB
  * at the default limit; copied into one buffer per client, 1.1 MiB.
  */
 const SEGMENTED_QUEUE_HELD = 1.5 * MiB
