@@ -33,6 +33,9 @@ export const DEFAULT_TIMEOUT = 30_000
 /** Bytes of a JSON reply, or of a binary one read with `bytes()`. */
 export const DEFAULT_MAX_RESULT_BYTES = 16_777_216
 
+/** Bytes a file argument, and each stream that feeds it, holds while its method is not reading. */
+export const FILE_HIGH_WATER_MARK = 65_536
+
 /** A string parameter with this prefix names the file part of that whole name. */
 export const FILE_PREFIX = '__file__:'
 

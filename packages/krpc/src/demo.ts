@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto'
 import { Readable } from 'node:stream'
-import type { KrpcFile } from './files.ts'
-import type { KrpcMethods } from './server.ts'
+import type { KrpcFile, KrpcMethods } from './types.ts'
 
 function isFile(value: unknown): value is KrpcFile {
   return value instanceof Readable && typeof (value as Partial<KrpcFile>).field === 'string'

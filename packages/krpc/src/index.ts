@@ -19,7 +19,6 @@ export {
   RpcCode,
 } from './constants.ts'
 export { currentCall } from './context.ts'
-export type { KrpcContext, PeerInfo } from './context.ts'
 export {
   ErrorCode,
   KrpcBadRequestError,
@@ -40,9 +39,9 @@ export {
   KrpcUnserializableError,
   RemoteError,
 } from './errors.ts'
-export type { KrpcFile } from './files.ts'
 export { createServer } from './server.ts'
-export type { KrpcLimits, KrpcMethod, KrpcMethods, KrpcServer, KrpcServerEvents, KrpcServerOptions } from './server.ts'
+export type { KrpcServer, KrpcServerEvents, KrpcServerOptions } from './server.ts'
+export type { KrpcContext, KrpcFile, KrpcLimits, KrpcMethod, KrpcMethods, PeerInfo } from './types.ts'
 export { asFile, connect, isBinaryResult } from './client.ts'
 export type {
   BinaryResult,

@@ -1,71 +1,21 @@
 import { EventEmitter } from 'node:events'
 import { createServer as createHttpServer, STATUS_CODES } from 'node:http'
-import type { IncomingMessage, Server as HttpServer, ServerOptions as HttpServerOptions, ServerResponse } from 'node:http'
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { tmpdir } from 'node:os'
-import { checkLimit, UsageError } from '@proto/framing'
-import {
-  DEFAULT_BODY_TIMEOUT,
-  DEFAULT_FIELD_NAME_SIZE,
-  DEFAULT_FIELD_SIZE,
-  DEFAULT_FIELDS,
-  DEFAULT_FILE_SIZE,
-  DEFAULT_FILES,
-  DEFAULT_HEADERS_TIMEOUT,
-  DEFAULT_HOST,
-  DEFAULT_MAX_CONNECTIONS,
-  DEFAULT_MAX_HEADER_SIZE,
-  DEFAULT_PARTS,
-  DEFAULT_PORT,
-  DEFAULT_REQUEST_TIMEOUT,
-  RpcCode,
-} from './constants.ts'
-import type { KrpcContext, PeerInfo } from './context.ts'
+import { UsageError } from '@proto/framing'
+import { DEFAULT_HOST, DEFAULT_PORT, RpcCode } from './constants.ts'
 import { KrpcBadRequestError, KrpcClosedError, KrpcTooManyConnectionsError, KrpcTruncatedError } from './errors.ts'
 import type { KrpcError } from './errors.ts'
 import { Exchange } from './exchange.ts'
-import type { ExchangeHost, MethodEntry, ResolvedLimits } from './exchange.ts'
-
-/** A method: called with the call's arguments, `this` bound to the object that holds it. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- methods declare their own parameter types
-export type KrpcMethod = (...args: any[]) => unknown
-
-/** Methods by name: nested objects make dotted names, and keys may contain dots themselves. */
-export interface KrpcMethods {
-  [name: string]: KrpcMethod | KrpcMethods
-}
-
-/** The server's limits; every one is finite. */
-export interface KrpcLimits {
-  /** Bytes of one text field, the call included (-32004). @default 1_048_576 */
-  fieldSize?: number
-  /** Bytes of a field or part name (-32004). @default 100 */
-  fieldNameSize?: number
-  /** Bytes of one file part (-32005). @default 104_857_600 */
-  fileSize?: number
-  /** File parts in a body (-32006). @default 16 */
-  files?: number
-  /** Text fields in a body (-32006). @default 16 */
-  fields?: number
-  /** Parts of any kind in a body (-32006). @default 32 */
-  parts?: number
-  /** Milliseconds without a body byte while the server waits for one (-32007, 408). @default 30_000 */
-  bodyTimeout?: number
-  /** Milliseconds for a request's headers: Node answers 408. @default 60_000 */
-  headersTimeout?: number
-  /** Milliseconds for a whole request: Node answers 408. @default 600_000 */
-  requestTimeout?: number
-  /** Bytes of a request head, request line included: Node answers 431. @default 16_384 */
-  maxHeaderSize?: number
-  /** Open connections; one more is closed at once. @default 1024 */
-  maxConnections?: number
-}
+import { httpServerOptions, resolveLimits } from './limits.ts'
+import type { ExchangeHost, KrpcContext, KrpcLimits, KrpcMethod, KrpcMethods, MethodEntry, PeerInfo, PreMethodHook, ResolvedLimits } from './types.ts'
 
 export interface KrpcServerOptions {
   /** Methods to register, as with `register()` for each (dotted) name. @default {} */
   methods?: KrpcMethods
   /** Awaited before the method is looked up, with the call's `pmhparams`; a throw answers -32000. @default undefined */
-  preMethodHook?: (pmhparams: unknown, ctx: KrpcContext) => unknown
+  preMethodHook?: PreMethodHook
   /** @default the defaults of each limit */
   limits?: KrpcLimits
   /** Send `err.stack` as the `info` of -32000 and -32001. @default false */
@@ -91,41 +41,6 @@ export interface KrpcServer extends EventEmitter<KrpcServerEvents> {
   listen(opts?: { host?: string; port?: number; signal?: AbortSignal }): Promise<{ host: string; port: number }>
   /** Stops accepting, lets calls in flight finish; `signal` destroys what is still open. */
   close(opts?: { signal?: AbortSignal }): Promise<void>
-}
-
-/** The limits with their defaults, each checked to be a finite positive integer. */
-export function resolveLimits(limits: KrpcLimits = {}): ResolvedLimits {
-  const resolved: ResolvedLimits = {
-    fieldSize: checkLimit('fieldSize', limits.fieldSize, DEFAULT_FIELD_SIZE),
-    fieldNameSize: checkLimit('fieldNameSize', limits.fieldNameSize, DEFAULT_FIELD_NAME_SIZE),
-    fileSize: checkLimit('fileSize', limits.fileSize, DEFAULT_FILE_SIZE),
-    files: checkLimit('files', limits.files, DEFAULT_FILES),
-    fields: checkLimit('fields', limits.fields, DEFAULT_FIELDS),
-    parts: checkLimit('parts', limits.parts, DEFAULT_PARTS),
-    bodyTimeout: checkLimit('bodyTimeout', limits.bodyTimeout, DEFAULT_BODY_TIMEOUT),
-    headersTimeout: checkLimit('headersTimeout', limits.headersTimeout, DEFAULT_HEADERS_TIMEOUT),
-    requestTimeout: checkLimit('requestTimeout', limits.requestTimeout, DEFAULT_REQUEST_TIMEOUT),
-    maxHeaderSize: checkLimit('maxHeaderSize', limits.maxHeaderSize, DEFAULT_MAX_HEADER_SIZE),
-    maxConnections: checkLimit('maxConnections', limits.maxConnections, DEFAULT_MAX_CONNECTIONS),
-  }
-  if (resolved.headersTimeout > resolved.requestTimeout) {
-    throw new UsageError('headersTimeout must not be longer than requestTimeout')
-  }
-  return resolved
-}
-
-/** How `listen()` configures its `node:http` server. */
-export function httpServerOptions(limits: ResolvedLimits): HttpServerOptions {
-  return {
-    maxHeaderSize: limits.maxHeaderSize,
-    headersTimeout: limits.headersTimeout,
-    requestTimeout: limits.requestTimeout,
-    // Node checks both timeouts on this interval (30 s by default), which would let a short
-    // headersTimeout run long.
-    connectionsCheckingInterval: Math.min(30_000, Math.max(1, Math.ceil(limits.headersTimeout / 4))),
-    keepAlive: true,
-    noDelay: true,
-  }
 }
 
 function peerOf(socket: Socket): PeerInfo {
@@ -158,7 +73,7 @@ interface SocketState {
 
 class Server extends EventEmitter<KrpcServerEvents> implements KrpcServer, ExchangeHost {
   readonly methods = new Map<string, MethodEntry>()
-  readonly preMethodHook: ((pmhparams: unknown, ctx: KrpcContext) => unknown) | undefined
+  readonly preMethodHook: PreMethodHook | undefined
   readonly limits: ResolvedLimits
   readonly exposeErrors: boolean
   readonly tmpDir: string

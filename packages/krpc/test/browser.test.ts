@@ -10,7 +10,7 @@ import { chromium } from 'playwright-core'
 import type { BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type * as BrowserClient from '../src/client.browser.ts'
-import type { KrpcFile } from '../src/files.ts'
+import type { KrpcFile } from '../src/types.ts'
 import { createServer } from '../src/server.ts'
 import { readAll, vectorMethods } from './helpers.ts'
 

@@ -7,7 +7,7 @@ import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { duplexPair, randomChunkings, splitAt } from '@proto/framing/testing'
 import { connect } from '../src/client.ts'
-import type { KrpcFile } from '../src/files.ts'
+import type { KrpcFile } from '../src/types.ts'
 import { createServer } from '../src/server.ts'
 import { readAll, readResponse } from './helpers.ts'
 

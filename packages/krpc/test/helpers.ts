@@ -8,7 +8,7 @@ import { loadVectors } from '@proto/framing/testing'
 import { expect } from 'vitest'
 import { createServer } from '../src/server.ts'
 import type { KrpcServer, KrpcServerOptions } from '../src/server.ts'
-import type { KrpcFile } from '../src/files.ts'
+import type { KrpcFile } from '../src/types.ts'
 
 export const vectors = loadVectors('krpc')
 

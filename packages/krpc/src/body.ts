@@ -1,0 +1,314 @@
+// Reading a POST body: multipart to busboy, urlencoded to the quick form or busboy, the body clock, backpressure and the part limits.
+import type { IncomingMessage } from 'node:http'
+import type { Readable } from 'node:stream'
+import busboy from 'busboy'
+import type { Busboy, FieldInfo, FileInfo } from 'busboy'
+import { FILE_HIGH_WATER_MARK, RpcCode } from './constants.ts'
+import {
+  KrpcBadRequestError,
+  KrpcBodyTimeoutError,
+  KrpcFieldTooLargeError,
+  KrpcFileTooLargeError,
+  KrpcTooManyPartsError,
+} from './errors.ts'
+import type { KrpcRequestError } from './errors.ts'
+import { firstHeader } from './headers.ts'
+import { QUICK_FORM_BYTES, quickForm } from './quick-form.ts'
+import type { ResolvedLimits } from './types.ts'
+
+/** Where a body's reader reports what it finds. */
+export interface BodySink {
+  /** The body has failed: no more reports follow. */
+  readonly failed: boolean
+  /** The call text: multipart's first `json` or `JSON` field at once, urlencoded's once the body ends. */
+  call(text: string): void
+  /** A file part of a multipart body, after the call. */
+  file(name: string, stream: Readable, info: FileInfo): void
+  /** The body is complete and held a call. */
+  end(): void
+  /** A limit, a timeout or a malformed body. */
+  fail(err: KrpcRequestError): void
+}
+
+function noop(): void {}
+
+/**
+ * The body of one POST, from its first byte to its end: urlencoded forms up to QUICK_FORM_BYTES
+ * are read whole and parsed at once, larger ones and multipart bodies go to busboy. The body
+ * clock (`bodyTimeout`) runs only while more bytes are due and the reader is not held back by a
+ * method that reads its file slowly.
+ */
+export class RequestBody {
+  readonly #req: IncomingMessage
+  readonly #limits: ResolvedLimits
+  readonly #sink: BodySink
+  readonly #multipart: boolean
+  #bb: Busboy | undefined
+  #timer: NodeJS.Timeout | undefined
+  /** Body bytes received, and the `Content-Length` (Infinity for a chunked body). */
+  #received = 0
+  readonly #declaredLength: number
+  #ended = false
+  #stopped = false
+  #callSeen = false
+  #parts = 0
+  #urlencodedBudget = Infinity
+  /** A urlencoded body held for the quick parse, until it grows past QUICK_FORM_BYTES. */
+  #form: Buffer[] | undefined
+  #formBytes = 0
+  #jsonField: string | undefined
+  #upperJsonField: string | undefined
+
+  /**
+   * Starts reading; `sink.fail` may be called before this returns (busboy refused the head).
+   * @param quick whether a urlencoded body in UTF-8 may take the quick parse
+   */
+  constructor(req: IncomingMessage, limits: ResolvedLimits, sink: BodySink, multipart: boolean, quick: boolean) {
+    this.#req = req
+    this.#limits = limits
+    this.#sink = sink
+    this.#multipart = multipart
+    const declared = firstHeader(req.rawHeaders, 'content-length')
+    this.#declaredLength = declared === undefined ? Infinity : Number(declared)
+    if (quick) {
+      // A small form is read whole and parsed with URLSearchParams, which costs a fraction of
+      // a busboy instance; one that grows past QUICK_FORM_BYTES goes to busboy after all.
+      this.#form = []
+    } else if (!this.#startBusboy()) return
+    req.on('data', this.#onData)
+    req.on('end', this.#onEnd)
+    // The clock starts only when the server waits for a byte: a body that came with the head is
+    // parsed by the time of the immediate, and the first chunk of one that did not starts it if
+    // more is due. Paused, the request waits for its method to read, and its clock with it.
+    setImmediate(() => {
+      if (this.#timer === undefined && !req.isPaused() && this.#moreDue()) this.#armTimer()
+    })
+  }
+
+  /** Whether the body has ended (or failed): nothing more will be read. */
+  get ended(): boolean {
+    return this.#ended
+  }
+
+  /** Stops reading for good: the clock, the request's data and busboy. */
+  stop(): void {
+    if (this.#stopped) return
+    this.#stopped = true
+    this.#clearTimer()
+    const req = this.#req
+    req.off('data', this.#onData)
+    req.off('end', this.#onEnd)
+    req.pause()
+    const bb = this.#bb
+    if (bb !== undefined) {
+      bb.removeAllListeners('file')
+      bb.removeAllListeners('field')
+      bb.on('error', noop)
+      // Not at once: this may run inside one of busboy's own events, which then goes on.
+      process.nextTick(() => bb.destroy())
+    }
+  }
+
+  /** Hands the body to busboy; false when busboy refused the request. */
+  #startBusboy(): boolean {
+    const limits = this.#limits
+    const multipart = this.#multipart
+    let bb: Busboy
+    try {
+      // busboy marks a field or file that reaches its limit exactly as truncated, so it is given
+      // one byte more and only a real excess fails; parts likewise, since busboy reports the
+      // limit when the last allowed part ends. Multipart names are checked here: busboy applies
+      // fieldNameSize to urlencoded names only.
+      bb = busboy({
+        headers: this.#req.headers,
+        defParamCharset: 'utf8',
+        highWaterMark: FILE_HIGH_WATER_MARK,
+        fileHwm: FILE_HIGH_WATER_MARK,
+        limits: multipart
+          ? { fieldSize: limits.fieldSize + 1, fileSize: limits.fileSize + 1, files: limits.files,
+              fields: limits.fields, parts: limits.parts + 1 }
+          : { fieldSize: limits.fieldSize, fieldNameSize: limits.fieldNameSize, fields: limits.fields + 1 },
+      })
+    } catch (err) {
+      this.#sink.fail(new KrpcBadRequestError('Malformed request body.', 400, RpcCode.INVALID_REQUEST, { cause: err }))
+      return false
+    }
+    this.#bb = bb
+    if (multipart) {
+      bb.on('field', this.#onMultipartField)
+      bb.on('file', this.#onFile)
+    } else {
+      // busboy can undercount percent-escapes that end a chunk; a cap on the whole body keeps
+      // memory bounded whatever the chunking, and no legitimate form comes near it.
+      this.#urlencodedBudget = (limits.fields + 1) * (3 * (limits.fieldNameSize + limits.fieldSize) + 2)
+      bb.on('field', this.#onUrlencodedField)
+    }
+    const sink = this.#sink
+    bb.on('filesLimit', () => sink.fail(new KrpcTooManyPartsError('files', limits.files)))
+    bb.on('fieldsLimit', () => sink.fail(new KrpcTooManyPartsError('fields', limits.fields)))
+    bb.on('partsLimit', () => sink.fail(new KrpcTooManyPartsError('parts', limits.parts)))
+    bb.on('error', (err: unknown) => {
+      sink.fail(new KrpcBadRequestError('Malformed request body.', 400, RpcCode.INVALID_REQUEST, { cause: err }))
+    })
+    bb.on('finish', this.#onBodyEnd)
+    return true
+  }
+
+  #onData = (chunk: Buffer): void => {
+    if (this.#sink.failed) return
+    this.#received += chunk.length
+    const form = this.#form
+    if (form !== undefined) {
+      this.#formBytes += chunk.length
+      if (this.#formBytes <= QUICK_FORM_BYTES) {
+        form.push(chunk)
+        this.#bodyByte()
+        return
+      }
+      this.#form = undefined
+      if (!this.#startBusboy()) return
+      this.#urlencodedBudget -= this.#formBytes - chunk.length
+      for (const piece of form) this.#bb?.write(piece)
+    }
+    const bb = this.#bb
+    if (bb === undefined) return
+    this.#urlencodedBudget -= chunk.length
+    if (this.#urlencodedBudget < 0) {
+      this.#sink.fail(new KrpcFieldTooLargeError('fieldSize', this.#limits.fieldSize))
+      return
+    }
+    if (bb.write(chunk)) {
+      this.#bodyByte()
+    } else {
+      // The method is not reading its file as fast as it arrives: the socket waits, and the
+      // body clock with it.
+      this.#req.pause()
+      this.#clearTimer()
+      bb.once('drain', this.#onDrain)
+    }
+  }
+
+  #onDrain = (): void => {
+    if (this.#sink.failed) return
+    this.#armTimer()
+    this.#req.resume()
+  }
+
+  #onEnd = (): void => {
+    this.#clearTimer()
+    const form = this.#form
+    if (form === undefined) this.#bb?.end()
+    else {
+      this.#form = undefined
+      const body = form.length === 1 && form[0] !== undefined ? form[0] : Buffer.concat(form)
+      if (quickForm(body, this.#onUrlencodedField, this.#sink)) this.#onBodyEnd()
+    }
+  }
+
+  /** A body byte came: the clock starts again if more are due. */
+  #bodyByte(): void {
+    if (this.#timer !== undefined) this.#timer.refresh()
+    else if (this.#moreDue()) this.#armTimer()
+  }
+
+  /** Whether the server waits for body bytes: the body has not ended nor reached its declared length. */
+  #moreDue(): boolean {
+    return !this.#req.complete && !this.#ended && !this.#sink.failed && this.#received < this.#declaredLength
+  }
+
+  #armTimer(): void {
+    const timeout = this.#limits.bodyTimeout
+    if (this.#timer === undefined) {
+      this.#timer = setTimeout(() => this.#sink.fail(new KrpcBodyTimeoutError(timeout)), timeout)
+    } else this.#timer.refresh()
+  }
+
+  #clearTimer(): void {
+    if (this.#timer === undefined) return
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+  }
+
+  /** True when the part may go on; fails the body on a part past a limit. */
+  #countPart(name: string): boolean {
+    const limits = this.#limits
+    if (++this.#parts > limits.parts) {
+      this.#sink.fail(new KrpcTooManyPartsError('parts', limits.parts))
+      return false
+    }
+    if (Buffer.byteLength(name) > limits.fieldNameSize) {
+      this.#sink.fail(new KrpcFieldTooLargeError('fieldNameSize', limits.fieldNameSize))
+      return false
+    }
+    return true
+  }
+
+  #onMultipartField = (name: string, value: string, info: FieldInfo): void => {
+    if (this.#sink.failed || !this.#countPart(name)) return
+    if (info.valueTruncated) {
+      this.#sink.fail(new KrpcFieldTooLargeError('fieldSize', this.#limits.fieldSize))
+      return
+    }
+    if (!this.#callSeen && (name === 'json' || name === 'JSON')) {
+      this.#callSeen = true
+      this.#sink.call(value)
+    }
+  }
+
+  #onUrlencodedField = (name: string, value: string, info: FieldInfo): void => {
+    const sink = this.#sink
+    if (sink.failed) return
+    const limits = this.#limits
+    if (++this.#parts > limits.fields) {
+      sink.fail(new KrpcTooManyPartsError('fields', limits.fields))
+      return
+    }
+    // busboy does not count a percent-escape that ends a chunk, so the sizes are checked again.
+    if (info.nameTruncated || Buffer.byteLength(name) > limits.fieldNameSize) {
+      sink.fail(new KrpcFieldTooLargeError('fieldNameSize', limits.fieldNameSize))
+      return
+    }
+    if (info.valueTruncated || Buffer.byteLength(value) > limits.fieldSize) {
+      sink.fail(new KrpcFieldTooLargeError('fieldSize', limits.fieldSize))
+      return
+    }
+    if (name === 'json') this.#jsonField ??= value
+    else if (name === 'JSON') this.#upperJsonField ??= value
+  }
+
+  #onFile = (name: string, stream: Readable, info: FileInfo): void => {
+    const sink = this.#sink
+    const fileSize = this.#limits.fileSize
+    stream.on('error', noop)
+    stream.once('limit', () => sink.fail(new KrpcFileTooLargeError(name, fileSize)))
+    if (sink.failed || !this.#countPart(name)) {
+      stream.resume()
+      return
+    }
+    if (!this.#callSeen) {
+      stream.resume()
+      sink.fail(new KrpcBadRequestError("File part before the 'json' field.", 400))
+      return
+    }
+    sink.file(name, stream, info)
+  }
+
+  #onBodyEnd = (): void => {
+    this.#ended = true
+    const sink = this.#sink
+    if (sink.failed) return
+    if (!this.#multipart) {
+      const text = this.#jsonField ?? this.#upperJsonField
+      if (text === undefined) {
+        sink.fail(new KrpcBadRequestError("Missing 'json' parameter.", 400))
+        return
+      }
+      this.#callSeen = true
+      sink.call(text)
+    } else if (!this.#callSeen) {
+      sink.fail(new KrpcBadRequestError("Missing 'json' parameter.", 400))
+      return
+    }
+    sink.end()
+  }
+}

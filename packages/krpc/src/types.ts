@@ -1,0 +1,91 @@
+// The types the server's files share: methods, the call context, file arguments, limits and what an exchange asks of its server.
+import type { IncomingMessage } from 'node:http'
+import type { Readable } from 'node:stream'
+import type { ProtoError } from '@proto/framing'
+
+/** Where a request came from. */
+export interface PeerInfo {
+  address: string
+  port: number
+}
+
+/** A method: called with the call's arguments, `this` bound to the object that holds it. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- methods declare their own parameter types
+export type KrpcMethod = (...args: any[]) => unknown
+
+/** Methods by name: nested objects make dotted names, and keys may contain dots themselves. */
+export interface KrpcMethods {
+  [name: string]: KrpcMethod | KrpcMethods
+}
+
+/** A method as the server stores it: the function and the object it is called on. */
+export interface MethodEntry {
+  readonly fn: (...args: never[]) => unknown
+  readonly holder: unknown
+}
+
+/** What the pre-method hook and the method know about the call they serve. */
+export interface KrpcContext {
+  /** The method name as the call gave it (`''` when it gave no string). */
+  readonly method: string
+  /** The call's `pmhparams`, `undefined` when it has none. */
+  readonly pmhparams: unknown
+  /** Aborts when the peer goes away or the request breaks a limit; `reason` says which. */
+  readonly signal: AbortSignal
+  readonly peer: PeerInfo
+  readonly request: IncomingMessage
+}
+
+/** The pre-method hook: awaited before the method is looked up. */
+export type PreMethodHook = (pmhparams: unknown, ctx: KrpcContext) => unknown
+
+/** A file argument: the bytes of one file part, readable once, for the length of the call. */
+export interface KrpcFile extends Readable {
+  /** The part's field name, `__file__:` included. */
+  readonly field: string
+  /** The part's file name without directories; `''` when it has none. */
+  readonly filename: string
+  /** The part's media type; `text/plain` when it gives none. */
+  readonly mimeType: string
+}
+
+/** The server's limits; every one is finite. */
+export interface KrpcLimits {
+  /** Bytes of one text field, the call included (-32004). @default 1_048_576 */
+  fieldSize?: number
+  /** Bytes of a field or part name (-32004). @default 100 */
+  fieldNameSize?: number
+  /** Bytes of one file part (-32005). @default 104_857_600 */
+  fileSize?: number
+  /** File parts in a body (-32006). @default 16 */
+  files?: number
+  /** Text fields in a body (-32006). @default 16 */
+  fields?: number
+  /** Parts of any kind in a body (-32006). @default 32 */
+  parts?: number
+  /** Milliseconds without a body byte while the server waits for one (-32007, 408). @default 30_000 */
+  bodyTimeout?: number
+  /** Milliseconds for a request's headers: Node answers 408. @default 60_000 */
+  headersTimeout?: number
+  /** Milliseconds for a whole request: Node answers 408. @default 600_000 */
+  requestTimeout?: number
+  /** Bytes of a request head, request line included: Node answers 431. @default 16_384 */
+  maxHeaderSize?: number
+  /** Open connections; one more is closed at once. @default 1024 */
+  maxConnections?: number
+}
+
+/** Every server limit, checked and with its default applied. */
+export type ResolvedLimits = { readonly [K in keyof KrpcLimits]-?: number }
+
+/** What an exchange needs from its server. */
+export interface ExchangeHost {
+  readonly methods: ReadonlyMap<string, MethodEntry>
+  readonly preMethodHook: PreMethodHook | undefined
+  readonly limits: ResolvedLimits
+  readonly exposeErrors: boolean
+  readonly tmpDir: string
+  readonly closing: boolean
+  clientError(err: ProtoError, peer: PeerInfo): void
+  handlerError(err: unknown, ctx: KrpcContext): void
+}
