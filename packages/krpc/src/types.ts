@@ -1,7 +1,7 @@
-// The types the server's files share: methods, the call context, file arguments, limits and what an exchange asks of its server.
+// The types the package's files share: methods, the call context, file arguments, limits, and the client's options, inputs and results.
 import type { IncomingMessage } from 'node:http'
 import type { Readable } from 'node:stream'
-import type { ProtoError } from '@proto/framing'
+import type { CallOptions, ProtoError } from '@proto/framing'
 
 /** Where a request came from. */
 export interface PeerInfo {
@@ -88,4 +88,76 @@ export interface ExchangeHost {
   readonly closing: boolean
   clientError(err: ProtoError, peer: PeerInfo): void
   handlerError(err: unknown, ctx: KrpcContext): void
+}
+
+/** A binary reply: raw bytes, read once as a stream or all at once. */
+export interface BinaryResult {
+  /** `Content-Length` when the server sent one. */
+  readonly size: number | undefined
+  stream(): ReadableStream<Uint8Array>
+  /** @throws {KrpcResultTooLargeError} past `maxResultBytes` */
+  bytes(): Promise<Uint8Array>
+  cancel(): Promise<void>
+}
+
+/** `client.methods`: every string key but `then` is a name segment, so the proxy is not thenable. */
+export type KrpcProxy = { readonly [name: string]: KrpcProxy } & ((...args: unknown[]) => Promise<unknown>)
+
+declare const fileSource: unique symbol
+
+/** A file input with its name, type or size fixed; made by `asFile`. */
+export interface KrpcFileSource {
+  readonly [fileSource]: true
+}
+
+/** What a file argument can be made from. */
+export type KrpcFileInput = Blob | Uint8Array | KrpcFileSource | Readable | ReadableStream<Uint8Array>
+
+/** Per-file details for `asFile`. */
+export interface KrpcFileOptions {
+  /** @default the File's name, the path's basename, else `blob` */
+  filename?: string
+  /** @default the Blob's type, else `application/octet-stream` */
+  mimeType?: string
+  /** Bytes the source will give, so the body can have a `Content-Length`. @default measured where possible */
+  size?: number
+}
+
+/** Options of a call; those of `connect()` are the defaults. */
+export interface KrpcCallOptions extends CallOptions {
+  /** Extra file parts, sent as `__file__:<name>` for references you wrote yourself. @default {} */
+  files?: Record<string, KrpcFileInput>
+  /** `'get'` sends the call in the query string, as the original also accepts; no files. @default 'post' */
+  via?: 'post' | 'get'
+  /** Given to the server's pre-method hook. @default null */
+  pmhparams?: unknown
+}
+
+export interface KrpcClientOptions extends Omit<KrpcCallOptions, 'files'> {
+  /** The server's URL. @default `http://<host>:<port>/` */
+  url?: string
+  /** @default '127.0.0.1' */
+  host?: string
+  /** @default 8080 */
+  port?: number
+  /** Sent with every request. @default {} */
+  headers?: Record<string, string>
+  /** Bytes of a JSON reply, or of a binary one read with `bytes()`. @default 16_777_216 */
+  maxResultBytes?: number
+}
+
+export interface KrpcClient extends AsyncDisposable {
+  /**
+   * Calls `method`. Resolves with the result, or a `BinaryResult` for binary replies.
+   * @throws {RemoteError} for the server's error; see the README for the rest
+   */
+  call(method: string, params?: unknown, opts?: KrpcCallOptions): Promise<unknown>
+  /** `client.methods.sub.hello('bob')` is `call('sub.hello', ['bob'])`. */
+  readonly methods: KrpcProxy
+  /** A proxy whose calls all use `opts`. */
+  proxy<T = KrpcProxy>(opts?: Omit<KrpcCallOptions, 'files'>): T
+  /** Refuses new calls, waits for pending ones, closes the sockets. */
+  close(): Promise<void>
+  /** Resolves when the client is closed. */
+  readonly closed: Promise<void>
 }

@@ -12,6 +12,12 @@ import type { KrpcFile } from '../src/types.ts'
 
 export const vectors = loadVectors('krpc')
 
+/** The modules of the browser build of `./client`, file names in `dist`, sorted. */
+export const BROWSER_MODULES = [
+  'binary-result.js', 'browser-file.js', 'call-guard.js', 'client-options.js', 'client.browser.js', 'codec.js', 'constants.js',
+  'errors.js', 'fetch-result.js', 'in-flight.js', 'prepare.js', 'proxy.js', 'response.js',
+]
+
 /** The bytes of a vector. */
 export function wire(name: string): Buffer {
   return vectors.find((v) => v.name === name)?.bytes ?? expect.unreachable(`no vector ${name}`)

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest'
 import * as index from '../src/index.ts'
 import * as nodeClient from '../src/client.ts'
 import * as browserClient from '../src/client.browser.ts'
+import { BROWSER_MODULES } from './helpers.ts'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 
@@ -54,7 +55,7 @@ describe('the public surface', () => {
     expect(existsSync(entry), 'build the package first (npx tsc -p tsconfig.build.json)').toBe(true)
     const { files, bare } = importGraph(entry)
     expect(bare).toEqual(['@proto/framing/errors'])
-    expect(files.map((file) => file.slice(join(root, 'dist').length + 1)).sort()).toEqual(['call.js', 'client.browser.js', 'codec.js', 'constants.js', 'errors.js'])
+    expect(files.map((file) => file.slice(join(root, 'dist').length + 1)).sort()).toEqual(BROWSER_MODULES)
     const code = (file: string): string => readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '')
     for (const file of files) expect(code(file), file).not.toMatch(/\bBuffer\b|['"]node:/)
     const framing = importGraph(fileURLToPath(import.meta.resolve('@proto/framing/errors')))
