@@ -63,7 +63,7 @@ async function serve(args: string[], io: CliIo): Promise<number> {
     allowPositionals: false,
   })
   const port = integer('port', values.port, DEFAULT_PORT)
-  const server = createServer({ methods: demoMethods, exposeErrors: values['expose-errors'] ?? false })
+  const server = createServer({ handlers: demoMethods, exposeErrors: values['expose-errors'] ?? false })
   server.on('clientError', (err, peer) => {
     io.stderr.write(`client ${peer.address}:${peer.port}: ${err.code}: ${err.message}\n`)
   })

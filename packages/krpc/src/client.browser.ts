@@ -1,11 +1,12 @@
 // The `browser` build of `@proto/krpc/client`: fetch and FormData only. It and what it imports use
 // no `node:` module and no Buffer, and from @proto/framing only `@proto/framing/errors`.
-import { checkLimit, UsageError } from '@proto/framing/errors'
+import { DeadlineScheduler, UsageError } from '@proto/framing/errors'
+import type { PeerInfo } from '@proto/framing'
 import { isBinaryResult } from './binary-result.ts'
 import { asFile, isFileInput, toPart } from './browser-file.ts'
-import { CallGuard } from './call-guard.ts'
-import { checkVia, clientUrl } from './client-options.ts'
-import { DEFAULT_MAX_RESULT_BYTES, DEFAULT_TIMEOUT } from './constants.ts'
+import { CallGuard } from './call-deadline.ts'
+import { checkCallOptions, checkVia, clientSettings } from './client-options.ts'
+import type { ClientSettings } from './client-options.ts'
 import { KrpcClosedError, KrpcConnectError, KrpcResultTooLargeError } from './errors.ts'
 import { FetchBinaryResult, readLimited } from './fetch-result.ts'
 import { InFlight } from './in-flight.ts'
@@ -16,7 +17,8 @@ import type {
   BinaryResult,
   KrpcCallOptions,
   KrpcClient,
-  KrpcClientOptions,
+  KrpcClientLimits,
+  KrpcConnectOptions,
   KrpcFileInput,
   KrpcFileOptions,
   KrpcFileSource,
@@ -24,31 +26,30 @@ import type {
 } from './types.ts'
 
 export { asFile, isBinaryResult, isFileInput }
-export type { BinaryResult, KrpcCallOptions, KrpcClient, KrpcClientOptions, KrpcFileInput, KrpcFileOptions, KrpcFileSource, KrpcProxy }
+export type { BinaryResult, KrpcCallOptions, KrpcClient, KrpcClientLimits, KrpcConnectOptions, KrpcFileInput, KrpcFileOptions, KrpcFileSource, KrpcProxy }
 
 const OCTET_STREAM = 'application/octet-stream'
 
 class Client implements KrpcClient {
   readonly methods: KrpcProxy
   readonly closed: Promise<void>
+  readonly remote: PeerInfo
+  readonly #settings: ClientSettings
   readonly #url: URL
-  readonly #headers: Record<string, string>
-  readonly #timeout: number
-  readonly #maxResultBytes: number
-  readonly #via: 'post' | 'get'
-  readonly #pmhparams: unknown
+  readonly #deadlines = new DeadlineScheduler()
   readonly #inFlight = new InFlight()
   #closing: Promise<void> | undefined
   #resolveClosed: () => void = () => {}
 
-  constructor(options: KrpcClientOptions) {
+  constructor(options: KrpcConnectOptions) {
     const base = (globalThis as { location?: { href?: string } }).location?.href
-    this.#url = clientUrl(options, base)
-    this.#headers = { ...options.headers }
-    this.#timeout = checkLimit('timeout', options.timeout, DEFAULT_TIMEOUT)
-    this.#maxResultBytes = checkLimit('maxResultBytes', options.maxResultBytes, DEFAULT_MAX_RESULT_BYTES)
-    this.#via = checkVia(options.via)
-    this.#pmhparams = options.pmhparams
+    const settings = clientSettings(options, base)
+    // The browser makes its own connections: it has no unix sockets, and its own TLS.
+    if (options.path !== undefined) throw new UsageError('path (a unix socket) is not available in a browser')
+    if (options.tls !== undefined) throw new UsageError('tls options are not available in a browser, whose own TLS applies')
+    this.#settings = settings
+    this.#url = settings.url
+    this.remote = settings.remote
     this.methods = createProxy((method, args) => this.call(method, args))
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve
@@ -62,9 +63,10 @@ class Client implements KrpcClient {
   async call(method: string, params?: unknown, opts: KrpcCallOptions = {}): Promise<unknown> {
     let init: { url: URL; method: 'GET' | 'POST'; body: FormData | URLSearchParams | undefined }
     if (this.#closing !== undefined) throw new KrpcClosedError('the client is closed')
-    const via = checkVia(opts.via ?? this.#via)
-    const call = prepareCall(method, params, opts.pmhparams ?? this.#pmhparams, opts.files, isFileInput)
-    const timeout = checkLimit('timeout', opts.timeout, this.#timeout)
+    checkCallOptions(opts)
+    const settings = this.#settings
+    const via = checkVia(opts.via ?? settings.via)
+    const call = prepareCall(method, params, opts.pmhparams ?? settings.pmhparams, opts.files, isFileInput)
     if (via === 'get') {
       if (call.files.length > 0) throw new UsageError("files cannot be sent with via: 'get'")
       const url = new URL(this.#url)
@@ -83,15 +85,14 @@ class Client implements KrpcClient {
     }
     this.#inFlight.callStarted()
     try {
-      return await this.#send(init, opts.signal ?? undefined, timeout)
+      return await this.#send(init, new CallGuard(this.#deadlines, opts, settings.timeout, `call '${method}'`))
     } finally {
       this.#inFlight.callEnded()
     }
   }
 
-  async #send(init: { url: URL; method: 'GET' | 'POST'; body: FormData | URLSearchParams | undefined },
-    userSignal: AbortSignal | undefined, timeout: number): Promise<unknown> {
-    const guard = new CallGuard(userSignal, timeout)
+  async #send(init: { url: URL; method: 'GET' | 'POST'; body: FormData | URLSearchParams | undefined }, guard: CallGuard): Promise<unknown> {
+    if (guard.stopped) throw guard.reason
     // fetch wants a signal; in a browser one controller per call is the cheap part.
     const controller = new AbortController()
     guard.onStop((reason) => controller.abort(reason))
@@ -99,17 +100,17 @@ class Client implements KrpcClient {
     try {
       let res: Response
       try {
-        const request: RequestInit = { method: init.method, headers: this.#headers, signal: controller.signal }
+        const request: RequestInit = { method: init.method, headers: this.#settings.headers, signal: controller.signal }
         if (init.body !== undefined) request.body = init.body
         res = await fetch(init.url, request)
       } catch (err) {
         if (guard.stopped) throw guard.reason
-        throw new KrpcConnectError(`no reply from ${init.url.host}`, { cause: err })
+        throw new KrpcConnectError(init.url.host, { cause: err })
       }
       const status = res.status
       const type = mediaType(res.headers.get('content-type'))
       if (type === OCTET_STREAM && res.ok) {
-        const binary = new FetchBinaryResult(res, this.#maxResultBytes)
+        const binary = new FetchBinaryResult(res, this.#settings.maxResultBytes)
         this.#inFlight.binaryOpened(binary, () => guard.dispose())
         handedOver = true
         return binary
@@ -119,13 +120,13 @@ class Client implements KrpcClient {
         throw unexpectedReply(status, res.statusText, `Content-Type ${type === '' ? 'missing' : type}`)
       }
       const declared = Number(res.headers.get('content-length') ?? Number.NaN)
-      if (Number.isSafeInteger(declared) && declared > this.#maxResultBytes) {
+      if (Number.isSafeInteger(declared) && declared > this.#settings.maxResultBytes) {
         await res.body?.cancel()
-        throw new KrpcResultTooLargeError(declared, this.#maxResultBytes)
+        throw new KrpcResultTooLargeError(declared, this.#settings.maxResultBytes)
       }
       let bytes: Uint8Array
       try {
-        bytes = await readLimited(res.body, this.#maxResultBytes)
+        bytes = await readLimited(res.body, this.#settings.maxResultBytes)
       } catch (err) {
         if (guard.stopped) throw guard.reason
         throw err
@@ -145,6 +146,7 @@ class Client implements KrpcClient {
 
   async #close(): Promise<void> {
     await this.#inFlight.drained()
+    this.#deadlines.clear()
     this.#resolveClosed()
   }
 
@@ -158,7 +160,7 @@ class Client implements KrpcClient {
  * nothing until the first call.
  */
 // eslint-disable-next-line @typescript-eslint/require-await -- async so a bad option rejects rather than throws
-export async function connect(options: KrpcClientOptions = {}): Promise<KrpcClient> {
+export async function connect(options: KrpcConnectOptions = {}): Promise<KrpcClient> {
   options.signal?.throwIfAborted()
   return new Client(options)
 }

@@ -1,14 +1,15 @@
 // The Node client: calls over node:http or node:https, keep-alive, file inputs streamed.
 import { randomBytes } from 'node:crypto'
-import { Agent as HttpAgent, request as httpRequest } from 'node:http'
+import { request as httpRequest } from 'node:http'
 import type { ClientRequest, IncomingMessage } from 'node:http'
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
-import { checkLimit, UsageError } from '@proto/framing'
+import { DeadlineScheduler, errorMapper, UsageError } from '@proto/framing'
+import type { PeerInfo } from '@proto/framing'
+import { ConnectAgent } from './agent.ts'
 import { isBinaryResult } from './binary-result.ts'
-import { CallGuard } from './call-guard.ts'
-import { checkVia, clientUrl } from './client-options.ts'
-import { DEFAULT_MAX_RESULT_BYTES, DEFAULT_TIMEOUT } from './constants.ts'
-import { KrpcClosedError, KrpcConnectError, KrpcResultTooLargeError } from './errors.ts'
+import { CallGuard } from './call-deadline.ts'
+import { checkCallOptions, checkVia, clientSettings } from './client-options.ts'
+import type { ClientSettings } from './client-options.ts'
+import { KrpcClosedError, KrpcResultTooLargeError } from './errors.ts'
 import { asFile, isFileInput, outgoing } from './file-input.ts'
 import type { Outgoing } from './file-input.ts'
 import { firstHeader } from './headers.ts'
@@ -22,7 +23,8 @@ import type {
   BinaryResult,
   KrpcCallOptions,
   KrpcClient,
-  KrpcClientOptions,
+  KrpcClientLimits,
+  KrpcConnectOptions,
   KrpcFileInput,
   KrpcFileOptions,
   KrpcFileSource,
@@ -31,14 +33,14 @@ import type {
 import { contentLength, formEncode, UploadStop, writeMultipart } from './upload.ts'
 
 export { asFile, isBinaryResult, isFileInput }
-export type { BinaryResult, KrpcCallOptions, KrpcClient, KrpcClientOptions, KrpcFileInput, KrpcFileOptions, KrpcFileSource, KrpcProxy }
+export type { BinaryResult, KrpcCallOptions, KrpcClient, KrpcClientLimits, KrpcConnectOptions, KrpcFileInput, KrpcFileOptions, KrpcFileSource, KrpcProxy }
 
 const NO_FILES: readonly Outgoing[] = []
 const NO_OPTIONS: KrpcCallOptions = Object.freeze({})
-/** Errors that mean no connection was made (a request never sent), as opposed to one that broke. */
-const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT',
-  'EADDRNOTAVAIL', 'ERR_TLS_CERT_ALTNAME_INVALID', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'SELF_SIGNED_CERT_IN_CHAIN', 'CERT_HAS_EXPIRED'])
+/** A transport failure below a call: anything but the package's own errors ends it as CLOSED. */
+const toClosed = errorMapper({
+  fallback: (err) => new KrpcClosedError('the connection ended before a complete reply', { cause: err }),
+})
 
 // eslint-disable-next-line @typescript-eslint/require-await -- async so that what it throws rejects
 async function rejection(reason: unknown): Promise<never> {
@@ -48,37 +50,37 @@ async function rejection(reason: unknown): Promise<never> {
 class Client implements KrpcClient {
   readonly methods: KrpcProxy
   readonly closed: Promise<void>
-  readonly #url: URL
+  readonly remote: PeerInfo
+  readonly #settings: ClientSettings
   readonly #host: string
   readonly #port: number
   readonly #path: string
-  readonly #agent: HttpAgent
-  readonly #request: typeof httpRequest
-  readonly #https: boolean
-  readonly #headers: Record<string, string>
-  readonly #timeout: number
-  readonly #maxResultBytes: number
-  readonly #via: 'post' | 'get'
-  readonly #pmhparams: unknown
+  readonly #agent: ConnectAgent
+  readonly #deadlines = new DeadlineScheduler()
   readonly #inFlight = new InFlight()
   #closing: Promise<void> | undefined
   #resolveClosed: () => void = () => {}
 
-  constructor(options: KrpcClientOptions) {
-    this.#url = clientUrl(options)
-    this.#https = this.#url.protocol === 'https:'
-    if (!this.#https && this.#url.protocol !== 'http:') throw new UsageError(`unsupported protocol ${this.#url.protocol}`)
+  constructor(options: KrpcConnectOptions) {
+    const settings = clientSettings(options)
+    const tls: unknown = options.tls
+    if (tls !== undefined && (typeof tls !== 'object' || tls === null)) throw new UsageError('tls must be an object of node:tls connect options')
+    if (options.path !== undefined && (typeof options.path !== 'string' || options.path === '')) throw new UsageError('path must be a non-empty string')
+    this.#settings = settings
+    this.remote = settings.remote
+    const url = settings.url
     // Options made once: node:http would otherwise turn the URL into them on every call.
-    this.#host = this.#url.hostname.replace(/^\[(.*)\]$/, '$1')
-    this.#port = this.#url.port === '' ? (this.#https ? 443 : 80) : Number(this.#url.port)
-    this.#path = `${this.#url.pathname}${this.#url.search}`
-    this.#agent = this.#https ? new HttpsAgent({ keepAlive: true, noDelay: true }) : new HttpAgent({ keepAlive: true, noDelay: true })
-    this.#request = this.#https ? httpsRequest : httpRequest
-    this.#headers = { ...options.headers }
-    this.#timeout = checkLimit('timeout', options.timeout, DEFAULT_TIMEOUT)
-    this.#maxResultBytes = checkLimit('maxResultBytes', options.maxResultBytes, DEFAULT_MAX_RESULT_BYTES)
-    this.#via = checkVia(options.via)
-    this.#pmhparams = options.pmhparams
+    this.#host = url.hostname.replace(/^\[(.*)\]$/, '$1')
+    this.#port = settings.remote.port
+    this.#path = `${url.pathname}${url.search}`
+    this.#agent = new ConnectAgent({
+      host: this.#host,
+      port: url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port),
+      path: options.path,
+      tls: options.tls,
+      https: url.protocol === 'https:',
+      connectTimeout: settings.connectTimeout,
+    })
     this.methods = createProxy((method, args) => this.call(method, args))
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve
@@ -91,19 +93,19 @@ class Client implements KrpcClient {
 
   call(method: string, params?: unknown, opts: KrpcCallOptions = NO_OPTIONS): Promise<unknown> {
     if (this.#closing !== undefined) return Promise.reject(new KrpcClosedError('the client is closed'))
+    const settings = this.#settings
     let call: PreparedCall<KrpcFileInput>
     let via: 'post' | 'get'
-    let timeout: number
     try {
-      via = checkVia(opts.via ?? this.#via)
-      call = prepareCall(method, params, opts.pmhparams ?? this.#pmhparams, opts.files, isFileInput)
+      if (opts !== NO_OPTIONS) checkCallOptions(opts)
+      via = checkVia(opts.via ?? settings.via)
+      call = prepareCall(method, params, opts.pmhparams ?? settings.pmhparams, opts.files, isFileInput)
       if (via === 'get' && call.files.length > 0) throw new UsageError("files cannot be sent with via: 'get'")
-      timeout = checkLimit('timeout', opts.timeout, this.#timeout)
     } catch (err) {
       return rejection(err)
     }
     this.#inFlight.callStarted()
-    const guard = new CallGuard(opts.signal ?? undefined, timeout)
+    const guard = new CallGuard(this.#deadlines, opts, settings.timeout, `call '${method}'`)
     // A call without files goes out in this turn; file inputs are measured first (a path is stat'ed).
     if (call.files.length > 0) return this.#sendFiles(call, guard)
     if (guard.stopped) return this.#failEarly(guard, guard.reason)
@@ -130,7 +132,7 @@ class Client implements KrpcClient {
 
   /** Sends the request and reads its reply; the call ends with the promise it returns. */
   #roundTrip(text: string, via: 'post' | 'get', files: readonly Outgoing[], guard: CallGuard): Promise<unknown> {
-    const headers: Record<string, string> = { ...this.#headers }
+    const headers: Record<string, string> = { ...this.#settings.headers }
     let path = this.#path
     let body: string | undefined
     let boundary: string | undefined
@@ -148,7 +150,7 @@ class Client implements KrpcClient {
     }
     let req: ClientRequest
     try {
-      req = this.#request({
+      req = httpRequest({
         host: this.#host, port: this.#port, path, method: via === 'get' ? 'GET' : 'POST', headers, agent: this.#agent,
       })
     } catch (err) {
@@ -171,18 +173,14 @@ class Client implements KrpcClient {
         reject(err)
       }
       guard.onStop((reason) => fail(reason as Error))
-      req.on('error', (err: Error & { code?: unknown }) => {
-        fail(typeof err.code === 'string' && CONNECT_FAILURES.has(err.code)
-          ? new KrpcConnectError(`cannot connect to ${this.#url.host}`, { cause: err })
-          : new KrpcClosedError('the connection ended before a complete reply', { cause: err }))
-      })
+      req.on('error', (err) => fail(toClosed(err) as Error))
       req.on('response', (res: IncomingMessage) => {
         const status = res.statusCode ?? 0
         const type = mediaType(firstHeader(res.rawHeaders, 'content-type'))
         if (type === 'application/octet-stream' && status >= 200 && status < 300) {
           // A binary reply may be the upload streamed back (an echo), so the upload goes on.
           if (!settle()) return
-          const binary = new NodeBinaryResult(res, this.#maxResultBytes)
+          const binary = new NodeBinaryResult(res, this.#settings.maxResultBytes)
           this.#inFlight.binaryOpened(binary, () => guard.dispose())
           // The timeout ends here; the caller's signal still ends the body.
           guard.stopTimer()
@@ -203,7 +201,7 @@ class Client implements KrpcClient {
           fail(unexpectedReply(status, res.statusMessage ?? '', `Content-Type ${type === '' ? 'missing' : type}`))
           return
         }
-        const limit = this.#maxResultBytes
+        const limit = this.#settings.maxResultBytes
         const declared = Number(firstHeader(res.rawHeaders, 'content-length'))
         if (Number.isSafeInteger(declared) && declared > limit) {
           fail(new KrpcResultTooLargeError(declared, limit))
@@ -242,6 +240,7 @@ class Client implements KrpcClient {
   async #close(): Promise<void> {
     await this.#inFlight.drained()
     this.#agent.destroy()
+    this.#deadlines.clear()
     this.#resolveClosed()
   }
 
@@ -251,11 +250,13 @@ class Client implements KrpcClient {
 }
 
 /**
- * A client for `url` (or `host` and `port`). Sends nothing until the first call; `signal`
- * aborts the connect itself, the other call options are defaults for every call.
+ * A client for `url` (or `host` and `port`, or a unix socket `path`). Sends nothing until the
+ * first call, and opens connections as calls need them; `signal` aborts the connect itself, the
+ * other call options are defaults for every call.
+ * @throws {UsageError} for an unknown option or a bad value
  */
 // eslint-disable-next-line @typescript-eslint/require-await -- async so a bad option rejects rather than throws
-export async function connect(options: KrpcClientOptions = {}): Promise<KrpcClient> {
+export async function connect(options: KrpcConnectOptions = {}): Promise<KrpcClient> {
   options.signal?.throwIfAborted()
   return new Client(options)
 }

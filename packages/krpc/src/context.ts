@@ -2,7 +2,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import type { IncomingMessage } from 'node:http'
 import { UsageError } from '@proto/framing'
-import type { KrpcContext, PeerInfo } from './types.ts'
+import type { PeerInfo } from '@proto/framing'
+import type { KrpcConnection, KrpcContext } from './types.ts'
 
 /** Where a context gets its signal: the exchange, which makes it only when first asked. */
 export interface SignalSource {
@@ -19,16 +20,20 @@ export interface SignalSource {
 export class CallContext implements KrpcContext {
   readonly method: string
   readonly pmhparams: unknown
-  readonly peer: PeerInfo
+  readonly connection: KrpcConnection
   readonly request: IncomingMessage
   readonly #source: SignalSource
 
-  constructor(source: SignalSource, method: string, pmhparams: unknown, peer: PeerInfo, request: IncomingMessage) {
+  constructor(source: SignalSource, method: string, pmhparams: unknown, connection: KrpcConnection, request: IncomingMessage) {
     this.#source = source
     this.method = method
     this.pmhparams = pmhparams
-    this.peer = peer
+    this.connection = connection
     this.request = request
+  }
+
+  get remote(): PeerInfo {
+    return this.connection.remote
   }
 
   get signal(): AbortSignal {

@@ -20,7 +20,7 @@ import { firstHeader } from './headers.ts'
 import { beginCall } from './invoke.ts'
 import type { CallSite } from './invoke.ts'
 import { Reply } from './reply.ts'
-import type { ExchangeHost, PeerInfo } from './types.ts'
+import type { ExchangeHost, KrpcConnection } from './types.ts'
 
 function mediaType(contentType: string | undefined): string {
   if (contentType === undefined) return ''
@@ -38,7 +38,7 @@ export class Exchange implements CallSite, BodySink, BindingHost {
   readonly host: ExchangeHost
   readonly reply: Reply
   readonly binding: Binding
-  readonly peer: PeerInfo
+  readonly connection: KrpcConnection
   readonly request: IncomingMessage
   /** Called once the reply is out, the body is consumed or dropped, and temp files are gone. */
   readonly #onDone: (exchange: Exchange) => void
@@ -54,12 +54,13 @@ export class Exchange implements CallSite, BodySink, BindingHost {
   #inputDone = false
   #replyDone = false
 
-  constructor(host: ExchangeHost, req: IncomingMessage, res: ServerResponse, onDone: (exchange: Exchange) => void) {
+  constructor(host: ExchangeHost, connection: KrpcConnection, req: IncomingMessage, res: ServerResponse,
+    onDone: (exchange: Exchange) => void) {
     this.host = host
+    this.connection = connection
     this.request = req
     this.#res = res
     this.#onDone = onDone
-    this.peer = { address: req.socket.remoteAddress ?? '', port: req.socket.remotePort ?? 0 }
     this.reply = new Reply(res, host)
     this.binding = new Binding(this)
     // 'close' and 'end' come once, so plain listeners do, without once()'s wrapper per request.
@@ -181,7 +182,7 @@ export class Exchange implements CallSite, BodySink, BindingHost {
     this.#abortWith(err)
     this.binding.fail(err)
     void this.binding.cleanup()
-    this.host.clientError(err, this.peer)
+    this.host.clientError(err, this.connection)
     const res = this.#res
     if (err instanceof KrpcTruncatedError || res.headersSent || res.destroyed) {
       req.socket.destroy()

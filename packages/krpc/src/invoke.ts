@@ -10,14 +10,14 @@ import type { SignalSource } from './context.ts'
 import type { KrpcBadRequestError } from './errors.ts'
 import { stackOf } from './reply.ts'
 import type { Reply } from './reply.ts'
-import type { ExchangeHost, KrpcContext, MethodEntry, PeerInfo } from './types.ts'
+import type { ExchangeHost, KrpcConnection, KrpcContext, MethodEntry } from './types.ts'
 
 /** What running a call needs from its exchange. */
 export interface CallSite extends SignalSource {
   readonly host: ExchangeHost
   readonly reply: Reply
   readonly binding: Binding
-  readonly peer: PeerInfo
+  readonly connection: KrpcConnection
   readonly request: IncomingMessage
   /** The request has failed: its reply is the failure's, and the call's outcome is dropped. */
   readonly failed: boolean
@@ -67,7 +67,7 @@ export function beginCall(site: CallSite, text: string, allowFiles: boolean): vo
  */
 function invoke(site: CallSite, call: DecodedCall, template: Template): void {
   const method = call.method
-  const ctx = new CallContext(site, typeof method === 'string' ? method : '', call.pmhparams, site.peer, site.request)
+  const ctx = new CallContext(site, typeof method === 'string' ? method : '', call.pmhparams, site.connection, site.request)
   if (method === '') {
     site.settle()
     site.reply.error(RpcCode.INVALID_REQUEST, 'Method not specified.')

@@ -1,12 +1,18 @@
 // The types the package's files share: methods, the call context, file arguments, limits, and the client's options, inputs and results.
 import type { IncomingMessage } from 'node:http'
 import type { Readable } from 'node:stream'
-import type { CallOptions, ProtoError } from '@proto/framing'
+import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls'
+import type { CallOptions, PeerInfo, ProtoError } from '@proto/framing'
 
-/** Where a request came from. */
-export interface PeerInfo {
-  address: string
-  port: number
+/**
+ * One connection to the server: one TCP (or TLS, or unix) socket, which may carry any number of
+ * requests one after another. It satisfies `PeerInfo` itself.
+ */
+export interface KrpcConnection extends PeerInfo {
+  /** The peer: the client a PROXY header named, else the socket's other end. */
+  readonly remote: PeerInfo
+  /** Resolves, never rejects, once the connection is closed. */
+  readonly closed: Promise<void>
 }
 
 /** A method: called with the call's arguments, `this` bound to the object that holds it. */
@@ -32,7 +38,11 @@ export interface KrpcContext {
   readonly pmhparams: unknown
   /** Aborts when the peer goes away or the request breaks a limit; `reason` says which. */
   readonly signal: AbortSignal
-  readonly peer: PeerInfo
+  /** The peer: the client a PROXY header named, else the socket's other end. */
+  readonly remote: PeerInfo
+  /** The connection the call came on. */
+  readonly connection: KrpcConnection
+  /** The HTTP request, its body excepted: the server reads that. */
   readonly request: IncomingMessage
 }
 
@@ -73,6 +83,11 @@ export interface KrpcLimits {
   maxHeaderSize?: number
   /** Open connections; one more is closed at once. @default 1024 */
   maxConnections?: number
+  /**
+   * Milliseconds a kept-alive connection may wait for its next request (Node's
+   * `keepAliveTimeout`), at most 2_147_482_647; 0 keeps it open. @default 5_000
+   */
+  idleTimeout?: number
 }
 
 /** Every server limit, checked and with its default applied. */
@@ -86,7 +101,7 @@ export interface ExchangeHost {
   readonly exposeErrors: boolean
   readonly tmpDir: string
   readonly closing: boolean
-  clientError(err: ProtoError, peer: PeerInfo): void
+  clientError(err: ProtoError, peer: KrpcConnection | PeerInfo): void
   handlerError(err: unknown, ctx: KrpcContext): void
 }
 
@@ -133,20 +148,52 @@ export interface KrpcCallOptions extends CallOptions {
   pmhparams?: unknown
 }
 
-export interface KrpcClientOptions extends Omit<KrpcCallOptions, 'files'> {
-  /** The server's URL. @default `http://<host>:<port>/` */
-  url?: string
-  /** @default '127.0.0.1' */
-  host?: string
-  /** @default 8080 */
-  port?: number
-  /** Sent with every request. @default {} */
-  headers?: Record<string, string>
+/** The limits a client sets on what the server sends back. */
+export interface KrpcClientLimits {
   /** Bytes of a JSON reply, or of a binary one read with `bytes()`. @default 16_777_216 */
   maxResultBytes?: number
 }
 
+/**
+ * Options of `connect()`: where the server is, how to reach it, and the defaults of every call.
+ * `signal` is for `connect()` itself.
+ */
+export interface KrpcConnectOptions extends Omit<KrpcCallOptions, 'files'> {
+  /** The server's URL, `http:` or `https:`; a path of its own is kept. @default `http://<host>:<port>/` */
+  url?: string
+  /** Used when there is no `url`; an IPv6 address without brackets. @default '127.0.0.1' */
+  host?: string
+  /** Used when there is no `url`. @default 8080 */
+  port?: number
+  /**
+   * A unix socket to connect to; `url` (or `host` and `port`) then only names the server in the
+   * request. Not in browsers.
+   * @default undefined
+   */
+  path?: string
+  /**
+   * node:tls connect options (`ca`, `cert`, `key`, `servername`...) for an `https:` URL. Not in
+   * browsers, whose own TLS applies.
+   * @default undefined
+   */
+  tls?: TlsConnectionOptions
+  /**
+   * Milliseconds until a new connection, TLS handshake included, must be up, from 0 to 2^53 − 1,
+   * or `Infinity`; then the call fails with `TimeoutError`. In browsers `fetch` gives no connect
+   * step apart, and `timeout` covers it.
+   * @default 30_000
+   */
+  connectTimeout?: number
+  /** Sent with every request. @default {} */
+  headers?: Record<string, string>
+  /** What the client accepts from the server. @default the default of each limit */
+  limits?: KrpcClientLimits
+}
+
+/** A client of one KRPC server. */
 export interface KrpcClient extends AsyncDisposable {
+  /** The server, as the URL (or `path`) names it. */
+  readonly remote: PeerInfo
   /**
    * Calls `method`. Resolves with the result, or a `BinaryResult` for binary replies.
    * @throws {RemoteError} for the server's error; see the README for the rest

@@ -44,7 +44,7 @@ let context: BrowserContext
 let page: Page
 let userDataDir: string
 const pageErrors: string[] = []
-const krpcServer = createServer({ methods: {
+const krpcServer = createServer({ handlers: {
   ...vectorMethods(),
   describe: async (f: KrpcFile) => ({ field: f.field, filename: f.filename, mimeType: f.mimeType, text: (await readAll(f)).toString() }),
 } })

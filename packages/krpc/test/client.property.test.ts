@@ -15,7 +15,7 @@ const numRuns = Number(process.env.FC_NUM_RUNS ?? 200)
 
 const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex')
 
-const krpc = createServer({ methods: { inspect: async (...args: unknown[]) => {
+const krpc = createServer({ handlers: { inspect: async (...args: unknown[]) => {
   const out: unknown[] = []
   for (const arg of args) {
     if (typeof arg === 'object' && arg !== null && typeof (arg as KrpcFile).field === 'string' && typeof (arg as KrpcFile).pipe === 'function') {

@@ -14,7 +14,7 @@ export const vectors = loadVectors('krpc')
 
 /** The modules of the browser build of `./client`, file names in `dist`, sorted. */
 export const BROWSER_MODULES = [
-  'binary-result.js', 'browser-file.js', 'call-guard.js', 'client-options.js', 'client.browser.js', 'codec.js', 'constants.js',
+  'binary-result.js', 'browser-file.js', 'call-deadline.js', 'client-options.js', 'client.browser.js', 'codec.js', 'constants.js',
   'errors.js', 'fetch-result.js', 'in-flight.js', 'prepare.js', 'proxy.js', 'response.js',
 ]
 
@@ -133,7 +133,7 @@ export async function readAll(file: Readable): Promise<Buffer> {
 class PlainObject {}
 
 /** The methods the vectors call, as section 6 of the spec describes them. */
-export function vectorMethods(): NonNullable<KrpcServerOptions['methods']> {
+export function vectorMethods(): NonNullable<KrpcServerOptions['handlers']> {
   return {
     echo: (x: unknown) => x,
     concat: (...parts: unknown[]) => parts.join('|'),
@@ -177,7 +177,7 @@ export interface Running {
 
 /** A server on 127.0.0.1:0 with the vector methods unless told otherwise. */
 export async function startServer(options: KrpcServerOptions = {}): Promise<Running> {
-  const server = createServer({ methods: vectorMethods(), ...options })
+  const server = createServer({ handlers: vectorMethods(), ...options })
   const { port } = await server.listen({ host: '127.0.0.1', port: 0 })
   return { server, port, url: `http://127.0.0.1:${port}/`, close: () => server.close({ signal: AbortSignal.timeout(10_000) }) }
 }

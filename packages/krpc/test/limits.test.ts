@@ -9,11 +9,11 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { asFile, connect } from '../src/client.ts'
 import {
   DEFAULT_BODY_TIMEOUT, DEFAULT_FIELD_NAME_SIZE, DEFAULT_FIELD_SIZE, DEFAULT_FIELDS, DEFAULT_FILE_SIZE, DEFAULT_FILES,
-  DEFAULT_HEADERS_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADER_SIZE, DEFAULT_PARTS, DEFAULT_REQUEST_TIMEOUT,
+  DEFAULT_HEADERS_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADER_SIZE, DEFAULT_PARTS, DEFAULT_REQUEST_TIMEOUT,
 } from '../src/constants.ts'
 import { ErrorCode } from '../src/errors.ts'
 import type { KrpcError } from '../src/errors.ts'
-import type { KrpcFile } from '../src/types.ts'
+import type { KrpcFile, KrpcLimits } from '../src/types.ts'
 import { httpServerOptions, resolveLimits } from '../src/limits.ts'
 import { createServer } from '../src/server.ts'
 import type { KrpcServerOptions } from '../src/server.ts'
@@ -73,11 +73,15 @@ describe('the defaults', () => {
     expect(resolveLimits()).toEqual({
       fieldSize: 1_048_576, fieldNameSize: 100, fileSize: 104_857_600, files: 16, fields: 16, parts: 32,
       bodyTimeout: 30_000, headersTimeout: 60_000, requestTimeout: 600_000, maxHeaderSize: 16_384, maxConnections: 1024,
+      idleTimeout: 5000,
     })
     expect([DEFAULT_FIELD_SIZE, DEFAULT_FIELD_NAME_SIZE, DEFAULT_FILE_SIZE, DEFAULT_FILES, DEFAULT_FIELDS, DEFAULT_PARTS,
-      DEFAULT_BODY_TIMEOUT, DEFAULT_HEADERS_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_MAX_HEADER_SIZE, DEFAULT_MAX_CONNECTIONS])
-      .toEqual([1_048_576, 100, 104_857_600, 16, 16, 32, 30_000, 60_000, 600_000, 16_384, 1024])
-    expect(httpServerOptions(resolveLimits())).toMatchObject({ maxHeaderSize: 16_384, headersTimeout: 60_000, requestTimeout: 600_000 })
+      DEFAULT_BODY_TIMEOUT, DEFAULT_HEADERS_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_MAX_HEADER_SIZE, DEFAULT_MAX_CONNECTIONS,
+      DEFAULT_IDLE_TIMEOUT])
+      .toEqual([1_048_576, 100, 104_857_600, 16, 16, 32, 30_000, 60_000, 600_000, 16_384, 1024, 5000])
+    expect(httpServerOptions(resolveLimits())).toMatchObject({ maxHeaderSize: 16_384, headersTimeout: 60_000, requestTimeout: 600_000,
+      keepAliveTimeout: 5000 })
+    expect(httpServerOptions(resolveLimits({ idleTimeout: 0 }))).toMatchObject({ keepAliveTimeout: 0 })
   })
 
   it.each([0, -1, 1.5, Number.POSITIVE_INFINITY, Number.NaN])('refuse %s with ERR_PROTO_USAGE', (value) => {
@@ -85,7 +89,11 @@ describe('the defaults', () => {
       'requestTimeout', 'maxHeaderSize', 'maxConnections']) {
       expect(() => resolveLimits({ [name]: value })).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
     }
+    if (value !== 0) expect(() => resolveLimits({ idleTimeout: value })).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
     expect(() => resolveLimits({ headersTimeout: 2, requestTimeout: 1 })).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
+    expect(() => resolveLimits({ idleTimeout: 2 ** 31 })).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
+    expect(() => createServer({ limits: { feildSize: 1 } as KrpcLimits })).toThrow("unknown option 'limits.feildSize' for createServer() (did you mean 'limits.fieldSize'?)")
+    expect(() => createServer({ method: {} } as KrpcServerOptions)).toThrow("unknown option 'method' for createServer()")
   })
 })
 
@@ -102,7 +110,7 @@ describe('one byte over each limit', () => {
   it('fieldSize: the call itself over the limit never reaches a method, urlencoded too', async () => {
     const called: unknown[] = []
     const text = '{"method": "spy", "params": ["0123456789"]}'
-    const { port } = await serve({ methods: { spy: (x: unknown) => called.push(x) }, limits: { fieldSize: text.length } })
+    const { port } = await serve({ handlers: { spy: (x: unknown) => called.push(x) }, limits: { fieldSize: text.length } })
     expect(errorOf(await upload(port, mp([callPart(text)])))).toEqual({ result: 1 })
     expect(errorOf(await upload(port, postCall(text)))).toEqual({ result: 2 })
     const longer = text.replace('0123456789', '0123456789a')
@@ -128,7 +136,7 @@ describe('one byte over each limit', () => {
     let entered: () => void = () => {}
     const { port } = await serve({
       limits: { fileSize: 1000 },
-      methods: { take: async (f: KrpcFile) => {
+      handlers: { take: async (f: KrpcFile) => {
         entered()
         let received = 0
         try {
@@ -164,7 +172,7 @@ describe('one byte over each limit', () => {
     const dir = await spoolDir()
     cleanups.push(() => dir.remove())
     const called: unknown[] = []
-    const { port } = await serve({ tmpDir: dir.path, limits: { fileSize: 1000 }, methods: { two: (...a: unknown[]) => called.push(a) } })
+    const { port } = await serve({ tmpDir: dir.path, limits: { fileSize: 1000 }, handlers: { two: (...a: unknown[]) => called.push(a) } })
     const call = callPart('{"method": "two", "params": ["__file__:a", "__file__:b"]}')
     expect(errorOf(await upload(port, mp([call, filePart('__file__:b', Buffer.alloc(1001)), filePart('__file__:a')])))).toEqual(fileTooLarge)
     expect(errorOf(await upload(port, mp([call, filePart('__file__:other', Buffer.alloc(1001)), filePart('__file__:a')])))).toEqual(fileTooLarge)
@@ -263,7 +271,7 @@ describe('bodyTimeout', () => {
       firstChunk = resolve
     })
     let streamError: unknown
-    const { port, clientErrors } = await serve({ methods: { read: async (f: KrpcFile) => {
+    const { port, clientErrors } = await serve({ handlers: { read: async (f: KrpcFile) => {
       try {
         for await (const _chunk of f) firstChunk()
       } catch (err) {
@@ -287,7 +295,7 @@ describe('bodyTimeout', () => {
 
   it('a small form whose body never starts, or stops short, sized or chunked, gets -32007 and 408 after exactly bodyTimeout', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
-    const krpc = createServer({ methods: { echo: (x: unknown) => x } })
+    const krpc = createServer({ handlers: { echo: (x: unknown) => x } })
     const clientErrors: unknown[] = []
     krpc.on('clientError', (err) => clientErrors.push(err.code))
     const http = createHttpServer(krpc.handler)
@@ -357,7 +365,7 @@ describe('hostile bodies', () => {
       reading = resolve
     })
     let streamError: unknown
-    const { port, clientErrors } = await serve({ tmpDir: dir.path, methods: { two: async (a: KrpcFile, b: KrpcFile) => {
+    const { port, clientErrors } = await serve({ tmpDir: dir.path, handlers: { two: async (a: KrpcFile, b: KrpcFile) => {
       try {
         for await (const _chunk of b) reading()
         await readAll(a)
@@ -385,7 +393,7 @@ describe('hostile bodies', () => {
     let peak = 0
     const { port } = await serve({
       limits: { fileSize: 2 * GiB },
-      methods: { slow: async (f: KrpcFile) => {
+      handlers: { slow: async (f: KrpcFile) => {
         let size = 0
         let n = 0
         for await (const piece of f as AsyncIterable<Buffer>) {

@@ -5,14 +5,13 @@ import net from 'node:net'
 import { Readable } from 'node:stream'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { isProtoError } from '@proto/framing'
+import type { ListenOptions } from '@proto/framing'
 import { connect } from '../src/client.ts'
 import { currentCall } from '../src/context.ts'
-import type { KrpcContext } from '../src/types.ts'
 import { ErrorCode } from '../src/errors.ts'
-import type { KrpcFile } from '../src/types.ts'
 import { createServer } from '../src/server.ts'
 import type { KrpcServerOptions } from '../src/server.ts'
-import type { KrpcMethods } from '../src/types.ts'
+import type { KrpcContext, KrpcFile, KrpcMethods } from '../src/types.ts'
 import { multipart, post, postCall, readAll, readResponse, sendRaw, spoolDir, startServer } from './helpers.ts'
 import type { Running } from './helpers.ts'
 
@@ -35,20 +34,20 @@ async function callRaw(port: number, text: string): Promise<unknown> {
 }
 
 describe('methods', () => {
-  it('come from nested objects, dotted keys and register(), called on their holder', async () => {
+  it('come from nested objects, dotted keys and handle(), called on their holder', async () => {
     const holder = {
       prefix: 'p:',
       tag(this: { prefix: string }, x: string) {
         return this.prefix + x
       },
     }
-    const { port, server } = await serve({ methods: {
+    const { port, server } = await serve({ handlers: {
       math: { add: (a: number, b: number) => a + b },
       'str.upper': (s: string) => s.toUpperCase(),
       // A holder may carry its own data, which is not a method.
       holder: holder as unknown as KrpcMethods,
     } })
-    server.register('late', function (this: unknown) {
+    server.handle('late', function (this: unknown) {
       return this === undefined
     })
     expect(await callRaw(port, '{"method": "math.add", "params": [2, 3]}')).toEqual({ result: 5 })
@@ -63,16 +62,16 @@ describe('methods', () => {
   })
 
   it('refuse duplicates, empty names and non-functions with ERR_PROTO_USAGE', () => {
-    const server = createServer({ methods: { a: () => 1 } })
-    expect(() => server.register('a', () => 2)).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
-    expect(() => server.register('', () => 2)).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
-    expect(() => server.register('b', 5 as never)).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
-    expect(() => createServer({ methods: { 'a.b': () => 1, a: { b: () => 2 } } })).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
+    const server = createServer({ handlers: { a: () => 1 } })
+    expect(() => server.handle('a', () => 2)).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
+    expect(() => server.handle('', () => 2)).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
+    expect(() => server.handle('b', 5 as never)).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
+    expect(() => createServer({ handlers: { 'a.b': () => 1, a: { b: () => 2 } } })).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
   })
 
   it('receive positional, named, scalar or no arguments', async () => {
     const seen: unknown[][] = []
-    const { port } = await serve({ methods: { args: (...args: unknown[]) => seen.push(args) } })
+    const { port } = await serve({ handlers: { args: (...args: unknown[]) => seen.push(args) } })
     const params = ['[1, "a"]', '{"x": 1}', '"solo"', '7', 'true', 'null', 'false', '0', '""', '[]', '{}']
     for (const p of params) await callRaw(port, `{"method": "args", "params": ${p}}`)
     await callRaw(port, '{"method": "args"}')
@@ -93,7 +92,7 @@ describe('file arguments', () => {
   }
 
   it('replace top-level references in lists, objects and scalar params only', async () => {
-    const { port } = await serve({ methods: { show: async (...args: unknown[]) => {
+    const { port } = await serve({ handlers: { show: async (...args: unknown[]) => {
       const out: unknown[] = []
       for (const arg of args) {
         if (typeof arg === 'object' && arg !== null && !(arg instanceof Readable) && !Array.isArray(arg)) {
@@ -115,7 +114,7 @@ describe('file arguments', () => {
   })
 
   it('octet-stream parts without a filename are files; filename defaults to "" and type to text/plain', async () => {
-    const { port } = await serve({ methods: { show: describeFile } })
+    const { port } = await serve({ handlers: { show: describeFile } })
     expect(await send(port, [{ name: 'json', data: '{"method": "show", "params": ["__file__:a"]}' },
       { name: '__file__:a', type: 'application/octet-stream', data: 'x' }]))
       .toEqual({ result: { field: '__file__:a', filename: '', mimeType: 'application/octet-stream', data: 'x' } })
@@ -130,7 +129,7 @@ describe('file arguments', () => {
     let mode = 0
     const { port } = await serve({
       tmpDir: dir.path,
-      methods: {
+      handlers: {
         both: async (a: KrpcFile, b: KrpcFile) => {
           during = await dir.entries()
           mode = (await stat(`${dir.path}/${during[0] ?? ''}`)).mode & 0o777
@@ -161,7 +160,7 @@ describe('file arguments', () => {
     const startedPromise = new Promise<void>((resolve) => {
       started = resolve
     })
-    const { port } = await serve({ methods: { live: async (f: KrpcFile) => {
+    const { port } = await serve({ handlers: { live: async (f: KrpcFile) => {
       started()
       return (await readAll(f)).toString()
     } } })
@@ -180,7 +179,7 @@ describe('file arguments', () => {
   })
 
   it('drain a live part the method left unread, keeping the connection', async () => {
-    const { port } = await serve({ methods: { ignore: () => 'ignored' } })
+    const { port } = await serve({ handlers: { ignore: () => 'ignored' } })
     const body = multipart(boundary, [{ name: 'json', data: '{"method": "ignore", "params": ["__file__:f"]}' },
       { name: '__file__:f', filename: 'f', data: Buffer.alloc(200_000, 1) }])
     const socket = net.connect({ port, host: '127.0.0.1' })
@@ -202,7 +201,7 @@ describe('results', () => {
     ['Readable', () => Readable.from([Buffer.from([1]), Buffer.from([2, 3])]), undefined],
     ['ReadableStream', () => new Blob([new Uint8Array([1, 2, 3])]).stream(), undefined],
   ])('a %s is a binary reply', async (_name, make, length) => {
-    const { port } = await serve({ methods: { bin: make } })
+    const { port } = await serve({ handlers: { bin: make } })
     const res = await sendRaw(port, postCall('{"method": "bin"}'))
     expect(res.headers['content-type']).toBe('application/octet-stream')
     expect(res.headers['content-length']).toBe(length)
@@ -211,7 +210,7 @@ describe('results', () => {
   })
 
   it('refuses non-plain results with -32003 before any header', async () => {
-    const { port } = await serve({ methods: { nested: () => ({ data: new Uint8Array(1) }), big: () => 1n, fn: () => () => 1 } })
+    const { port } = await serve({ handlers: { nested: () => ({ data: new Uint8Array(1) }), big: () => 1n, fn: () => () => 1 } })
     for (const [method, type] of [['nested', 'Uint8Array'], ['big', 'bigint'], ['fn', 'function']]) {
       const res = await sendRaw(port, postCall(`{"method": "${method}"}`))
       expect(res.status).toBe(200)
@@ -227,19 +226,19 @@ describe('results', () => {
       badStream: () => new Readable({ read() { this.destroy(new Error('stream broke')) } }),
     }
     const errors: unknown[] = []
-    const plain = await serve({ methods })
+    const plain = await serve({ handlers: methods })
     plain.server.on('handlerError', (err) => errors.push(err))
     for (const method of ['badJson', 'badStream']) {
       expect(await callRaw(plain.port, `{"method": "${method}"}`)).toEqual({ error: { code: -32001, message: 'Unhandled exception.' } })
     }
     expect(errors.map((e) => (e as Error).message)).toEqual(['toJSON broke', 'stream broke'])
-    const exposed = await serve({ methods, exposeErrors: true })
+    const exposed = await serve({ handlers: methods, exposeErrors: true })
     const body = await callRaw(exposed.port, '{"method": "badJson"}') as { error: { info: string } }
     expect(body.error.info).toMatch(/^Error: toJSON broke\n\s+at /)
   })
 
   it('cuts the connection when a binary reply fails after its first byte', async () => {
-    const { port } = await serve({ methods: { half: () => new Readable({
+    const { port } = await serve({ handlers: { half: () => new Readable({
       read() {
         this.push(Buffer.from('part'))
         this.read = () => { this.destroy(new Error('gone')) }
@@ -253,7 +252,7 @@ describe('results', () => {
 
   it('sends stacks for -32000 only with exposeErrors, String(v) for non-Errors', async () => {
     const methods = { boom: () => { throw new RangeError('bad range') }, str: () => { throw 'plain' } } // eslint-disable-line @typescript-eslint/only-throw-error
-    const hidden = await serve({ methods })
+    const hidden = await serve({ handlers: methods })
     const handlerErrors: [unknown, KrpcContext][] = []
     hidden.server.on('handlerError', (err, ctx) => handlerErrors.push([err, ctx]))
     expect(await callRaw(hidden.port, '{"method": "boom"}')).toEqual({
@@ -261,7 +260,7 @@ describe('results', () => {
     })
     expect(await callRaw(hidden.port, '{"method": "str"}')).toMatchObject({ error: { info: 'plain' } })
     expect(handlerErrors.map(([err, ctx]) => [err instanceof Error ? err.message : err, ctx.method])).toEqual([['bad range', 'boom'], ['plain', 'str']])
-    const exposed = await serve({ methods, exposeErrors: true })
+    const exposed = await serve({ handlers: methods, exposeErrors: true })
     const body = await callRaw(exposed.port, '{"method": "boom"}') as { error: { info: string } }
     expect(body.error.info).toMatch(/^RangeError: bad range\n\s+at /)
   })
@@ -272,11 +271,11 @@ describe('hook and context', () => {
     const order: string[] = []
     let hookCtx: KrpcContext | undefined
     const { port } = await serve({
-      methods: { who: async () => {
+      handlers: { who: async () => {
         await Promise.resolve()
         const ctx = currentCall()
         order.push(`method ${ctx.method}`)
-        return [ctx.method, ctx.pmhparams, ctx.peer.address, ctx.request.method]
+        return [ctx.method, ctx.pmhparams, ctx.remote.address, ctx.request.method]
       } },
       preMethodHook: (pmhparams, ctx) => {
         hookCtx = ctx
@@ -296,7 +295,7 @@ describe('hook and context', () => {
     const inside = new Promise<void>((resolve) => {
       entered = resolve
     })
-    const { port } = await serve({ methods: { wait: () => {
+    const { port } = await serve({ handlers: { wait: () => {
       seen = currentCall().signal
       entered()
       return new Promise((resolve) => seen?.addEventListener('abort', resolve))
@@ -364,7 +363,7 @@ describe('HTTP', () => {
   })
 
   it('serves inside an existing node:http server through handler', async () => {
-    const krpc = createServer({ methods: { echo: (x: unknown) => x } })
+    const krpc = createServer({ handlers: { echo: (x: unknown) => x } })
     const host = http.createServer((req, res) => {
       if (req.url === '/other') res.end('other')
       else krpc.handler(req, res)
@@ -380,7 +379,7 @@ describe('HTTP', () => {
   })
 
   it('lets go of a call that handler gets after its connection has closed', async () => {
-    const krpc = createServer({ methods: { echo: (x: unknown) => x } })
+    const krpc = createServer({ handlers: { echo: (x: unknown) => x } })
     let handed: () => void = () => {}
     const handedOver = new Promise<void>((resolve) => {
       handed = resolve
@@ -413,7 +412,7 @@ describe('listen and close', () => {
     const inside = new Promise<void>((resolve) => {
       entered = resolve
     })
-    const server = createServer({ methods: { slow: () => new Promise((resolve) => {
+    const server = createServer({ handlers: { slow: () => new Promise((resolve) => {
       entered()
       release = () => resolve('done')
     }), echo: (x: unknown) => x } })
@@ -440,7 +439,7 @@ describe('listen and close', () => {
     const inside = new Promise<void>((resolve) => {
       entered = resolve
     })
-    const server = createServer({ methods: { never: () => new Promise(() => entered()) } })
+    const server = createServer({ handlers: { never: () => new Promise(() => entered()) } })
     const { port } = await server.listen({ port: 0 })
     const socket = net.connect({ port, host: '127.0.0.1' })
     socket.write(postCall('{"method": "never"}'))
@@ -459,7 +458,8 @@ describe('listen and close', () => {
     const { host, port } = await server.listen({ port: 0 })
     expect(host).toBe('127.0.0.1')
     expect(port).toBeGreaterThan(0)
-    await expect(server.listen({ port: 0 })).rejects.toMatchObject({ code: 'ERR_PROTO_USAGE' })
+    await expect(server.listen({ port: 0 })).rejects.toMatchObject({ code: ErrorCode.LISTEN })
     await server.close()
+    await expect(createServer().listen({ port: 0, hots: 'x' } as ListenOptions)).rejects.toThrow("unknown option 'hots' for listen()")
   })
 })

@@ -20,7 +20,7 @@ beforeAll(async () => {
   hookCalls = []
   echoed = []
   hooked = await startServer({
-    methods: {
+    handlers: {
       echo: (x: unknown) => {
         echoed.push(x)
         return x
