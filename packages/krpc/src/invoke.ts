@@ -32,6 +32,7 @@ function isManaged(value: unknown): value is { managed: true; code?: unknown; me
     && (value as { managed?: unknown }).managed === true
 }
 
+/** The `info` of -32000 for an error the handler marked public: `<name>: <message>`, or `String(v)`. */
 function describe(value: unknown): string {
   if (value instanceof Error) return `${value.name}: ${value.message}`
   try {
@@ -40,6 +41,15 @@ function describe(value: unknown): string {
     return typeof value
   }
 }
+
+/** Whether a handler's error may tell the peer what went wrong (the `http-errors` convention). */
+function isPublic(value: unknown): boolean {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null
+    && (value as { expose?: unknown }).expose === true
+}
+
+/** What the peer learns of an error the handler did not mark public. */
+const INTERNAL_ERROR = 'internal error'
 
 // One function for every call, so running a method allocates no closure.
 function applyMethod(entry: MethodEntry, args: unknown[]): unknown {
@@ -154,7 +164,11 @@ async function replyWhenSettled(site: CallSite, pending: PromiseLike<unknown>, c
   site.reply.result(result, ctx)
 }
 
-/** A throw from the hook or the method: a managed error is a result, anything else -32000. */
+/**
+ * A throw from the hook or the method: a managed error is a result, anything else -32000, whose
+ * `info` is the error's text only when it is marked public (`expose: true`), its stack only with
+ * `exposeErrors`, and `internal error` otherwise; the error itself goes to `handlerError`.
+ */
 function thrown(site: CallSite, err: unknown, ctx: KrpcContext): void {
   if (site.failed) return
   site.settle()
@@ -164,7 +178,9 @@ function thrown(site: CallSite, err: unknown, ctx: KrpcContext): void {
     site.reply.result({ error }, ctx)
     return
   }
-  const info = site.host.exposeErrors && err instanceof Error && err.stack !== undefined ? err.stack : describe(err)
+  let info = INTERNAL_ERROR
+  if (site.host.exposeErrors && err instanceof Error && err.stack !== undefined) info = err.stack
+  else if (isPublic(err)) info = describe(err)
   site.reply.error(RpcCode.METHOD_EXCEPTION, info)
   site.host.handlerError(err, ctx)
 }

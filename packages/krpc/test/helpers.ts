@@ -150,7 +150,7 @@ export function vectorMethods(): NonNullable<KrpcServerOptions['handlers']> {
     return_zero: () => 0,
     return_object: () => new PlainObject(),
     raise_ioerror: () => {
-      throw new Error('Ooops!')
+      throw Object.assign(new Error('Ooops!'), { expose: true })
     },
     raise_managed: () => {
       // eslint-disable-next-line @typescript-eslint/only-throw-error -- the original's managed errors are any object
@@ -164,7 +164,7 @@ export function vectorMethods(): NonNullable<KrpcServerOptions['handlers']> {
 export function counterHook(pmhparams: unknown): void {
   if (pmhparams === null || pmhparams === undefined) return
   for (const key of Object.keys(pmhparams)) {
-    if (key !== 'counter') throw new TypeError(`hook() got an unexpected keyword argument '${key}'`)
+    if (key !== 'counter') throw Object.assign(new TypeError(`hook() got an unexpected keyword argument '${key}'`), { expose: true })
   }
 }
 

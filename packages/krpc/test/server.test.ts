@@ -250,19 +250,40 @@ describe('results', () => {
     await expect(read()).rejects.toMatchObject({ code: ErrorCode.CLOSED })
   })
 
-  it('sends stacks for -32000 only with exposeErrors, String(v) for non-Errors', async () => {
-    const methods = { boom: () => { throw new RangeError('bad range') }, str: () => { throw 'plain' } } // eslint-disable-line @typescript-eslint/only-throw-error
-    const hidden = await serve({ handlers: methods })
+  it('sends a handler\'s error text only from an error marked public, its stack only with exposeErrors', async () => {
+    const secret = (): never => {
+      throw new Error("ENOENT: no such file or directory, open '/srv/secret/db-password.txt'")
+    }
+    const methods = {
+      boom: () => { throw Object.assign(new RangeError('bad range'), { expose: true }) },
+      secret,
+      notPublic: () => { throw Object.assign(new Error('hidden'), { expose: 'yes' }) },
+      str: () => { throw 'plain' }, // eslint-disable-line @typescript-eslint/only-throw-error
+      obj: () => { throw { expose: true, toString: () => 'an object' } }, // eslint-disable-line @typescript-eslint/only-throw-error
+    }
+    const hidden = await serve({ handlers: methods, preMethodHook: (pmh) => {
+      if (pmh === 'fail') throw new Error('the hook saw /etc/shadow')
+    } })
     const handlerErrors: [unknown, KrpcContext][] = []
     hidden.server.on('handlerError', (err, ctx) => handlerErrors.push([err, ctx]))
     expect(await callRaw(hidden.port, '{"method": "boom"}')).toEqual({
       error: { code: -32000, message: 'Method call raised an exception.', info: 'RangeError: bad range' },
     })
-    expect(await callRaw(hidden.port, '{"method": "str"}')).toMatchObject({ error: { info: 'plain' } })
-    expect(handlerErrors.map(([err, ctx]) => [err instanceof Error ? err.message : err, ctx.method])).toEqual([['bad range', 'boom'], ['plain', 'str']])
+    const internal = { error: { code: -32000, message: 'Method call raised an exception.', info: 'internal error' } }
+    expect(await callRaw(hidden.port, '{"method": "secret"}')).toEqual(internal)
+    expect(await callRaw(hidden.port, '{"method": "notPublic"}')).toEqual(internal)
+    expect(await callRaw(hidden.port, '{"method": "str"}')).toEqual(internal)
+    expect(await callRaw(hidden.port, '{"method": "obj"}')).toMatchObject({ error: { info: 'an object' } })
+    expect(await callRaw(hidden.port, '{"method": "boom", "pmhparams": "fail"}')).toEqual(internal)
+    expect(handlerErrors.map(([err, ctx]) => [err instanceof Error ? err.message : typeof err === 'string' ? err : 'object', ctx.method])).toEqual([
+      ['bad range', 'boom'], ["ENOENT: no such file or directory, open '/srv/secret/db-password.txt'", 'secret'], ['hidden', 'notPublic'],
+      ['plain', 'str'], ['object', 'obj'], ['the hook saw /etc/shadow', 'boom'],
+    ])
     const exposed = await serve({ handlers: methods, exposeErrors: true })
-    const body = await callRaw(exposed.port, '{"method": "boom"}') as { error: { info: string } }
-    expect(body.error.info).toMatch(/^RangeError: bad range\n\s+at /)
+    for (const method of ['boom', 'secret']) {
+      const body = await callRaw(exposed.port, `{"method": "${method}"}`) as { error: { info: string } }
+      expect(body.error.info).toMatch(/^(RangeError: bad range|Error: ENOENT.*)\n\s+at /)
+    }
   })
 })
 
