@@ -8,6 +8,8 @@ import { ConnectAgent } from './agent.ts'
 import { isBinaryResult } from './binary-result.ts'
 import { CallGuard } from './call-deadline.ts'
 import { checkCallOptions, checkVia, clientSettings } from './client-options.ts'
+import { channels } from './diagnostics.ts'
+import type { KrpcRequestInfo } from './diagnostics.ts'
 import type { ClientSettings } from './client-options.ts'
 import { KrpcClosedError, KrpcResultTooLargeError } from './errors.ts'
 import { asFile, isFileInput, outgoing } from './file-input.ts'
@@ -80,6 +82,8 @@ class Client implements KrpcClient {
       tls: options.tls,
       https: url.protocol === 'https:',
       connectTimeout: settings.connectTimeout,
+      client: this,
+      remote: settings.remote,
     })
     this.methods = createProxy((method, args) => this.call(method, args))
     this.closed = new Promise((resolve) => {
@@ -106,10 +110,31 @@ class Client implements KrpcClient {
     }
     this.#inFlight.callStarted()
     const guard = new CallGuard(this.#deadlines, opts, settings.timeout, `call '${method}'`)
+    const info = channels.requestStart.hasSubscribers ? this.#started(via, method) : undefined
+    let pending: Promise<unknown>
     // A call without files goes out in this turn; file inputs are measured first (a path is stat'ed).
-    if (call.files.length > 0) return this.#sendFiles(call, guard)
-    if (guard.stopped) return this.#failEarly(guard, guard.reason)
-    return this.#roundTrip(call.text, via, NO_FILES, guard)
+    if (call.files.length > 0) pending = this.#sendFiles(call, guard)
+    else if (guard.stopped) pending = this.#failEarly(guard, guard.reason)
+    else pending = this.#roundTrip(call.text, via, NO_FILES, guard)
+    return info === undefined ? pending : this.#observed(pending, info)
+  }
+
+  #started(via: 'post' | 'get', method: string): KrpcRequestInfo {
+    const request: KrpcRequestInfo = { verb: via === 'get' ? 'GET' : 'POST', method }
+    channels.requestStart.publish({ side: 'client', remote: this.remote, connection: this, request })
+    return request
+  }
+
+  /** `pending`, its end or failure told to diagnostics subscribers. */
+  #observed(pending: Promise<unknown>, request: KrpcRequestInfo): Promise<unknown> {
+    const message = { side: 'client' as const, remote: this.remote, connection: this, request }
+    return pending.then((value) => {
+      channels.requestEnd.publish(message)
+      return value
+    }, (err: unknown) => {
+      channels.requestError.publish({ ...message, error: err })
+      throw err
+    })
   }
 
   async #sendFiles(call: PreparedCall<KrpcFileInput>, guard: CallGuard): Promise<unknown> {

@@ -9,6 +9,8 @@ import { RequestBody } from './body.ts'
 import type { BodySink } from './body.ts'
 import { encodeError } from './codec.ts'
 import { RpcCode } from './constants.ts'
+import { channels } from './diagnostics.ts'
+import type { KrpcRequestInfo } from './diagnostics.ts'
 import {
   KrpcBadRequestError,
   KrpcClosedError,
@@ -20,7 +22,8 @@ import { firstHeader } from './headers.ts'
 import { beginCall } from './invoke.ts'
 import type { CallSite } from './invoke.ts'
 import { Reply } from './reply.ts'
-import type { ExchangeHost, KrpcConnection } from './types.ts'
+import type { ReplyHost } from './reply.ts'
+import type { ExchangeHost, KrpcConnection, KrpcContext } from './types.ts'
 
 function mediaType(contentType: string | undefined): string {
   if (contentType === undefined) return ''
@@ -34,7 +37,7 @@ function mediaType(contentType: string | undefined): string {
  * limit, timeout or broken body ends it typed: reading stops, the call's signal aborts, its files
  * error, the reply says why and the connection closes once it is out.
  */
-export class Exchange implements CallSite, BodySink, BindingHost {
+export class Exchange implements CallSite, BodySink, BindingHost, ReplyHost {
   readonly host: ExchangeHost
   readonly reply: Reply
   readonly binding: Binding
@@ -53,6 +56,10 @@ export class Exchange implements CallSite, BodySink, BindingHost {
   #failure: KrpcRequestError | undefined
   #inputDone = false
   #replyDone = false
+  /** What diagnostics subscribers were told of at the start; `undefined` when there were none. */
+  #info: KrpcRequestInfo | undefined
+  /** Why the request did not end well, for `request:error`: its failure, a handler's error, a peer gone early. */
+  #error: unknown
 
   constructor(host: ExchangeHost, connection: KrpcConnection, req: IncomingMessage, res: ServerResponse,
     onDone: (exchange: Exchange) => void) {
@@ -61,8 +68,12 @@ export class Exchange implements CallSite, BodySink, BindingHost {
     this.request = req
     this.#res = res
     this.#onDone = onDone
-    this.reply = new Reply(res, host)
+    this.reply = new Reply(res, this)
     this.binding = new Binding(this)
+    if (channels.requestStart.hasSubscribers) {
+      this.#info = { verb: req.method ?? '', method: '' }
+      channels.requestStart.publish({ side: 'server', remote: connection.remote, connection, request: this.#info })
+    }
     // 'close' and 'end' come once, so plain listeners do, without once()'s wrapper per request.
     req.on('error', noop)
     req.on('close', this.#onRequestClose)
@@ -76,6 +87,14 @@ export class Exchange implements CallSite, BodySink, BindingHost {
 
   get bodyEnded(): boolean {
     return this.#getEnded || this.#body?.ended === true
+  }
+
+  get closing(): boolean {
+    return this.host.closing
+  }
+
+  get exposeErrors(): boolean {
+    return this.host.exposeErrors
   }
 
   get tmpDir(): string {
@@ -154,6 +173,15 @@ export class Exchange implements CallSite, BodySink, BindingHost {
     this.binding.settle()
   }
 
+  called(method: string): void {
+    if (this.#info !== undefined) this.#info.method = method
+  }
+
+  handlerError(err: unknown, ctx: KrpcContext): void {
+    this.#error ??= err
+    this.host.handlerError(err, ctx)
+  }
+
   /** The call's signal, made when first asked for. */
   signal(): AbortSignal {
     this.#abort ??= new AbortController()
@@ -174,6 +202,7 @@ export class Exchange implements CallSite, BodySink, BindingHost {
   fail(err: KrpcRequestError): void {
     if (this.#failure !== undefined) return
     this.#failure = err
+    this.#error ??= err
     this.settle()
     const req = this.request
     this.#body?.stop()
@@ -202,7 +231,11 @@ export class Exchange implements CallSite, BodySink, BindingHost {
     if (this.#replyDone) return
     if (!this.#res.writableFinished) {
       if (!this.request.complete) this.fail(new KrpcTruncatedError())
-      else this.#abortWith(new KrpcClosedError('the peer went away before the reply was complete'))
+      else {
+        const gone = new KrpcClosedError('the peer went away before the reply was complete')
+        this.#error ??= gone
+        this.#abortWith(gone)
+      }
     }
     this.#replyDone = true
     void this.binding.cleanup()
@@ -217,6 +250,12 @@ export class Exchange implements CallSite, BodySink, BindingHost {
   #check(): void {
     if (!this.#inputDone || !this.#replyDone || this.#finished) return
     this.#finished = true
+    const info = this.#info
+    if (info !== undefined) {
+      const message = { side: 'server' as const, remote: this.connection.remote, connection: this.connection, request: info }
+      if (this.#error === undefined) channels.requestEnd.publish(message)
+      else channels.requestError.publish({ ...message, error: this.#error })
+    }
     const cleaning = this.binding.cleanup()
     if (cleaning === undefined) this.#onDone(this)
     else void cleaning.then(() => this.#onDone(this))

@@ -25,6 +25,10 @@ export interface CallSite extends SignalSource {
   readonly bodyEnded: boolean
   /** The call has its outcome: parts that arrive from now on are drained. */
   settle(): void
+  /** The call names `method`. */
+  called(method: string): void
+  /** A method or the hook threw, or a result could not be sent. */
+  handlerError(err: unknown, ctx: KrpcContext): void
 }
 
 function isManaged(value: unknown): value is { managed: true; code?: unknown; message?: unknown; info?: unknown } {
@@ -77,7 +81,9 @@ export function beginCall(site: CallSite, text: string, allowFiles: boolean): vo
  */
 function invoke(site: CallSite, call: DecodedCall, template: Template): void {
   const method = call.method
-  const ctx = new CallContext(site, typeof method === 'string' ? method : '', call.pmhparams, site.connection, site.request)
+  const name = typeof method === 'string' ? method : ''
+  site.called(name)
+  const ctx = new CallContext(site, name, call.pmhparams, site.connection, site.request)
   if (method === '') {
     site.settle()
     site.reply.error(RpcCode.INVALID_REQUEST, 'Method not specified.')
@@ -114,7 +120,7 @@ async function invokeAfterWaits(site: CallSite, method: unknown, template: Templ
     if (err instanceof MissingFile) {
       site.reply.error(RpcCode.MISSING_FILE, err.name)
     } else {
-      site.host.handlerError(err, ctx)
+      site.handlerError(err, ctx)
       site.reply.error(RpcCode.UNHANDLED_EXCEPTION, stackOf(site.host, err))
     }
     return
@@ -182,5 +188,5 @@ function thrown(site: CallSite, err: unknown, ctx: KrpcContext): void {
   if (site.host.exposeErrors && err instanceof Error && err.stack !== undefined) info = err.stack
   else if (isPublic(err)) info = describe(err)
   site.reply.error(RpcCode.METHOD_EXCEPTION, info)
-  site.host.handlerError(err, ctx)
+  site.handlerError(err, ctx)
 }

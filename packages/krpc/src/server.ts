@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os'
 import { checkOptions, describeTarget, Listener, peerInfo, UsageError } from '@proto/framing'
 import type { ListenAddress, ListenOptions, OptionNames, PathAddress, PeerInfo, TcpAddress } from '@proto/framing'
 import { Connection } from './connection.ts'
+import { channels } from './diagnostics.ts'
 import { DEFAULT_HOST, DEFAULT_PORT, RpcCode } from './constants.ts'
 import { KRPC_ERRORS, KrpcBadRequestError, KrpcClosedError, KrpcTruncatedError } from './errors.ts'
 import type { KrpcClientError, KrpcListenError } from './errors.ts'
@@ -111,7 +112,7 @@ class Server extends EventEmitter<KrpcServerEvents> implements KrpcServer, Excha
   readonly exposeErrors: boolean
   readonly tmpDir: string
   #closing = false
-  #listener: Listener<KrpcServer> | undefined
+  #listener: Listener | undefined
   #http: HttpServer | undefined
   #closed: Promise<void> | undefined
   readonly #exchanges = new Set<Exchange>()
@@ -186,8 +187,10 @@ class Server extends EventEmitter<KrpcServerEvents> implements KrpcServer, Excha
     socket.once('close', () => {
       connection.socketClosed()
       this.#connections.delete(connection)
+      if (channels.connectionClose.hasSubscribers) channels.connectionClose.publish({ side: 'server', remote, connection })
       if (listened && --this.#listened === 0) this.#gone?.()
     })
+    if (channels.connectionOpen.hasSubscribers) channels.connectionOpen.publish({ side: 'server', remote, connection })
     this.emit('connection', connection)
     return connection
   }
@@ -217,7 +220,7 @@ class Server extends EventEmitter<KrpcServerEvents> implements KrpcServer, Excha
       // once it has seen 'listening'; its sockets come from the listener, so it never listens.
       http.emit('listening')
       this.#http = http
-      this.#listener = new Listener<KrpcServer>({
+      this.#listener = new Listener({
         defaults: { host: DEFAULT_HOST, port: DEFAULT_PORT },
         maxConnections: this.limits.maxConnections,
         errors: KRPC_ERRORS,
@@ -230,6 +233,7 @@ class Server extends EventEmitter<KrpcServerEvents> implements KrpcServer, Excha
         },
         onClientError: (err, remote) => this.clientError(err as KrpcClientError, remote),
         onAcceptError: (err) => this.emit('acceptError', err as KrpcListenError),
+        diagnostics: { channels, server: this },
       })
     }
     return this.#listener.listen(options)
