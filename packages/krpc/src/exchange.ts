@@ -18,7 +18,7 @@ import {
   KrpcTruncatedError,
 } from './errors.ts'
 import type { KrpcError, KrpcRequestError } from './errors.ts'
-import { firstHeader } from './headers.ts'
+import { firstHeader, transferCodings } from './headers.ts'
 import { beginCall } from './invoke.ts'
 import type { CallSite } from './invoke.ts'
 import { Reply } from './reply.ts'
@@ -111,6 +111,13 @@ export class Exchange implements CallSite, BodySink, BindingHost, ReplyHost {
 
   #start(): void {
     const req = this.request
+    // node:http decodes chunked and leaves any other coding in place: gzip bytes would be read
+    // as a form.
+    const codings = transferCodings(req.rawHeaders)
+    if (codings.length > 0 && (codings.length > 1 || codings[0] !== 'chunked')) {
+      this.fail(new KrpcBadRequestError('Unsupported Transfer-Encoding.', 501))
+      return
+    }
     if (req.method === 'GET') {
       this.#getEnded = true
       req.once('end', () => this.#setInputDone())

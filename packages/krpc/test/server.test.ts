@@ -366,6 +366,26 @@ describe('HTTP', () => {
     expect([first.body.toString(), second.body.toString(), first.closed]).toEqual(['{"result": "chunked"}', '{"result": "again"}', false])
   })
 
+  it('refuses a transfer coding other than chunked with 501, and takes Chunked in any case', async () => {
+    const { port, server } = await serve({})
+    const errors: unknown[] = []
+    server.on('clientError', (err) => errors.push(err))
+    const form = new URLSearchParams({ json: '{"method": "echo", "params": ["coded"]}' }).toString()
+    const chunked = `${form.length.toString(16)}\r\n${form}\r\n0\r\n\r\n`
+    const head = (codings: string): string =>
+      `POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n${codings}\r\n`
+    for (const codings of ['Transfer-Encoding: gzip, chunked\r\n', 'Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n',
+      'Transfer-Encoding: identity,chunked\r\n']) {
+      const res = await sendRaw(port, Buffer.from(head(codings) + chunked))
+      expect([res.status, JSON.parse(res.body.toString()), res.closed]).toEqual([501,
+        { error: { code: -32600, message: 'Invalid request.', info: 'Unsupported Transfer-Encoding.' } }, true])
+    }
+    const refused: unknown = expect.objectContaining({ code: ErrorCode.BAD_REQUEST, status: 501 })
+    expect(errors).toEqual([refused, refused, refused])
+    const res = await sendRaw(port, Buffer.from(head('Transfer-Encoding: Chunked\r\n') + chunked))
+    expect([res.status, res.body.toString()]).toEqual([200, '{"result": "coded"}'])
+  })
+
   it('answers early and drains the rest of the body', async () => {
     const { port } = await serve({})
     const body = multipart('B', [{ name: 'json', data: '{"method": "nosuch", "params": ["__file__:f"]}' },
