@@ -33,6 +33,19 @@ export interface BodySink {
 function noop(): void {}
 
 /**
+ * Milliseconds between checks that the peer of a request held back by backpressure is still
+ * there. A paused socket is not read, so the kernel's news of a reset never reaches Node; an
+ * empty write asks for it without sending a byte.
+ */
+export const RESET_PROBE_INTERVAL = 1000
+
+const EMPTY = Buffer.alloc(0)
+
+function probe(socket: { readonly destroyed: boolean; write(chunk: Buffer): boolean }): void {
+  if (!socket.destroyed) socket.write(EMPTY)
+}
+
+/**
  * The body of one POST, from its first byte to its end: urlencoded forms up to QUICK_FORM_BYTES
  * are read whole and parsed at once, larger ones and multipart bodies go to busboy. The body
  * clock (`bodyTimeout`) runs only while more bytes are due and the reader is not held back by a
@@ -45,6 +58,8 @@ export class RequestBody {
   readonly #multipart: boolean
   #bb: Busboy | undefined
   #timer: NodeJS.Timeout | undefined
+  /** Checks that the peer is still there while the method holds the body back. */
+  #probe: NodeJS.Timeout | undefined
   /** Body bytes received, and the `Content-Length` (Infinity for a chunked body). */
   #received = 0
   readonly #declaredLength: number
@@ -95,6 +110,7 @@ export class RequestBody {
     if (this.#stopped) return
     this.#stopped = true
     this.#clearTimer()
+    this.#stopProbe()
     const req = this.#req
     req.off('data', this.#onData)
     req.off('end', this.#onEnd)
@@ -181,14 +197,16 @@ export class RequestBody {
       this.#bodyByte()
     } else {
       // The method is not reading its file as fast as it arrives: the socket waits, and the
-      // body clock with it.
+      // body clock with it, while a probe watches for the peer to go.
       this.#req.pause()
       this.#clearTimer()
+      this.#probe ??= setInterval(probe, RESET_PROBE_INTERVAL, this.#req.socket).unref()
       bb.once('drain', this.#onDrain)
     }
   }
 
   #onDrain = (): void => {
+    this.#stopProbe()
     if (this.#sink.failed) return
     this.#armTimer()
     this.#req.resume()
@@ -221,6 +239,11 @@ export class RequestBody {
     if (this.#timer === undefined) {
       this.#timer = setTimeout(() => this.#sink.fail(new KrpcBodyTimeoutError(timeout)), timeout)
     } else this.#timer.refresh()
+  }
+
+  #stopProbe(): void {
+    clearInterval(this.#probe)
+    this.#probe = undefined
   }
 
   #clearTimer(): void {

@@ -11,9 +11,10 @@ import {
   DEFAULT_BODY_TIMEOUT, DEFAULT_FIELD_NAME_SIZE, DEFAULT_FIELD_SIZE, DEFAULT_FIELDS, DEFAULT_FILE_SIZE, DEFAULT_FILES,
   DEFAULT_HEADERS_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADER_SIZE, DEFAULT_PARTS, DEFAULT_REQUEST_TIMEOUT,
 } from '../src/constants.ts'
+import { currentCall } from '../src/context.ts'
 import { ErrorCode } from '../src/errors.ts'
 import type { KrpcError } from '../src/errors.ts'
-import type { KrpcFile, KrpcLimits } from '../src/types.ts'
+import type { KrpcContext, KrpcFile, KrpcLimits } from '../src/types.ts'
 import { httpServerOptions, resolveLimits } from '../src/limits.ts'
 import { createServer } from '../src/server.ts'
 import type { KrpcServerOptions } from '../src/server.ts'
@@ -384,6 +385,37 @@ describe('hostile bodies', () => {
     expect(streamError).toMatchObject({ code: ErrorCode.TRUNCATED })
     expect(clientErrors.map((e) => e.code)).toEqual([ErrorCode.TRUNCATED])
     expect(await dir.entries()).toEqual([])
+  })
+
+  it('an upload held back by a method that does not read ends as TRUNCATED within a second of the peer\'s reset', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] })
+    let held: KrpcContext | undefined
+    let aborted: unknown
+    const { port, clientErrors } = await serve({ handlers: { hold: () => {
+      held = currentCall()
+      return new Promise((resolve) => held?.signal.addEventListener('abort', () => {
+        aborted = held?.signal.reason
+        resolve(null)
+      }))
+    } } })
+    const socket = net.connect({ port, host: '127.0.0.1' })
+    socket.on('error', () => {})
+    await once(socket, 'connect')
+    socket.write(`POST / HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=${B}\r\nContent-Length: ${2 ** 40}\r\n\r\n`)
+    socket.write(`--${B}\r\nContent-Disposition: form-data; name="json"\r\n\r\n{"method": "hold", "params": ["__file__:f"]}\r\n`
+      + `--${B}\r\nContent-Disposition: form-data; name="__file__:f"; filename="f"\r\nContent-Type: application/octet-stream\r\n\r\n`)
+    const chunk = Buffer.alloc(65_536, 7)
+    // Writes until the server stops reading: the method never reads its file.
+    const flood = setImmediate(function more() {
+      while (socket.write(chunk));
+      socket.once('drain', () => setImmediate(more))
+    })
+    await vi.waitFor(() => expect(held?.request.isPaused()).toBe(true), { timeout: 10_000 })
+    clearImmediate(flood)
+    socket.resetAndDestroy()
+    await vi.advanceTimersByTimeAsync(1000)
+    await vi.waitFor(() => expect(clientErrors.map((e) => e.code)).toEqual([ErrorCode.TRUNCATED]))
+    expect(aborted).toMatchObject({ code: ErrorCode.TRUNCATED })
   })
 
   it('1 GiB streamed to a slow reader keeps memory flat', async () => {
