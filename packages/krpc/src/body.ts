@@ -1,8 +1,9 @@
-// Reading a POST body: multipart to busboy, urlencoded to the quick form or busboy, the body clock, backpressure and the part limits.
+// Reading a POST body: urlencoded forms through the form reader, multipart through busboy, the body clock, backpressure and the part limits.
 import type { IncomingMessage } from 'node:http'
 import type { Readable } from 'node:stream'
 import busboy from 'busboy'
 import type { Busboy, FieldInfo, FileInfo } from 'busboy'
+import { Coalescer } from './coalescer.ts'
 import { FILE_HIGH_WATER_MARK, RpcCode } from './constants.ts'
 import {
   KrpcBadRequestError,
@@ -12,8 +13,8 @@ import {
   KrpcTooManyPartsError,
 } from './errors.ts'
 import type { KrpcRequestError } from './errors.ts'
+import type { FormReader } from './form.ts'
 import { firstHeader } from './headers.ts'
-import { QUICK_FORM_BYTES, quickForm } from './quick-form.ts'
 import type { ResolvedLimits } from './types.ts'
 
 /** Where a body's reader reports what it finds. */
@@ -34,8 +35,12 @@ function noop(): void {}
 
 /**
  * Milliseconds between checks that the peer of a request held back by backpressure is still
- * there. A paused socket is not read, so the kernel's news of a reset never reaches Node; an
- * empty write asks for it without sending a byte.
+ * there. A paused socket is not read, so the kernel's news of a reset never reaches Node: Node
+ * offers no way to watch a socket for errors without reading it, and reading would undo the
+ * backpressure. A reset, though, is an error the kernel keeps on the socket and returns from the
+ * next send, an empty one included, so an empty write asks for it without adding a byte to the
+ * response. An orderly close (FIN) queues behind the unread body and shows only once it is read:
+ * such a peer is reaped by requestTimeout, as a slow one is.
  */
 export const RESET_PROBE_INTERVAL = 1000
 
@@ -46,17 +51,18 @@ function probe(socket: { readonly destroyed: boolean; write(chunk: Buffer): bool
 }
 
 /**
- * The body of one POST, from its first byte to its end: urlencoded forms up to QUICK_FORM_BYTES
- * are read whole and parsed at once, larger ones and multipart bodies go to busboy. The body
- * clock (`bodyTimeout`) runs only while more bytes are due and the reader is not held back by a
- * method that reads its file slowly.
+ * The body of one POST, from its first byte to its end. An urlencoded form is read by the form
+ * reader as it streams; a multipart body goes to busboy, its small pieces copied together first.
+ * The body clock (`bodyTimeout`) runs only while more bytes are due and the reader is not held
+ * back by a method that reads its file slowly.
  */
 export class RequestBody {
   readonly #req: IncomingMessage
   readonly #limits: ResolvedLimits
   readonly #sink: BodySink
-  readonly #multipart: boolean
   #bb: Busboy | undefined
+  #coalescer: Coalescer | undefined
+  #form: FormReader | undefined
   #timer: NodeJS.Timeout | undefined
   /** Checks that the peer is still there while the method holds the body back. */
   #probe: NodeJS.Timeout | undefined
@@ -67,29 +73,19 @@ export class RequestBody {
   #stopped = false
   #callSeen = false
   #parts = 0
-  #urlencodedBudget = Infinity
-  /** A urlencoded body held for the quick parse, until it grows past QUICK_FORM_BYTES. */
-  #form: Buffer[] | undefined
-  #formBytes = 0
-  #jsonField: string | undefined
-  #upperJsonField: string | undefined
 
   /**
    * Starts reading; `sink.fail` may be called before this returns (busboy refused the head).
-   * @param quick whether a urlencoded body in UTF-8 may take the quick parse
+   * @param form the reader of an urlencoded body; a multipart body without one
    */
-  constructor(req: IncomingMessage, limits: ResolvedLimits, sink: BodySink, multipart: boolean, quick: boolean) {
+  constructor(req: IncomingMessage, limits: ResolvedLimits, sink: BodySink, form: FormReader | undefined) {
     this.#req = req
     this.#limits = limits
     this.#sink = sink
-    this.#multipart = multipart
     const declared = firstHeader(req.rawHeaders, 'content-length')
     this.#declaredLength = declared === undefined ? Infinity : Number(declared)
-    if (quick) {
-      // A small form is read whole and parsed with URLSearchParams, which costs a fraction of
-      // a busboy instance; one that grows past QUICK_FORM_BYTES goes to busboy after all.
-      this.#form = []
-    } else if (!this.#startBusboy()) return
+    if (form !== undefined) this.#form = form
+    else if (!this.#startBusboy()) return
     req.on('data', this.#onData)
     req.on('end', this.#onEnd)
     // The clock starts only when the server waits for a byte: a body that came with the head is
@@ -111,6 +107,7 @@ export class RequestBody {
     this.#stopped = true
     this.#clearTimer()
     this.#stopProbe()
+    this.#coalescer?.stop()
     const req = this.#req
     req.off('data', this.#onData)
     req.off('end', this.#onEnd)
@@ -125,40 +122,31 @@ export class RequestBody {
     }
   }
 
-  /** Hands the body to busboy; false when busboy refused the request. */
+  /** Hands a multipart body to busboy; false when busboy refused the request. */
   #startBusboy(): boolean {
     const limits = this.#limits
-    const multipart = this.#multipart
     let bb: Busboy
     try {
       // busboy marks a field or file that reaches its limit exactly as truncated, so it is given
       // one byte more and only a real excess fails; parts likewise, since busboy reports the
-      // limit when the last allowed part ends. Multipart names are checked here: busboy applies
+      // limit when the last allowed part ends. Part names are checked here: busboy applies
       // fieldNameSize to urlencoded names only.
       bb = busboy({
         headers: this.#req.headers,
         defParamCharset: 'utf8',
         highWaterMark: FILE_HIGH_WATER_MARK,
         fileHwm: FILE_HIGH_WATER_MARK,
-        limits: multipart
-          ? { fieldSize: limits.fieldSize + 1, fileSize: limits.fileSize + 1, files: limits.files,
-              fields: limits.fields, parts: limits.parts + 1 }
-          : { fieldSize: limits.fieldSize, fieldNameSize: limits.fieldNameSize, fields: limits.fields + 1 },
+        limits: { fieldSize: limits.fieldSize + 1, fileSize: limits.fileSize + 1, files: limits.files,
+          fields: limits.fields, parts: limits.parts + 1 },
       })
     } catch (err) {
       this.#sink.fail(new KrpcBadRequestError('Malformed request body.', 400, RpcCode.INVALID_REQUEST, { cause: err }))
       return false
     }
     this.#bb = bb
-    if (multipart) {
-      bb.on('field', this.#onMultipartField)
-      bb.on('file', this.#onFile)
-    } else {
-      // busboy can undercount percent-escapes that end a chunk; a cap on the whole body keeps
-      // memory bounded whatever the chunking, and no legitimate form comes near it.
-      this.#urlencodedBudget = (limits.fields + 1) * (3 * (limits.fieldNameSize + limits.fieldSize) + 2)
-      bb.on('field', this.#onUrlencodedField)
-    }
+    this.#coalescer = new Coalescer(this.#toBusboy)
+    bb.on('field', this.#onField)
+    bb.on('file', this.#onFile)
     const sink = this.#sink
     bb.on('filesLimit', () => sink.fail(new KrpcTooManyPartsError('files', limits.files)))
     bb.on('fieldsLimit', () => sink.fail(new KrpcTooManyPartsError('fields', limits.fields)))
@@ -175,27 +163,20 @@ export class RequestBody {
     this.#received += chunk.length
     const form = this.#form
     if (form !== undefined) {
-      this.#formBytes += chunk.length
-      if (this.#formBytes <= QUICK_FORM_BYTES) {
-        form.push(chunk)
-        this.#bodyByte()
-        return
-      }
-      this.#form = undefined
-      if (!this.#startBusboy()) return
-      this.#urlencodedBudget -= this.#formBytes - chunk.length
-      for (const piece of form) this.#bb?.write(piece)
-    }
-    const bb = this.#bb
-    if (bb === undefined) return
-    this.#urlencodedBudget -= chunk.length
-    if (this.#urlencodedBudget < 0) {
-      this.#sink.fail(new KrpcFieldTooLargeError('fieldSize', this.#limits.fieldSize))
+      form.push(chunk)
+      this.#bodyByte()
       return
     }
-    if (bb.write(chunk)) {
+    this.#coalescer?.push(chunk, this.#received >= this.#declaredLength)
+  }
+
+  /** A piece of a multipart body for busboy, which may ask to wait. */
+  #toBusboy = (piece: Buffer): void => {
+    const bb = this.#bb
+    if (bb === undefined || this.#sink.failed) return
+    if (bb.write(piece)) {
       this.#bodyByte()
-    } else {
+    } else if (!this.#req.isPaused()) {
       // The method is not reading its file as fast as it arrives: the socket waits, and the
       // body clock with it, while a probe watches for the peer to go.
       this.#req.pause()
@@ -215,12 +196,22 @@ export class RequestBody {
   #onEnd = (): void => {
     this.#clearTimer()
     const form = this.#form
-    if (form === undefined) this.#bb?.end()
-    else {
-      this.#form = undefined
-      const body = form.length === 1 && form[0] !== undefined ? form[0] : Buffer.concat(form)
-      if (quickForm(body, this.#onUrlencodedField, this.#sink)) this.#onBodyEnd()
+    if (form === undefined) {
+      this.#coalescer?.flush()
+      this.#bb?.end()
+      return
     }
+    this.#ended = true
+    const text = form.end()
+    const sink = this.#sink
+    if (sink.failed) return
+    if (text === undefined) {
+      sink.fail(new KrpcBadRequestError("Missing 'json' parameter.", 400))
+      return
+    }
+    this.#callSeen = true
+    sink.call(text)
+    sink.end()
   }
 
   /** A body byte came: the clock starts again if more are due. */
@@ -266,7 +257,7 @@ export class RequestBody {
     return true
   }
 
-  #onMultipartField = (name: string, value: string, info: FieldInfo): void => {
+  #onField = (name: string, value: string, info: FieldInfo): void => {
     if (this.#sink.failed || !this.#countPart(name)) return
     if (info.valueTruncated) {
       this.#sink.fail(new KrpcFieldTooLargeError('fieldSize', this.#limits.fieldSize))
@@ -276,27 +267,6 @@ export class RequestBody {
       this.#callSeen = true
       this.#sink.call(value)
     }
-  }
-
-  #onUrlencodedField = (name: string, value: string, info: FieldInfo): void => {
-    const sink = this.#sink
-    if (sink.failed) return
-    const limits = this.#limits
-    if (++this.#parts > limits.fields) {
-      sink.fail(new KrpcTooManyPartsError('fields', limits.fields))
-      return
-    }
-    // busboy does not count a percent-escape that ends a chunk, so the sizes are checked again.
-    if (info.nameTruncated || Buffer.byteLength(name) > limits.fieldNameSize) {
-      sink.fail(new KrpcFieldTooLargeError('fieldNameSize', limits.fieldNameSize))
-      return
-    }
-    if (info.valueTruncated || Buffer.byteLength(value) > limits.fieldSize) {
-      sink.fail(new KrpcFieldTooLargeError('fieldSize', limits.fieldSize))
-      return
-    }
-    if (name === 'json') this.#jsonField ??= value
-    else if (name === 'JSON') this.#upperJsonField ??= value
   }
 
   #onFile = (name: string, stream: Readable, info: FileInfo): void => {
@@ -320,15 +290,7 @@ export class RequestBody {
     this.#ended = true
     const sink = this.#sink
     if (sink.failed) return
-    if (!this.#multipart) {
-      const text = this.#jsonField ?? this.#upperJsonField
-      if (text === undefined) {
-        sink.fail(new KrpcBadRequestError("Missing 'json' parameter.", 400))
-        return
-      }
-      this.#callSeen = true
-      sink.call(text)
-    } else if (!this.#callSeen) {
+    if (!this.#callSeen) {
       sink.fail(new KrpcBadRequestError("Missing 'json' parameter.", 400))
       return
     }

@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Readable } from 'node:stream'
+import { TextDecoder } from 'node:util'
 import type { FileInfo } from 'busboy'
 import { Binding } from './binding.ts'
 import type { BindingHost } from './binding.ts'
@@ -18,6 +19,7 @@ import {
   KrpcTruncatedError,
 } from './errors.ts'
 import type { KrpcError, KrpcRequestError } from './errors.ts'
+import { FormReader } from './form.ts'
 import { firstHeader, transferCodings } from './headers.ts'
 import { beginCall } from './invoke.ts'
 import type { CallSite } from './invoke.ts'
@@ -141,9 +143,21 @@ export class Exchange implements CallSite, BodySink, BindingHost, ReplyHost {
       this.fail(new KrpcBadRequestError('Unsupported Content-Type.', 415))
       return
     }
-    const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentType ?? '')?.[1]?.toLowerCase()
-    const quick = !multipart && (charset === undefined || charset === 'utf-8' || charset === 'utf8')
-    this.#body = new RequestBody(req, this.host.limits, this, multipart, quick)
+    let form: FormReader | undefined
+    if (!multipart) {
+      const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentType ?? '')?.[1]?.toLowerCase()
+      let decoder: TextDecoder | undefined
+      if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+        try {
+          decoder = new TextDecoder(charset)
+        } catch {
+          this.fail(new KrpcBadRequestError('Unsupported Content-Type.', 415))
+          return
+        }
+      }
+      form = new FormReader(this.host.limits, this, decoder)
+    }
+    this.#body = new RequestBody(req, this.host.limits, this, form)
   }
 
   // ---- what the body reports ----
