@@ -291,7 +291,7 @@ async function soakOneline() {
 async function soakKrpc() {
   const krpc = await import('@proto/krpc')
   const server = krpc.createServer({
-    methods: {
+    handlers: {
       echo: (value) => value,
       upload: async (file) => {
         let size = 0
