@@ -27,11 +27,15 @@ export class Backend {
   #stderr = ''
   #gone = false
 
-  /** Starts `backends/<program>` as backend `name`. */
-  constructor(program: string, name: string) {
+  /** Starts `backends/<program>` as backend `name`, with `env` added to the environment. */
+  constructor(program: string, name: string, env: Readonly<Record<string, string>> = {}) {
     this.name = name
     const script = fileURLToPath(new URL(`../backends/${program}`, import.meta.url))
-    this.#child = spawn(process.execPath, [script, name], { detached: true, stdio: ['pipe', 'pipe', 'pipe'] })
+    this.#child = spawn(process.execPath, [script, name], {
+      detached: true,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    })
     const { stdin, stdout, stderr } = this.#child
     if (stdin === null || stdout === null || stderr === null) throw new Error('spawned without pipes')
     this.exited = new Promise((resolve) => {

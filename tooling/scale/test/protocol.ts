@@ -33,6 +33,13 @@ export interface ScaleProtocol {
   readonly mode: BalancerMode
   /** Requests a client sends on one connection before it opens a new one. @default Infinity */
   readonly requestsPerConnection?: number
+  /**
+   * A backend serves one client at a time (oneline): it holds one request when told to, not
+   * one per client. @default false
+   */
+  readonly oneClientAtATime?: boolean
+  /** Environment for the backend processes, made once per deployment (korv's key files). @default none */
+  backendEnv?(): Promise<Readonly<Record<string, string>>>
   /** A client connected to the balancer on 127.0.0.1:`port` from `localAddress`. */
   connect(port: number, localAddress: string): Promise<ScaleClient>
 }
