@@ -4,7 +4,7 @@
 import { once } from 'node:events'
 import { afterEach, describe, expect, it } from 'vitest'
 import { connect, createServer, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_FRAME_BYTES, ErrorCode } from '@proto/karp'
-import type { KarpPeer, KarpServer, KarpServerOptions } from '@proto/karp'
+import type { KarpConnection, KarpServer, KarpServerOptions } from '@proto/karp'
 import {
   ClientErrors,
   closed,
@@ -47,10 +47,10 @@ let errors: ClientErrors<{ code: string; cause?: unknown }>
 
 async function start(options: KarpServerOptions = {}): Promise<KarpServer> {
   const created = createServer({
-    routes: {
-      echo: (ctx) => ctx.data,
+    handlers: {
+      echo: (request) => request.data,
       // Never settles until its peer goes: the in-flight limit must hold.
-      hang: (ctx) => new Promise<undefined>((resolve) => ctx.signal.addEventListener('abort', () => resolve(undefined), { once: true })),
+      hang: (_request, ctx) => new Promise<undefined>((resolve) => ctx.signal.addEventListener('abort', () => resolve(undefined), { once: true })),
     },
     ...options,
   })
@@ -62,9 +62,9 @@ async function start(options: KarpServerOptions = {}): Promise<KarpServer> {
 
 /** A well-behaved peer: one `echo` request on its own connection, then close. */
 async function probe(): Promise<void> {
-  const peer = await connect({ host: '127.0.0.1', port, timeout: 20_000 })
-  expect((await peer.request('echo', 'probe')).text()).toBe('probe')
-  await peer.close()
+  const connection = await connect({ host: '127.0.0.1', port, timeout: 20_000 })
+  expect((await connection.request('echo', 'probe')).text()).toBe('probe')
+  await connection.close()
 }
 
 /** A request frame as the wire carries it; `length` may lie. */
@@ -154,15 +154,15 @@ describe('karp under attack', () => {
     const s = await start()
     const connected = once(s, 'connection')
     const attacker = await connectRaw(port)
-    const [peer] = (await connected) as [KarpPeer]
+    const [connection] = (await connected) as [KarpConnection]
     const received = new Received(attacker)
     // The half frame rides with a whole one: once that is answered, the server holds the half,
     // and the reset cannot overtake it and look like a FIN.
     attacker.write(`${requestFrame('echo', '0000000000000008', 'one')}KARP_HEADecho010000000000000009C_LEN4KARP_DA`)
     await received.untilIncludes('\n')
     reset(attacker)
-    await peer.closed
-    expect(s.peers.has(peer)).toBe(false)
+    await connection.closed
+    expect(s.connections.has(connection)).toBe(false)
     await probe()
     // A reset is the peer leaving, not a bad frame: karp reports nothing.
     expect(errors.all).toEqual([])
@@ -170,7 +170,7 @@ describe('karp under attack', () => {
 
   it('runs no more than maxInFlight handlers for a peer that floods a route that never answers', async () => {
     const maxInFlight = 64
-    await start({ maxInFlight })
+    await start({ limits: { maxInFlight } })
     const attacker = await connectRaw(port)
     const received = new Received(attacker)
     const requests = 1_000
@@ -186,7 +186,7 @@ describe('karp under attack', () => {
   })
 
   it('closes a peer that pipelines requests and never reads the replies once its output passes maxWriteBufferBytes', async () => {
-    await start({ maxWriteBufferBytes: FLOOD_WRITE_BUFFER })
+    await start({ limits: { maxWriteBufferBytes: FLOOD_WRITE_BUFFER } })
     const watch = new MemoryWatch('karp pipelined flood, never reads')
     const attacker = await connectRaw(port)
     attacker.pause()
@@ -214,7 +214,7 @@ describe('karp under attack', () => {
     const more = await openMany(port, extra)
     await errors.until(ErrorCode.TOO_MANY_CONNECTIONS, STORM_CONNECTIONS + extra - DEFAULT_MAX_CONNECTIONS)
     expect(errors.codes()).toEqual([ErrorCode.TOO_MANY_CONNECTIONS])
-    expect(s.peers.size).toBe(DEFAULT_MAX_CONNECTIONS)
+    expect(s.connections.size).toBe(DEFAULT_MAX_CONNECTIONS)
     for (const socket of [...sockets, ...more]) socket.destroy()
   })
 })
