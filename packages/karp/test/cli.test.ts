@@ -177,9 +177,12 @@ describe('karp serve and karp request', () => {
   it('ends the connection once answered, without waiting for a peer that never ends its side', async () => {
     const peer = await hostilePeer('answered')
     try {
+      // No timer fires: a command that waited for the peer's FIN, or for a close grace, would hang.
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance'] })
       expect(await run('request', `127.0.0.1:${peer.port}`, 'echo')).toEqual({ code: 0, out: 'answered\n', err: '' })
       await peer.ended
     } finally {
+      vi.useRealTimers()
       await peer.close()
     }
   })
