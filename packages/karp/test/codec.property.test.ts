@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer'
-import { LineDecoder, isProtoError } from '@proto/framing'
+import { LineDecoder, escapeControl, isProtoError } from '@proto/framing'
 import { arbitraries, duplexPair, splitAt } from '@proto/framing/testing'
 import * as fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
@@ -76,7 +76,7 @@ describe('codec properties', () => {
     )
   })
 
-  it('random lines throw only karp errors', () => {
+  it('random lines throw only karp errors, whose messages print as they are: no peer byte reaches a log raw', () => {
     const head = fc.constantFrom('', 'KARP_HEAD', 'KARP_HEADecho01', 'KARP_HEAD11', 'KARP_HEAD10')
     const tail = fc.uint8Array({ maxLength: 80 })
     const mutation = frame.chain((f) =>
@@ -93,6 +93,8 @@ describe('codec properties', () => {
         } catch (err) {
           expect(err).toBeInstanceOf(KarpError)
           expect(isProtoError(err)).toBe(true)
+          const { message } = err as KarpError
+          expect(escapeControl(message)).toBe(message)
         }
       }),
       { numRuns },
