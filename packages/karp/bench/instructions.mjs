@@ -1,8 +1,8 @@
 // A fixed workload for instruction counts, which a shared machine's load does not change: N
 // sequential echo requests, then N pipelined with 64 in flight, after 500 of warm-up, server and
 // client in this process on 127.0.0.1. Count it at N and at 0 and subtract, so that start-up
-// drops out (or at two values of N, so that compiling drops out too); the difference over 2N is
-// the cost of a request, both ends:
+// drops out (or at two values of N, so that compiling drops out too), and divide the difference
+// by the 2N requests it adds: the cost of a request, both ends:
 //
 //   valgrind --tool=callgrind --callgrind-out-file=/dev/null node bench/instructions.mjs [N]
 import { Buffer } from 'node:buffer'
