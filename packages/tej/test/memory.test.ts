@@ -5,8 +5,9 @@ import { Readable } from 'node:stream'
 import v8 from 'node:v8'
 import vm from 'node:vm'
 import { describe, expect, it } from 'vitest'
-import { ErrorCode, type TejError } from '../src/errors.ts'
-import type { TejIncomingFile } from '../src/incoming.ts'
+import type { ProtoError } from '@proto/framing'
+import { ErrorCode } from '../src/errors.ts'
+import type { TejIncomingFile } from '../src/types.ts'
 import { createServer } from '../src/server.ts'
 import { connectionPair, frameHead, tejTcpPair, u64 } from './helpers.ts'
 
@@ -108,10 +109,10 @@ describe('memory', () => {
     ['a message length of 2^64 - 1', Buffer.concat([frameHead(0n), u64(2n ** 64n - 1n)]), ErrorCode.MESSAGE_TOO_LARGE],
     ['a name length of 65 535', Buffer.concat([frameHead(1n), Buffer.from([0xff, 0xff])]), ErrorCode.NAME_TOO_LONG],
   ])('rejects %s with its code and allocates nothing for it', async (_case, bytes, code) => {
-    const server = createServer({ onFrame: (frame) => frame.buffer().then(() => undefined) })
+    const server = createServer({ handler: (frame) => frame.buffer().then(() => undefined) })
     const { port } = await server.listen({ port: 0 })
     const before = liveBuffers()
-    const reported = once(server, 'clientError') as Promise<[TejError]>
+    const reported = once(server, 'clientError') as Promise<[ProtoError]>
     const socket = net.connect({ port, host: '127.0.0.1' })
     socket.on('error', () => undefined)
     socket.write(bytes)
@@ -122,7 +123,7 @@ describe('memory', () => {
   })
 
   it('holds only the bytes received of a declared 16 MiB message', async () => {
-    const { peer, ended } = connectionPair({ onFrame: (frame) => frame.message().then(() => undefined) })
+    const { peer, ended } = connectionPair({ handler: (frame) => frame.message().then(() => undefined) })
     const before = liveBuffers()
     const partial = Buffer.concat([frameHead(0n), u64(16n * BigInt(MiB)), Buffer.alloc(1024)])
     // The in-memory pair calls back once the connection has taken the bytes.

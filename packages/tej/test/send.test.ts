@@ -7,7 +7,7 @@ import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { decodeFrame, encodeFrame } from '../src/codec.ts'
 import { ErrorCode } from '../src/errors.ts'
-import type { TejIncomingFrame } from '../src/incoming.ts'
+import type { TejIncomingFrame } from '../src/types.ts'
 import { connectionPair, gate, heldSource, hex, pseudoRandomBytes, readAll, slowly, tejPair, tejTcpPair, wire } from './helpers.ts'
 
 const numRuns = Number(process.env.FC_NUM_RUNS ?? 200)

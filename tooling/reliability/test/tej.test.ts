@@ -4,7 +4,7 @@
 import type { Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { connect, createServer, DEFAULT_MAX_CONNECTIONS, ErrorCode } from '@proto/tej'
-import type { TejConnection, TejIncomingFrame, TejServer, TejServerOptions } from '@proto/tej'
+import type { TejContext, TejIncomingFrame, TejServer, TejServerOptions } from '@proto/tej'
 import {
   ClientErrors,
   closed,
@@ -46,16 +46,16 @@ let server: TejServer | undefined
 let port = 0
 let errors: ClientErrors
 
-async function handle(frame: TejIncomingFrame, conn: TejConnection): Promise<void> {
+async function handle(frame: TejIncomingFrame, ctx: TejContext): Promise<void> {
   switch (frame.status) {
     case ECHO: {
       const whole = await frame.buffer()
-      await conn.send(whole)
+      await ctx.connection.send(whole)
       return
     }
     case HOLD:
       // Reads nothing until the connection ends: the sender must be held back, not buffered.
-      await new Promise<void>((resolve) => conn.signal.addEventListener('abort', () => resolve(), { once: true }))
+      await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve(), { once: true }))
       return
     default:
       await frame.message()
@@ -63,7 +63,7 @@ async function handle(frame: TejIncomingFrame, conn: TejConnection): Promise<voi
 }
 
 async function start(options: TejServerOptions = {}): Promise<TejServer> {
-  const created = createServer({ onFrame: handle, ...options })
+  const created = createServer({ handler: handle, ...options })
   server = created
   errors = new ClientErrors(created)
   ;({ port } = await created.listen({ host: '127.0.0.1', port: 0 }))
@@ -193,7 +193,7 @@ describe('tej under attack', () => {
   })
 
   it('answers a slowloris while its bytes come and closes it with IDLE_TIMEOUT once they stop', async () => {
-    await start({ idleTimeout: IDLE_TIMEOUT })
+    await start({ limits: { idleTimeout: IDLE_TIMEOUT } })
     const attacker = await connectRaw(port)
     const received = new Received(attacker)
     const echo = Buffer.concat([frameHead(ECHO, 1n), fileHead('s', 3n), Buffer.from('abc'), u64(4n), Buffer.from('slow')])
@@ -209,7 +209,7 @@ describe('tej under attack', () => {
   })
 
   it('closes a connection that sends nothing with IDLE_TIMEOUT', async () => {
-    await start({ idleTimeout: IDLE_TIMEOUT })
+    await start({ limits: { idleTimeout: IDLE_TIMEOUT } })
     const attacker = await connectRaw(port)
     await probe()
     await errors.until(ErrorCode.IDLE_TIMEOUT)
