@@ -145,6 +145,20 @@ describe('bad peers', () => {
     expect((await reported)[0]).toMatchObject({ code: ErrorCode.TRUNCATED })
   })
 
+  it('reports a frame cut short once, as clientError, though the handler reading it fails too', async () => {
+    const failures: unknown[] = []
+    const { server, port } = await echoServer()
+    server.on('handlerError', (err) => failures.push(err))
+    const reported = once(server, 'clientError') as Promise<[ProtoError, TejConnection]>
+    const { socket } = await rawClient(port)
+    socket.end(wire('tej_large_file_100000/server/0').subarray(0, 50_000))
+    const [err, conn] = await reported
+    expect(err).toMatchObject({ code: ErrorCode.TRUNCATED })
+    await conn.closed
+    await server.close()
+    expect(failures).toEqual([])
+  })
+
   it('reports ERR_TEJ_TRUNCATED for a peer that stops mid-file', async () => {
     const { server, port } = await echoServer()
     const reported = once(server, 'clientError') as Promise<[ProtoError]>
