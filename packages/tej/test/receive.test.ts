@@ -2,12 +2,13 @@ import { Buffer } from 'node:buffer'
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
+import { randomChunkings } from '@proto/framing/testing'
 import { describe, expect, it } from 'vitest'
 import { decodeFrame, encodeFrame } from '../src/codec.ts'
 import { DEFAULT_MAX_BUFFERED_BYTES } from '../src/constants.ts'
 import { ErrorCode } from '../src/errors.ts'
 import type { TejFrame, TejIncomingFrame } from '../src/types.ts'
-import { connectionPair, hex, readAll, wire } from './helpers.ts'
+import { connectionPair, hex, pseudoRandomBytes, readAll, wire } from './helpers.ts'
 
 const bytesOf = (frame: Partial<TejFrame>): Buffer =>
   Buffer.from(encodeFrame({ status: frame.status ?? 0, files: frame.files ?? [], message: frame.message ?? Buffer.alloc(0) }))
@@ -51,6 +52,17 @@ describe('receiving', () => {
     const [frame] = await take(conn[Symbol.asyncIterator](), 1)
     expect(frame).toMatchObject({ status: 9, files: [{ name: 'frag.txt' }] })
     expect(text(frame?.message)).toBe('slow')
+  })
+
+  it('buffers files that come in pieces of any size byte for byte, blocks and all', async () => {
+    const data = pseudoRandomBytes(150_000, 7)
+    const bytes = bytesOf({ files: [{ name: 'big', data }, { name: 'small', data: data.subarray(0, 10) }], message: data.subarray(0, 100) })
+    for (const [i, chunks] of randomChunkings(bytes, 11, 4).entries()) {
+      const { conn, peer } = connectionPair()
+      for (const chunk of chunks) peer.write(chunk)
+      const [frame] = await take(conn[Symbol.asyncIterator](), 1)
+      expect(hex(encodeFrame(frame ?? expect.unreachable())), `chunking ${i}`).toBe(hex(bytes))
+    }
   })
 
   it('delivers two frames from one write, in order', async () => {
