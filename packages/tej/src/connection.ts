@@ -97,8 +97,8 @@ export class Connection extends EventEmitter<TejConnectionEvents> implements Tej
     const limits = init.limits
     this.#framed = new FramedConnection(stream, {
       idleTimeout: limits.idleTimeout,
-      // Names and the message are the only fields read whole; file data streams.
-      maxReadBytes: Math.max(limits.maxNameBytes, limits.maxMessageBytes),
+      // Names are the only fields read whole; file data and the message stream.
+      maxReadBytes: limits.maxNameBytes,
     })
     this.#source = { reader: this.#framed.reader(), limits, fail: (err) => this.#fail(err) }
     this.closed = this.#framed.closed.then((err) => {

@@ -161,7 +161,12 @@ export class IncomingFrame implements TejIncomingFrame {
     if (this.#message !== undefined) return this.#message
     const length = await this.#readMessageLength()
     budget?.take(length)
-    this.#message = await this.#source.reader.bytes(length)
+    // Streamed into blocks rather than read whole, so what it holds follows the bytes received.
+    const field = this.#source.reader.stream(length)[Symbol.asyncIterator]()
+    this.#message = await gather(async () => {
+      const next = await field.next()
+      return next.done === true ? undefined : next.value
+    }, length)
     this.#messageDone = true
     return this.#message
   }
@@ -183,11 +188,25 @@ class Budget {
   }
 }
 
-/** The first block of a file being buffered; each next one is as large as those before it. */
+/**
+ * The `size` bytes of a field, from `next()` until it gives `undefined`, in one buffer: the piece
+ * itself when it is the whole field, else the pieces copied into blocks as they come.
+ */
+async function gather(next: () => Promise<Buffer | undefined>, size: number): Promise<Buffer> {
+  const first = await next()
+  if (first === undefined) return Buffer.alloc(0)
+  if (first.length === size) return first
+  const blocks = new Blocks(size)
+  blocks.add(first)
+  for (let piece = await next(); piece !== undefined; piece = await next()) blocks.add(piece)
+  return blocks.join()
+}
+
+/** The first block of a field being gathered; each next one is as large as those before it. */
 const FIRST_BLOCK_BYTES = 65_536
 
 /**
- * The pieces of a file of known size, copied into blocks that double as they fill, up to that
+ * The pieces of a field of known size, copied into blocks that double as they fill, up to that
  * size. Pieces kept as they came would each cost an object and pin the read they view, which a
  * peer sending 1-byte segments multiplies a hundredfold; blocks hold at most twice the bytes
  * received, however they were cut.
@@ -220,7 +239,7 @@ class Blocks {
     }
   }
 
-  /** The whole file, once every piece is in. */
+  /** The whole field, once every piece is in. */
   join(): Buffer {
     const [only] = this.#blocks
     return this.#blocks.length === 1 && only !== undefined ? only : Buffer.concat(this.#blocks, this.#size)
@@ -271,19 +290,10 @@ class IncomingFile implements TejIncomingFile {
     return this.#frame.run(() => this.drop())
   }
 
-  /**
-   * The rest of the data in one buffer; the caller has checked the size against its budget. A
-   * file that comes in one piece is that piece; any other is copied into blocks as it comes.
-   */
+  /** The rest of the data in one buffer; the caller has checked the size against its budget. */
   async collect(): Promise<Buffer> {
     this.#checkOpen()
-    const first = await this.#piece()
-    if (first === undefined) return Buffer.alloc(0)
-    if (this.#field.remaining === 0) return first
-    const blocks = new Blocks(first.length + this.#field.remaining)
-    blocks.add(first)
-    for (let piece = await this.#piece(); piece !== undefined; piece = await this.#piece()) blocks.add(piece)
-    return blocks.join()
+    return gather(() => this.#piece(), this.#field.remaining)
   }
 
   /** Skips what is left; later reads of this file reject. */
