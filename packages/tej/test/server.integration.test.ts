@@ -12,7 +12,7 @@ import { echoHandler } from '../src/demo.ts'
 import { ErrorCode } from '../src/errors.ts'
 import { createServer } from '../src/server.ts'
 import type { TejConnection, TejContext, TejServer, TejServerOptions } from '../src/types.ts'
-import { gate, hex, wire } from './helpers.ts'
+import { frameHead, gate, hex, u16, u64, wire } from './helpers.ts'
 
 const servers: TejServer[] = []
 const sockets: net.Socket[] = []
@@ -116,6 +116,16 @@ describe('with a peer that speaks like the original', () => {
 })
 
 describe('bad peers', () => {
+  it('reports a name of control bytes without them', async () => {
+    const { server, port } = await echoServer()
+    const reported = once(server, 'clientError') as Promise<[ProtoError]>
+    const { socket } = await rawClient(port)
+    const name = Buffer.from('\u001b]0;pwned\u0007\u001b[2J\xff', 'latin1')
+    socket.write(Buffer.concat([frameHead(1n), u16(name.length), name, u64(0n), u64(0n)]))
+    const [err] = await reported
+    expect(err).toMatchObject({ code: ErrorCode.BAD_NAME, message: 'file name is not valid UTF-8' })
+  })
+
   it.each([
     ['tej_protocol_version_0/client/0', ErrorCode.UNSUPPORTED_VERSION],
     ['tej_protocol_version_255/client/0', ErrorCode.UNSUPPORTED_VERSION],
@@ -130,6 +140,8 @@ describe('bad peers', () => {
     bad.socket.write(wire(name))
     const [err, conn] = await reported
     expect(err).toMatchObject({ code })
+    // No message repeats the peer's bytes, so none can carry terminal control sequences.
+    expect(err.message).toMatch(/^[\x20-\x7e]+$/)
     expect(conn.remote).toEqual({ address: '127.0.0.1', port: bad.socket.localPort })
     expect(await bad.reader.atEnd()).toBe(true)
     const bytes = wire('tej_message_only/client/0')
