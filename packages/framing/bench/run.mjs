@@ -3,16 +3,18 @@
 //
 //   node bench/run.mjs [--reps 5] [--mib 256]
 //
-// Input is in memory, in 64 KiB chunks: 90–110-byte lines, and 1 KiB length-prefixed messages;
-// PROXY headers come one per first chunk of a connection, with 64 bytes of payload behind.
+// Input is in memory, in 64 KiB chunks: 90–110-byte lines, 1 KiB length-prefixed messages, and
+// gzip members of 100-byte JSON texts, stored or deflated; PROXY headers come one per first chunk
+// of a connection, with 64 bytes of payload behind.
 // After a warm-up, contenders alternate (A B C A B C …) so drift in machine load hits all alike.
 import { Buffer } from 'node:buffer'
 import os from 'node:os'
 import process from 'node:process'
 import { parseArgs } from 'node:util'
+import zlib from 'node:zlib'
 import { decode as lpDecode } from 'it-length-prefixed'
 import split2 from 'split2'
-import { LengthPrefixedDecoder, LineDecoder, ProxyHeaderDecoder, decodeFrames, encodeLengthPrefixed, encodeProxyHeader } from '../dist/index.js'
+import { GzipMemberDecoder, LengthPrefixedDecoder, LineDecoder, ProxyHeaderDecoder, decodeFrames, encodeLengthPrefixed, encodeProxyHeader } from '../dist/index.js'
 
 const { values } = parseArgs({
   options: { reps: { type: 'string', default: '5' }, mib: { type: 'string', default: '256' } },
@@ -120,6 +122,42 @@ function ourPrefixed(prefixBytes) {
   }
 }
 
+// Members of small JSON texts, as korv sends them: one stored block (copied, no zlib), or deflated
+// at zlib's default level (inflated). 1/64 of a line corpus: each member costs far more than a line.
+function gzipCorpus(stored) {
+  const members = []
+  let size = 0
+  for (let i = 0; size < CORPUS / 64; i++) {
+    const json = Buffer.from(JSON.stringify({ id: 1795353522.6659622 + i, verb: 'GET', resource: '/echo', body: { name: `item-${i}`, n: i } }))
+    let body = zlib.deflateRawSync(json)
+    if (stored) {
+      body = Buffer.alloc(5 + json.length)
+      body[0] = 1
+      body.writeUInt16LE(json.length, 1)
+      body.writeUInt16LE(json.length ^ 0xffff, 3)
+      json.copy(body, 5)
+    }
+    const trailer = Buffer.alloc(8)
+    trailer.writeUInt32LE(zlib.crc32(json), 0)
+    trailer.writeUInt32LE(json.length, 4)
+    const member = Buffer.concat([Buffer.from('1f8b0800000000000003', 'hex'), body, trailer])
+    members.push(member)
+    size += member.length
+  }
+  return { members, chunks: chunked(Buffer.concat(members)) }
+}
+
+async function ourGzip(chunks) {
+  const decoder = new GzipMemberDecoder()
+  for (const chunk of chunks) for (const frame of await decoder.push(chunk)) take(frame)
+  await decoder.end()
+}
+
+// Knows where each member starts and ends, which a stream does not tell.
+const gunzipEach = (members) => () => {
+  for (const member of members) take(zlib.gunzipSync(member))
+}
+
 async function* asyncSource(chunks) {
   for (const chunk of chunks) yield chunk
 }
@@ -210,6 +248,15 @@ for (const prefixBytes of [4, 8]) {
     { name: 'it-length-prefixed 11.0.1, async', fn: itLengthPrefixed(4), target: 1 },
   ]
   report('u32 BE prefix, 1 KiB, async', 'msgs/s', count, contenders, await measure(contenders, chunks))
+}
+
+for (const stored of [true, false]) {
+  const { members, chunks } = gzipCorpus(stored)
+  const contenders = [
+    { name: 'GzipMemberDecoder', fn: ourGzip },
+    { name: 'gunzipSync per member, bounds known', fn: gunzipEach(members), ...(stored ? { target: 2 } : {}) },
+  ]
+  report(`gzip members, 100 B JSON, ${stored ? 'stored' : 'deflated'}`, 'msgs/s', members.length, contenders, await measure(contenders, chunks))
 }
 
 // A connection's first chunk: a PROXY header, then the start of the payload.

@@ -11,6 +11,7 @@ import { rejectWith } from './iterate.ts'
 import type { AsyncFrameDecoder, FrameDecoder } from './iterate.ts'
 import { checkLimit } from './options.ts'
 import type { CallOptions } from './options.ts'
+import { retainedBytes } from './retained.ts'
 
 // A settled promise holds no state a caller could change, so every write below the mark shares one.
 const RESOLVED = Promise.resolve()
@@ -49,7 +50,9 @@ export class FramedConnection<T = Buffer> implements AsyncDisposable {
   #resolveClosed!: (value: ProtoError | undefined) => void
   #closeError: ProtoError | undefined
   #readStarted = false
-  // Chunks received but not yet read; past the stream's high-water mark the stream is paused.
+  // Chunks received but not yet read; once the memory they hold reaches the stream's high-water
+  // mark the stream is paused. Memory, not length: 1-byte reads cost some 500 bytes each, so
+  // counting bytes would let a high-water mark of them take hundreds of times its size.
   // Slots are reused rather than the array replaced once read: no new array per chunk.
   #chunks: (Buffer | undefined)[] = []
   #chunkHead = 0
@@ -258,7 +261,7 @@ export class FramedConnection<T = Buffer> implements AsyncDisposable {
     const highWaterMark = Math.max(1, stream.readableHighWaterMark)
     stream.on('data', (chunk: Buffer) => {
       this.#chunks[this.#chunkCount++] = chunk
-      this.#queued += chunk.length
+      this.#queued += retainedBytes(chunk)
       if (this.#queued >= highWaterMark) stream.pause()
       this.#wakeReader()
     })
@@ -462,7 +465,7 @@ export class FramedConnection<T = Buffer> implements AsyncDisposable {
       this.#chunkHead = 0
       this.#chunkCount = 0
     }
-    this.#queued -= chunk.length
+    this.#queued -= retainedBytes(chunk)
     const stream = this.#stream
     if (this.#queued < Math.max(1, stream.readableHighWaterMark) && stream.isPaused() && this.#readError === undefined) {
       stream.resume()

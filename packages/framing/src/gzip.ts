@@ -1,4 +1,4 @@
-import { Buffer } from 'node:buffer'
+import { Buffer, constants } from 'node:buffer'
 import zlib from 'node:zlib'
 import { DEFAULT_MAX_COMPRESSED_BYTES, DEFAULT_MAX_FRAME_BYTES } from './constants.ts'
 import { FrameTooLargeError, InvalidFrameError, TruncatedFrameError } from './errors.ts'
@@ -23,7 +23,18 @@ const FRESERVED = 0xe0
 const FIXED_HEADER = 10
 const TRAILER = 8
 
-// Header parts in the order RFC 1952 lays them out; each is skipped when its flag is clear.
+// Deflate block types (RFC 1951 §3.2.3): stored blocks are copied, any other is inflated.
+const STORED = 0
+// A stored block's header: the byte holding BFINAL and BTYPE, then LEN and NLEN (u16 LE).
+const STORED_HEADER = 5
+// The most history a deflate block may refer back to (RFC 1951 §3.2.5).
+const WINDOW = 32_768
+// Output a streaming inflater hands back at a time.
+const INFLATE_CHUNK = 256 * 1024
+
+// Header parts in the order RFC 1952 lays them out; each is skipped when its flag is clear. The
+// body is either stored blocks (BLOCK, STORED, again) or handed to zlib from its first other
+// block on (INFLATE).
 const Phase = {
   FIXED: 0,
   XLEN: 1,
@@ -31,10 +42,98 @@ const Phase = {
   NAME: 3,
   COMMENT: 4,
   HCRC: 5,
-  BODY: 6,
-  TRAILER: 7,
+  BLOCK: 6,
+  STORED: 7,
+  INFLATE: 8,
+  TRAILER: 9,
 } as const
 type Phase = (typeof Phase)[keyof typeof Phase]
+
+const EMPTY = Buffer.alloc(0)
+
+/**
+ * The output of one member, copied into a few blocks whatever the size of the pieces it arrives
+ * in: a piece of one byte must not cost an object of its own. Each new block is as large as all
+ * the blocks before it (or the piece, if larger), so what is held stays under twice what was
+ * written, and never above the frame limit.
+ */
+class Output {
+  readonly #limit: number
+  readonly #full: Buffer[] = []
+  #block: Buffer = EMPTY
+  #filled = 0
+  #length = 0
+
+  constructor(limit: number) {
+    this.#limit = limit
+  }
+
+  get length(): number {
+    return this.#length
+  }
+
+  /**
+   * Copies `bytes` in. `expected` is how many bytes are sure to come, these included (the rest
+   * of a stored block), so that they get one block. The caller has checked them against the limit.
+   */
+  append(bytes: Buffer, expected = bytes.length): void {
+    let from = 0
+    while (from < bytes.length) {
+      if (this.#filled === this.#block.length) this.#grow(Math.max(expected, bytes.length) - from)
+      const copied = bytes.copy(this.#block, this.#filled, from)
+      this.#filled += copied
+      this.#length += copied
+      from += copied
+    }
+  }
+
+  /** Takes `bytes` over without a copy: zlib's output of a whole body, which nothing else holds. */
+  adopt(bytes: Buffer): void {
+    if (this.#length > 0) {
+      this.append(bytes)
+      return
+    }
+    this.#block = bytes
+    this.#filled = bytes.length
+    this.#length = bytes.length
+  }
+
+  /** The last `n` bytes (or all, if fewer): the history a deflate block after them may refer to. */
+  tail(n: number): Buffer {
+    const parts: Buffer[] = []
+    let want = Math.min(n, this.#length)
+    const all = [...this.#full, this.#block.subarray(0, this.#filled)]
+    for (let i = all.length - 1; i >= 0 && want > 0; i--) {
+      const part = all[i] ?? EMPTY
+      const take = Math.min(want, part.length)
+      parts.unshift(part.subarray(part.length - take))
+      want -= take
+    }
+    return Buffer.concat(parts)
+  }
+
+  /** The whole output as one Buffer; the output is then empty. */
+  take(): Buffer {
+    const last = this.#block.subarray(0, this.#filled)
+    const frame = this.#full.length === 0 ? last : Buffer.concat([...this.#full, last], this.#length)
+    this.clear()
+    return frame
+  }
+
+  clear(): void {
+    this.#full.length = 0
+    this.#block = EMPTY
+    this.#filled = 0
+    this.#length = 0
+  }
+
+  #grow(want: number): void {
+    if (this.#filled > 0) this.#full.push(this.#block)
+    const size = this.#length === 0 ? want : Math.max(want, Math.min(this.#length, this.#limit - this.#length))
+    this.#block = Buffer.allocUnsafe(size)
+    this.#filled = 0
+  }
+}
 
 /**
  * Decompresses a stream of RFC 1952 gzip members, each one frame, however the members are split
@@ -44,7 +143,8 @@ export class GzipMemberDecoder implements AsyncFrameDecoder {
   readonly #maxFrameBytes: number
   readonly #maxCompressedBytes: number
   #phase: Phase = Phase.FIXED
-  // Scratch for the fixed header, XLEN, header CRC and trailer, which may arrive split.
+  // Scratch for the fixed header, XLEN, header CRC, stored block headers and trailer, which may
+  // arrive split.
   readonly #scratch = Buffer.alloc(FIXED_HEADER)
   #fill = 0
   #flags = 0
@@ -52,13 +152,15 @@ export class GzipMemberDecoder implements AsyncFrameDecoder {
   #headerCrc = 0
   // Compressed bytes of the current member taken so far.
   #member = 0
+  // Bytes of the current stored block still to copy, and whether it is the member's last block.
+  #storedLeft = 0
+  #final = false
+  readonly #output: Output
   #inflater: zlib.InflateRaw | undefined
   // Body bytes written to the inflater of the current member.
   #fed = 0
   #bodyError: ProtoError | undefined
   #settle: (() => void) | undefined
-  #out: Buffer[] = []
-  #outLength = 0
   #error: ProtoError | undefined
   #tail: Promise<unknown> = Promise.resolve()
 
@@ -70,6 +172,7 @@ export class GzipMemberDecoder implements AsyncFrameDecoder {
       DEFAULT_MAX_COMPRESSED_BYTES,
       FIXED_HEADER + TRAILER,
     )
+    this.#output = new Output(this.#maxFrameBytes)
   }
 
   /** Compressed bytes of the unfinished member. */
@@ -109,16 +212,32 @@ export class GzipMemberDecoder implements AsyncFrameDecoder {
     let at = 0
     try {
       while (at < buf.length) {
-        if (this.#phase === Phase.BODY) {
-          const body = buf.subarray(at)
-          // A member whole in this chunk (korv's usual case) is inflated at once; only one split
-          // across chunks pays for a streaming inflater and its thread-pool round trips.
-          const used = this.#inflater === undefined ? this.#inflateWhole(body) : -1
-          at += used >= 0 ? used : await this.#inflate(body)
-        } else if (this.#phase === Phase.TRAILER) {
-          at = this.#trailer(buf, at, frames)
-        } else {
-          at = this.#header(buf, at)
+        switch (this.#phase) {
+          case Phase.BLOCK:
+            at = this.#block(buf, at)
+            break
+          case Phase.STORED:
+            at = this.#stored(buf, at)
+            break
+          case Phase.INFLATE: {
+            const body = buf.subarray(at)
+            // A body whole in this chunk is inflated at once; only one split across chunks pays
+            // for a streaming inflater and its thread-pool round trips.
+            const used = this.#inflater === undefined ? this.#inflateWhole(body) : -1
+            at += used >= 0 ? used : await this.#inflate(body)
+            break
+          }
+          case Phase.TRAILER:
+            at = this.#trailer(buf, at, frames)
+            break
+          case Phase.FIXED:
+          case Phase.XLEN:
+          case Phase.EXTRA:
+          case Phase.NAME:
+          case Phase.COMMENT:
+          case Phase.HCRC:
+            at = this.#header(buf, at)
+            break
         }
       }
     } catch (err) {
@@ -194,10 +313,12 @@ export class GzipMemberDecoder implements AsyncFrameDecoder {
           throw new InvalidFrameError('gzip header CRC does not match')
         }
         this.#fill = 0
-        this.#phase = Phase.BODY
+        this.#phase = Phase.BLOCK
         break
       }
-      case Phase.BODY:
+      case Phase.BLOCK:
+      case Phase.STORED:
+      case Phase.INFLATE:
       case Phase.TRAILER:
         break
     }
@@ -210,7 +331,7 @@ export class GzipMemberDecoder implements AsyncFrameDecoder {
     if (phase < Phase.NAME && (this.#flags & FNAME) !== 0) return Phase.NAME
     if (phase < Phase.COMMENT && (this.#flags & FCOMMENT) !== 0) return Phase.COMMENT
     if (phase < Phase.HCRC && (this.#flags & FHCRC) !== 0) return Phase.HCRC
-    return Phase.BODY
+    return Phase.BLOCK
   }
 
   #crc(bytes: Buffer): void {
@@ -226,19 +347,64 @@ export class GzipMemberDecoder implements AsyncFrameDecoder {
   }
 
   /**
+   * Reads the header of the next deflate block when it is a stored one, whose bytes #stored then
+   * copies; from any other block on, the body goes to zlib.
+   */
+  #block(buf: Buffer, at: number): number {
+    if (this.#fill === 0 && (((buf[at] ?? 0) >> 1) & 3) !== STORED) {
+      this.#phase = Phase.INFLATE
+      return at
+    }
+    const n = this.#gather(buf, at, STORED_HEADER)
+    this.#count(n)
+    if (this.#fill < STORED_HEADER) return at + n
+    const length = this.#scratch.readUInt16LE(1)
+    if ((length ^ 0xffff) !== this.#scratch.readUInt16LE(3)) {
+      throw new InvalidFrameError('bad gzip body: invalid stored block lengths')
+    }
+    this.#final = ((this.#scratch[0] ?? 0) & 1) === 1
+    // Both limits are checked on the lengths declared, before a byte of the block is held.
+    const output = this.#output.length + length
+    if (output > this.#maxFrameBytes) throw new FrameTooLargeError(output, this.#maxFrameBytes)
+    const member = this.#member + length + (this.#final ? 0 : 1) + TRAILER
+    if (member > this.#maxCompressedBytes) throw new FrameTooLargeError(member, this.#maxCompressedBytes)
+    this.#fill = 0
+    this.#storedLeft = length
+    this.#phase = Phase.STORED
+    return at + n
+  }
+
+  /** Copies bytes of a stored block to the output. */
+  #stored(buf: Buffer, at: number): number {
+    const n = Math.min(this.#storedLeft, buf.length - at)
+    if (n > 0) this.#output.append(buf.subarray(at, at + n), this.#storedLeft)
+    this.#count(n)
+    this.#storedLeft -= n
+    if (this.#storedLeft === 0) this.#phase = this.#final ? Phase.TRAILER : Phase.BLOCK
+    return at + n
+  }
+
+  /** What zlib needs to go on after stored blocks: their last 32 KiB, which later blocks may copy from. */
+  #history(): { dictionary?: Buffer } {
+    return this.#output.length === 0 ? {} : { dictionary: this.#output.tail(WINDOW) }
+  }
+
+  /**
    * Inflates a body that starts at `buf[0]` in one synchronous call; returns the bytes it used,
    * or -1 when the body does not end within `buf`.
    */
   #inflateWhole(buf: Buffer): number {
     const budget = this.#maxCompressedBytes - this.#member - TRAILER + 1
     const piece = buf.length > budget ? buf.subarray(0, budget) : buf
+    const room = this.#maxFrameBytes - this.#output.length
     let result: { buffer: Buffer; engine: zlib.InflateRaw }
     try {
       // `maxOutputLength` stops a bomb one byte past the limit, before more memory is spent.
-      result = zlib.inflateRawSync(piece, { info: true, maxOutputLength: this.#maxFrameBytes + 1 }) as unknown as {
-        buffer: Buffer
-        engine: zlib.InflateRaw
-      }
+      result = zlib.inflateRawSync(piece, {
+        info: true,
+        maxOutputLength: Math.min(room + 1, constants.MAX_LENGTH),
+        ...this.#history(),
+      }) as unknown as { buffer: Buffer; engine: zlib.InflateRaw }
     } catch (err) {
       const code = (err as { code?: unknown }).code
       if (code === 'Z_BUF_ERROR') {
@@ -253,29 +419,31 @@ export class GzipMemberDecoder implements AsyncFrameDecoder {
       throw new InvalidFrameError(`bad gzip body: ${(err as Error).message}`, { cause: err })
     }
     const output = result.buffer
-    if (output.length > this.#maxFrameBytes) throw new FrameTooLargeError(output.length, this.#maxFrameBytes)
+    if (output.length > room) throw new FrameTooLargeError(this.#output.length + output.length, this.#maxFrameBytes)
     const bodyBytes = result.engine.bytesWritten
     this.#count(bodyBytes)
-    this.#out = [output]
-    this.#outLength = output.length
+    this.#output.adopt(output)
     this.#phase = Phase.TRAILER
     return bodyBytes
   }
 
   #startBody(): zlib.InflateRaw {
-    const inflater = zlib.createInflateRaw()
+    // Each chunk of output costs a round trip through the thread pool: chunks larger than the
+    // default 16 KiB take a large member in a few, and a small limit keeps them small.
+    const chunkSize = Math.max(zlib.constants.Z_MIN_CHUNK, Math.min(INFLATE_CHUNK, this.#maxFrameBytes + 1))
+    const inflater = zlib.createInflateRaw({ chunkSize, ...this.#history() })
     // The listeners stay for the inflater's life, so a late zlib error can never go unhandled.
     inflater.on('data', (out: Buffer) => {
       if (this.#bodyError !== undefined) return
-      this.#outLength += out.length
-      if (this.#outLength > this.#maxFrameBytes) {
+      const size = this.#output.length + out.length
+      if (size > this.#maxFrameBytes) {
         // Stops a bomb here, before the next piece of output exists.
-        this.#bodyError = new FrameTooLargeError(this.#outLength, this.#maxFrameBytes)
+        this.#bodyError = new FrameTooLargeError(size, this.#maxFrameBytes)
         inflater.destroy()
         this.#settle?.()
         return
       }
-      this.#out.push(out)
+      this.#output.append(out)
     })
     inflater.on('error', (err: Error) => {
       this.#bodyError ??= new InvalidFrameError(`bad gzip body: ${err.message}`, { cause: err })
@@ -329,7 +497,7 @@ export class GzipMemberDecoder implements AsyncFrameDecoder {
     const n = this.#gather(buf, at, TRAILER)
     this.#count(n)
     if (this.#fill < TRAILER) return at + n
-    const frame = this.#out.length === 1 ? (this.#out[0] ?? Buffer.alloc(0)) : Buffer.concat(this.#out, this.#outLength)
+    const frame = this.#output.take()
     const crc = this.#scratch.readUInt32LE(0)
     const size = this.#scratch.readUInt32LE(4)
     if (zlib.crc32(frame) !== crc) throw new InvalidFrameError('gzip CRC-32 does not match the data')
@@ -338,8 +506,6 @@ export class GzipMemberDecoder implements AsyncFrameDecoder {
     frames.push(frame)
     this.#fill = 0
     this.#member = 0
-    this.#out = []
-    this.#outLength = 0
     this.#phase = Phase.FIXED
     return at + n
   }
@@ -350,8 +516,8 @@ export class GzipMemberDecoder implements AsyncFrameDecoder {
     this.#fill = 0
     this.#member = 0
     this.#fed = 0
-    this.#out = []
-    this.#outLength = 0
+    this.#storedLeft = 0
+    this.#output.clear()
     this.#phase = Phase.FIXED
   }
 }

@@ -84,4 +84,5 @@ export type {
   ProxyTlv,
 } from './proxy-protocol.ts'
 export { ProxyHeaderDecoder, encodeProxyHeader } from './proxy-protocol.ts'
+export { retainedBytes } from './retained.ts'
 export { toBuffer, toBytes, toText } from './to-buffer.ts'

@@ -1,4 +1,6 @@
+// Length-prefixed frames: the prefix layouts, LengthPrefixedDecoder and the encoders.
 import { Buffer } from 'node:buffer'
+import { ByteQueue } from './byte-queue.ts'
 import { DEFAULT_MAX_FRAME_BYTES } from './constants.ts'
 import { BadLengthError, FrameTooLargeError, TruncatedFrameError, UsageError } from './errors.ts'
 import type { ProtoError } from './errors.ts'
@@ -27,6 +29,8 @@ export interface LengthPrefixInit {
 
 const TWO_32 = 0x1_0000_0000
 const MAX_SAFE = Number.MAX_SAFE_INTEGER
+// A payload up to this size gets its own buffer with its first bytes, whatever they number.
+const SMALL_FRAME_BYTES = 4096
 
 type ReadPrefix = (buf: Buffer, offset: number) => number
 
@@ -91,8 +95,12 @@ export class LengthPrefixedDecoder implements FrameDecoder {
   #headerFill = 0
   // Payload length of the unfinished frame, or -1 while its prefix is incomplete.
   #frameLength = -1
-  #parts: Buffer[] = []
-  #partsLength = 0
+  // The payload received so far: in a queue, where small pieces are copied together, until it is
+  // half the declared length (or the payload is small); from then on in the payload's own
+  // buffer, so memory stays within twice the bytes received and the payload is copied once.
+  readonly #pending = new ByteQueue()
+  #frame: Buffer | undefined
+  #frameFill = 0
   #error: ProtoError | undefined
 
   constructor(init?: LengthPrefixInit) {
@@ -102,7 +110,7 @@ export class LengthPrefixedDecoder implements FrameDecoder {
   }
 
   get buffered(): number {
-    return this.#headerFill + this.#partsLength
+    return this.#headerFill + this.#payloadReceived()
   }
 
   get error(): ProtoError | undefined {
@@ -129,10 +137,7 @@ export class LengthPrefixedDecoder implements FrameDecoder {
       const end = start + size
       if (end > length) {
         this.#frameLength = size
-        if (start < length) {
-          this.#parts.push(buf.subarray(start))
-          this.#partsLength = length - start
-        }
+        if (start < length) this.#hold(buf.subarray(start))
         return frames
       }
       frames.push(copy ? Buffer.from(buf.subarray(start, end)) : buf.subarray(start, end))
@@ -150,7 +155,7 @@ export class LengthPrefixedDecoder implements FrameDecoder {
     if (this.#headerFill === 0 && this.#frameLength < 0) return []
     const prefixBytes = this.#layout.prefixBytes
     const framed = this.#frameLength >= 0
-    const received = framed ? prefixBytes + this.#partsLength : this.#headerFill
+    const received = framed ? prefixBytes + this.#payloadReceived() : this.#headerFill
     const expected = framed ? prefixBytes + this.#frameLength : undefined
     this.#reset()
     throw (this.#error = new TruncatedFrameError(received, expected))
@@ -179,28 +184,52 @@ export class LengthPrefixedDecoder implements FrameDecoder {
       this.#frameLength = size
       at = n
     }
-    const missing = this.#frameLength - this.#partsLength
+    const had = this.#payloadReceived()
+    const missing = this.#frameLength - had
     if (buf.length - at < missing) {
-      if (buf.length > at) {
-        this.#parts.push(buf.subarray(at))
-        this.#partsLength += buf.length - at
-      }
+      if (buf.length > at) this.#hold(at === 0 ? buf : buf.subarray(at))
       return -1
     }
     const end = at + missing
-    const parts = this.#parts
     let frame: Buffer
-    if (parts.length === 0) {
+    if (had === 0) {
       frame = this.#copy ? Buffer.from(buf.subarray(at, end)) : buf.subarray(at, end)
     } else {
-      parts.push(buf.subarray(at, end))
-      frame = Buffer.concat(parts, this.#frameLength)
+      frame = this.#frame ?? this.#ownBuffer()
+      frame.set(buf.subarray(at, end), had)
+      this.#frame = undefined
+      this.#frameFill = 0
     }
     frames.push(frame)
-    this.#parts = []
-    this.#partsLength = 0
     this.#frameLength = -1
     return end
+  }
+
+  #payloadReceived(): number {
+    return this.#frame === undefined ? this.#pending.length : this.#frameFill
+  }
+
+  /** Keeps a piece of the unfinished payload, never as a view that pins more than it holds. */
+  #hold(piece: Buffer): void {
+    let frame = this.#frame
+    if (frame === undefined) {
+      const received = this.#pending.length + piece.length
+      if (this.#frameLength > Math.max(2 * received, SMALL_FRAME_BYTES)) {
+        this.#pending.push(piece)
+        this.#pending.compact()
+        return
+      }
+      frame = this.#frame = this.#ownBuffer()
+    }
+    frame.set(piece, this.#frameFill)
+    this.#frameFill += piece.length
+  }
+
+  /** The payload's own buffer, holding what the queue held. */
+  #ownBuffer(): Buffer {
+    const frame = Buffer.allocUnsafe(this.#frameLength)
+    this.#frameFill = this.#pending.takeInto(frame)
+    return frame
   }
 
   /** Fails on the prefix `value`, whose length is negative or over the limit. */
@@ -218,8 +247,9 @@ export class LengthPrefixedDecoder implements FrameDecoder {
   #reset(): void {
     this.#headerFill = 0
     this.#frameLength = -1
-    this.#parts = []
-    this.#partsLength = 0
+    this.#pending.skip(this.#pending.length)
+    this.#frame = undefined
+    this.#frameFill = 0
   }
 }
 

@@ -1,4 +1,6 @@
+// Lines: LineDecoder, which splits input at LF, and encodeLine.
 import { Buffer } from 'node:buffer'
+import { ByteQueue } from './byte-queue.ts'
 import { DEFAULT_MAX_LINE_BYTES } from './constants.ts'
 import { FrameTooLargeError, InvalidFrameError, TruncatedFrameError, UsageError } from './errors.ts'
 import type { ProtoError } from './errors.ts'
@@ -36,8 +38,10 @@ export class LineDecoder implements FrameDecoder {
   readonly #trailing: 'error' | 'emit' | 'discard'
   readonly #copy: boolean
   // The unfinished line: pieces already searched for LF, so they are never scanned again.
-  #parts: Buffer[] = []
-  #buffered = 0
+  // Small pieces are copied together at once, so memory follows the bytes, not the chunks.
+  readonly #pending = new ByteQueue()
+  // The last pending byte, which may be the CR of a CRLF split across chunks.
+  #pendingLast = 0
   #error: ProtoError | undefined
 
   constructor(init?: LineDecoderInit) {
@@ -51,7 +55,7 @@ export class LineDecoder implements FrameDecoder {
   }
 
   get buffered(): number {
-    return this.#buffered
+    return this.#pending.length
   }
 
   get error(): ProtoError | undefined {
@@ -66,17 +70,15 @@ export class LineDecoder implements FrameDecoder {
     const length = buf.length
     const max = this.#maxLineBytes
     let start = 0
-    if (this.#buffered > 0) {
+    const buffered = this.#pending.length
+    if (buffered > 0) {
       const lf = buf.indexOf(LF)
       if (lf === -1) {
-        if (this.#buffered + length > max) return this.#fail([], this.#buffered + length)
-        if (length > 0) {
-          this.#parts.push(buf)
-          this.#buffered += length
-        }
+        if (buffered + length > max) return this.#fail([], buffered + length)
+        if (length > 0) this.#hold(buf)
         return []
       }
-      if (this.#buffered + lf > max) return this.#fail([], this.#buffered + lf)
+      if (buffered + lf > max) return this.#fail([], buffered + lf)
       frames = [this.#joinPending(buf, lf)]
       start = lf + 1
     }
@@ -94,50 +96,54 @@ export class LineDecoder implements FrameDecoder {
     }
     if (start < length) {
       if (length - start > max) return this.#fail(frames ?? [], length - start)
-      this.#parts.push(buf.subarray(start))
-      this.#buffered = length - start
+      this.#hold(start === 0 ? buf : buf.subarray(start))
     }
     return frames ?? []
   }
 
   end(): Buffer[] {
     if (this.#error !== undefined) throw this.#error
-    if (this.#buffered === 0) return []
-    const parts = this.#parts
-    const buffered = this.#buffered
-    this.#parts = []
-    this.#buffered = 0
+    const pending = this.#pending
+    const buffered = pending.length
+    if (buffered === 0) return []
     switch (this.#trailing) {
       case 'error':
+        pending.skip(buffered)
         throw (this.#error = new TruncatedFrameError(buffered))
       case 'discard':
+        pending.skip(buffered)
         return []
       case 'emit': {
-        const only = parts.length === 1 ? parts[0] : undefined
-        if (only !== undefined) return [this.#copy ? Buffer.from(only) : only]
-        return [Buffer.concat(parts, buffered)]
+        if (!this.#copy) return [pending.take(buffered)]
+        const line = Buffer.allocUnsafe(buffered)
+        pending.takeInto(line)
+        return [line]
       }
     }
   }
 
+  /** Keeps the tail of a chunk that holds no LF, copied at once if it is small. */
+  #hold(piece: Buffer): void {
+    this.#pending.push(piece)
+    this.#pending.compact()
+    this.#pendingLast = piece[piece.length - 1] ?? 0
+  }
+
   /** The pending pieces plus `buf[0, lf)` as one line: the one copy of a line split across chunks. */
   #joinPending(buf: Buffer, lf: number): Buffer {
-    const parts = this.#parts
-    let total = this.#buffered + lf
-    if (this.#stripCR && total > 0) {
-      const last = lf > 0 ? buf[lf - 1] : parts[parts.length - 1]?.at(-1)
-      if (last === CR) total -= 1
-    }
-    parts.push(buf.subarray(0, lf))
-    const line = Buffer.concat(parts, total)
-    this.#parts = []
-    this.#buffered = 0
+    const pending = this.#pending
+    let total = pending.length + lf
+    if (this.#stripCR && total > 0 && (lf > 0 ? buf[lf - 1] : this.#pendingLast) === CR) total -= 1
+    const line = Buffer.allocUnsafe(total)
+    const moved = pending.takeInto(line)
+    // A CR split from its LF is the one pending byte left over.
+    if (pending.length > 0) pending.skip(pending.length)
+    if (moved < total) line.set(buf.subarray(0, total - moved), moved)
     return line
   }
 
   #fail(frames: Buffer[], size: number): Buffer[] {
-    this.#parts = []
-    this.#buffered = 0
+    this.#pending.skip(this.#pending.length)
     this.#error = new FrameTooLargeError(size, this.#maxLineBytes)
     if (frames.length === 0) throw this.#error
     return frames

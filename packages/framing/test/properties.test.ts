@@ -2,6 +2,7 @@ import { Buffer } from 'node:buffer'
 import zlib from 'node:zlib'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { ByteQueue } from '../src/byte-queue.ts'
 import { ByteReader } from '../src/byte-reader.ts'
 import { isProtoError } from '../src/errors.ts'
 import { GzipMemberDecoder } from '../src/gzip.ts'
@@ -40,7 +41,162 @@ const prefixedInput = arb.lengthPrefixInit().chain((layout) =>
   }),
 )
 
+/**
+ * `bytes` as a chunk may come: in an ArrayBuffer of its own with `before` and `after` bytes of
+ * room around it, so that some chunks are worth keeping as they came and some are not.
+ */
+function placed(bytes: Uint8Array, before: number, after: number): Buffer {
+  const backing = Buffer.alloc(before + bytes.length + after, 0xee)
+  backing.set(bytes, before)
+  return backing.subarray(before, before + bytes.length)
+}
+
+/** Cuts of `length` bytes into chunks of a few bytes and of several KiB, each placed with room around it. */
+const placedCuts = (length: number) =>
+  fc.array(
+    fc.record({
+      size: fc.oneof(fc.integer({ min: 0, max: 8 }), fc.integer({ min: 3000, max: 9000 })),
+      before: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 12_000 })),
+      after: fc.integer({ min: 0, max: 16 }),
+    }),
+    { maxLength: Math.ceil(length / 1000) + 8 },
+  )
+
+function placedChunks(input: Buffer, cuts: readonly { size: number; before: number; after: number }[]): Buffer[] {
+  const chunks: Buffer[] = []
+  let at = 0
+  for (const { size, before, after } of cuts) {
+    if (at >= input.length) break
+    chunks.push(placed(input.subarray(at, at + size), before, after))
+    at += size
+  }
+  if (at < input.length) chunks.push(placed(input.subarray(at), 0, 0))
+  return chunks
+}
+
 describe('properties', () => {
+  it('ByteQueue: any chunks, placed anyhow, read back in order whatever the reads', () => {
+    const push = fc.record({
+      op: fc.constant('push' as const),
+      size: fc.oneof(fc.integer({ min: 0, max: 12 }), fc.integer({ min: 3000, max: 9000 })),
+      before: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 12_000 })),
+      after: fc.integer({ min: 0, max: 16 }),
+    })
+    const read = fc.record({
+      op: fc.constantFrom('take' as const, 'takeUpTo' as const, 'takeInto' as const, 'skip' as const),
+      n: fc.oneof(fc.integer({ min: 0, max: 16 }), fc.integer({ min: 0, max: 20_000 })),
+    })
+    const small = fc.record({ op: fc.constantFrom('u8' as const, 'u16' as const, 'u32' as const, 'compact' as const) })
+    fc.assert(
+      fc.property(fc.array(fc.oneof({ weight: 3, arbitrary: push }, read, small), { maxLength: 60 }), (ops) => {
+        const q = new ByteQueue()
+        // What went in, and how much of it has been read.
+        const model: number[] = []
+        let at = 0
+        let next = 0
+        const expectNext = (bytes: Uint8Array): void => {
+          expect(Buffer.from(bytes).equals(Buffer.from(model.slice(at, at + bytes.length)))).toBe(true)
+          at += bytes.length
+        }
+        for (const o of ops) {
+          const left = model.length - at
+          switch (o.op) {
+            case 'push': {
+              const bytes = Buffer.alloc(o.size)
+              for (let i = 0; i < o.size; i++) {
+                bytes[i] = next
+                model.push(next)
+                next = (next * 7 + 13) & 0xff
+              }
+              q.push(placed(bytes, o.before, o.after))
+              break
+            }
+            case 'take':
+              if (o.n > left) expect(() => q.take(o.n)).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
+              else expectNext(q.take(o.n))
+              break
+            case 'takeUpTo': {
+              const piece = q.takeUpTo(o.n)
+              expect(piece.length).toBeLessThanOrEqual(o.n)
+              if (o.n > 0 && left > 0) expect(piece.length).toBeGreaterThan(0)
+              expectNext(piece)
+              break
+            }
+            case 'takeInto': {
+              const target = Buffer.alloc(o.n)
+              const moved = q.takeInto(target)
+              expect(moved).toBe(Math.min(o.n, left))
+              expectNext(target.subarray(0, moved))
+              break
+            }
+            case 'skip':
+              if (o.n > left) expect(() => q.skip(o.n)).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
+              else {
+                q.skip(o.n)
+                at += o.n
+              }
+              break
+            case 'u8':
+              if (left >= 1) expectNext(Buffer.from([q.u8()]))
+              break
+            case 'u16':
+              if (left >= 2) {
+                const bytes = Buffer.alloc(2)
+                bytes.writeUInt16BE(q.u16())
+                expectNext(bytes)
+              }
+              break
+            case 'u32':
+              if (left >= 4) {
+                const bytes = Buffer.alloc(4)
+                bytes.writeUInt32BE(q.u32())
+                expectNext(bytes)
+              }
+              break
+            case 'compact':
+              q.compact()
+              break
+          }
+          expect(q.length).toBe(model.length - at)
+        }
+        expectNext(q.take(q.length))
+      }),
+      { numRuns },
+    )
+  })
+
+  it('LineDecoder and LengthPrefixedDecoder: long frames in chunks of any size and placement decode the same', () => {
+    const longLines = fc.array(fc.oneof(arb.line(20), arb.line(12_000)), { minLength: 1, maxLength: 4 })
+    fc.assert(
+      fc.property(
+        longLines.chain((lines) => {
+          const wire = Buffer.concat(lines.flatMap((l) => [l, Buffer.from('\n')]))
+          return fc.tuple(fc.constant(lines), fc.constant(wire), placedCuts(wire.length), fc.boolean())
+        }),
+        ([lines, wire, cuts, copy]) => {
+          const out = run(new LineDecoder({ maxLineBytes: 12_000, copy }), placedChunks(wire, cuts))
+          expect(out.code).toBeUndefined()
+          expect(hexes(out.frames)).toEqual(hexes(lines))
+        },
+      ),
+      { numRuns: Math.max(1, Math.ceil(numRuns / 4)) },
+    )
+    fc.assert(
+      fc.property(
+        fc.array(arb.bytes(12_000), { minLength: 1, maxLength: 4 }).chain((payloads) => {
+          const wire = Buffer.concat(payloads.map((p) => encodeLengthPrefixed(p)))
+          return fc.tuple(fc.constant(payloads), fc.constant(wire), placedCuts(wire.length), fc.boolean())
+        }),
+        ([payloads, wire, cuts, copy]) => {
+          const out = run(new LengthPrefixedDecoder({ copy }), placedChunks(wire, cuts))
+          expect(out.code).toBeUndefined()
+          expect(hexes(out.frames)).toEqual(hexes(payloads))
+        },
+      ),
+      { numRuns: Math.max(1, Math.ceil(numRuns / 4)) },
+    )
+  })
+
   it('LineDecoder: any chunking gives the same lines, then the same error, within the limit', () => {
     fc.assert(
       fc.property(lineInput, lineInit, (input, init) => {

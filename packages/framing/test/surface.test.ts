@@ -77,6 +77,7 @@ describe('the public surface', () => {
         'encodeProxyHeader',
         'escapeControl',
         'readProxyHeader',
+        'retainedBytes',
       ].sort(),
     )
   })

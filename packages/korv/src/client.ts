@@ -7,7 +7,7 @@ import ssh2 from 'ssh2'
 import type { ClientChannel } from 'ssh2'
 import { checkLimit, UsageError } from '@proto/framing'
 import type { CallOptions, GzipMemberDecoder } from '@proto/framing'
-import { createMessageDecoder, encodeMessage, isVerb, parseResponse } from './codec.ts'
+import { createMessageDecoder, encodeChecked, isVerb, parseResponse } from './codec.ts'
 import {
   DEFAULT_CALL_TIMEOUT,
   DEFAULT_HANDSHAKE_TIMEOUT,
@@ -18,7 +18,9 @@ import {
   DEFAULT_PORT,
   DEFAULT_USERNAME,
 } from './constants.ts'
-import type { KorvLimits, KorvVerb } from './constants.ts'
+import type { KorvCompressionOptions, KorvLimits, KorvVerb } from './constants.ts'
+import { checkCompression } from './deflate.ts'
+import type { Compression } from './deflate.ts'
 import {
   ErrorCode,
   fromFramingError,
@@ -65,6 +67,8 @@ export interface KorvClientOptions
   hostKeyFingerprint?: string | string[]
   /** Skips host key verification. Only alone: with `knownHosts` or a fingerprint it is `ERR_PROTO_USAGE`. @default false */
   insecureAcceptAnyHostKey?: boolean
+  /** How the requests sent are compressed. @default { level: 1, threshold: 4096 } */
+  compression?: KorvCompressionOptions
 }
 
 export interface KorvReply {
@@ -103,6 +107,7 @@ interface Settings {
   maxJsonBytes: number
   maxInFlight: number
   timeout: number
+  compression: Compression
 }
 
 let lastId = 0
@@ -211,7 +216,7 @@ class Client extends EventEmitter<KorvClientEvents> implements KorvClient {
       throw new KorvTooManyInFlightError(`over maxInFlight ${this.#settings.maxInFlight}`)
     }
     const id = nextId()
-    const bytes = encodeMessage({ id, verb, resource, body: body ?? null }, this.#settings)
+    const bytes = encodeChecked({ id, verb, resource, body: body ?? null }, this.#settings)
     return new Promise<KorvReply>((resolve, reject) => {
       const finish = (): void => {
         clearTimeout(timer)
@@ -324,6 +329,7 @@ function settingsOf(options: KorvClientOptions): Settings & { handshakeTimeout: 
     maxInFlight: checkLimit('maxInFlight', options.maxInFlight, DEFAULT_MAX_IN_FLIGHT),
     handshakeTimeout: checkLimit('handshakeTimeout', options.handshakeTimeout, DEFAULT_HANDSHAKE_TIMEOUT),
     timeout: checkLimit('timeout', options.timeout, DEFAULT_CALL_TIMEOUT),
+    compression: checkCompression(options.compression),
   }
 }
 

@@ -1,15 +1,11 @@
+// korv's messages: JSON as the original writes it, gzip members, and the checks of requests and replies.
 import { Buffer, isAscii } from 'node:buffer'
-import { crc32, createDeflateRaw } from 'node:zlib'
 import { checkLimit, GzipMemberDecoder } from '@proto/framing'
 import { DEFAULT_MAX_JSON_BYTES, DEFAULT_MAX_MESSAGE_BYTES, VERBS } from './constants.ts'
-import type { KorvLimits, KorvVerb } from './constants.ts'
-import { createRawDeflate } from './deflate.ts'
-import type { RawDeflate } from './deflate.ts'
-import {
-  KorvBadMessageError,
-  KorvMessageTooLargeError,
-  KorvUnserializableError,
-} from './errors.ts'
+import type { KorvCompressionOptions, KorvLimits, KorvVerb } from './constants.ts'
+import { checkCompression, gzipMember } from './deflate.ts'
+import type { MessageEncoding } from './deflate.ts'
+import { KorvBadMessageError, KorvUnserializableError } from './errors.ts'
 import type { KorvRejection } from './errors.ts'
 
 /** A request as a handler sees it: the checked fields and the whole object. */
@@ -28,16 +24,10 @@ export interface KorvResponse {
   readonly body: unknown
 }
 
-// As `zlib.gzipSync` writes it on Linux: no mtime, no flags, OS 3 (Unix).
-const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03])
-const GZIP_TRAILER_BYTES = 8
 // Python's json.dumps (ensure_ascii) escapes every UTF-16 unit outside ' '..'~'; JSON.stringify
 // has already escaped those below ' ' and the lone surrogates, which leaves 0x7F and up.
 const NON_ASCII = /[\u007f-\uffff]/g
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
-// One deflate stream for the process, made on first use: encoding is synchronous, so messages
-// never interleave on it.
-let deflateRaw: RawDeflate | undefined
 
 function escapeUnit(unit: string): string {
   return `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`
@@ -64,31 +54,20 @@ export function encodeJson(value: unknown): string {
 
 /**
  * One gzip member holding `message` as JSON: the bytes of one `channel.write()`. Throws
- * `ERR_KORV_MESSAGE_TOO_LARGE` past `maxMessageBytes`, before anything is written.
+ * `ERR_KORV_MESSAGE_TOO_LARGE` past `maxMessageBytes`, before anything is written, and
+ * `ERR_PROTO_USAGE` for a bad limit or `compression`.
  */
-export function encodeMessage(message: object, limits?: Partial<KorvLimits>): Uint8Array {
-  const maxMessageBytes = checkLimit('maxMessageBytes', limits?.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES)
-  const text = encodeJson(message)
-  // encodeJson writes ASCII only, whose Latin-1 bytes are its UTF-8 bytes; Latin-1 is a plain copy.
-  const json = Buffer.allocUnsafe(text.length)
-  json.write(text, 'latin1')
-  deflateRaw ??= createRawDeflate(createDeflateRaw())
-  const deflated = deflateRaw(json)
-  let deflatedLength = 0
-  for (const piece of deflated) deflatedLength += piece.length
-  const size = GZIP_HEADER.length + deflatedLength + GZIP_TRAILER_BYTES
-  if (size > maxMessageBytes) {
-    throw new KorvMessageTooLargeError(`message of ${size} gzip bytes is over maxMessageBytes ${maxMessageBytes}`, {
-      size,
-      limit: maxMessageBytes,
-    })
-  }
-  const out = Buffer.allocUnsafe(size)
-  let at = GZIP_HEADER.copy(out, 0)
-  for (const piece of deflated) at += piece.copy(out, at)
-  out.writeUInt32LE(crc32(json), size - 8)
-  out.writeUInt32LE(json.length % 2 ** 32, size - 4)
-  return out
+export function encodeMessage(message: object, limits?: Partial<KorvLimits>, compression?: KorvCompressionOptions): Uint8Array {
+  return encodeChecked(message, {
+    maxMessageBytes: checkLimit('maxMessageBytes', limits?.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES),
+    compression: checkCompression(compression),
+  })
+}
+
+/** `encodeMessage` with settings checked beforehand, as a client or server holds them. */
+export function encodeChecked(message: object, encoding: MessageEncoding): Buffer {
+  // gzipMember takes ASCII text, and encodeJson writes nothing else.
+  return gzipMember(encodeJson(message), encoding)
 }
 
 /** A decoder for the messages of one channel direction (framing's gzip member decoder, korv limits). */

@@ -21,6 +21,25 @@ export const DEFAULT_HANDSHAKE_TIMEOUT = 30_000
 export const DEFAULT_IDLE_TIMEOUT = 600_000
 /** Each client call's default `timeout`. */
 export const DEFAULT_CALL_TIMEOUT = 30_000
+/** The zlib level of messages that are deflated. */
+export const DEFAULT_COMPRESSION_LEVEL = 1
+/** Bytes of JSON from which a message is deflated; shorter ones go in stored blocks. */
+export const DEFAULT_COMPRESSION_THRESHOLD = 4096
+
+/**
+ * How messages are compressed. Any valid deflate stream is korv (spec §1.2): each message is
+ * either stored (the JSON as it is, in stored deflate blocks) or deflated by zlib.
+ */
+export interface KorvCompressionOptions {
+  /**
+   * The zlib level, 1 (fastest) to 9 (smallest), of messages of `threshold` bytes of JSON or
+   * more. 0 stores every message; one that would not fit `maxMessageBytes` stored is deflated at
+   * level 1. @default 1
+   */
+  level?: number | undefined
+  /** Bytes of JSON below which a message is stored, not deflated. @default 4096 */
+  threshold?: number | undefined
+}
 
 /** Every size, count and time limit of a korv server; a client takes the first three and `handshakeTimeout`. */
 export interface KorvLimits {

@@ -1,138 +1,104 @@
+// The gzip member of one message: stored deflate blocks written by hand, or zlib's deflate at a level.
 import { Buffer } from 'node:buffer'
-import { constants, deflateRawSync } from 'node:zlib'
+import { crc32, deflateRawSync } from 'node:zlib'
+import { UsageError } from '@proto/framing'
+import { DEFAULT_COMPRESSION_LEVEL, DEFAULT_COMPRESSION_THRESHOLD } from './constants.ts'
+import type { KorvCompressionOptions } from './constants.ts'
+import { KorvMessageTooLargeError } from './errors.ts'
+
+/** `KorvCompressionOptions` with its defaults applied, checked. */
+export interface Compression {
+  readonly level: number
+  readonly threshold: number
+}
+
+/** What writing a member needs, checked once per client or server rather than per message. */
+export interface MessageEncoding {
+  readonly maxMessageBytes: number
+  readonly compression: Compression
+}
+
+// As `zlib.gzipSync` writes it on Linux: no mtime, no flags, no XFL, OS 3 (Unix).
+const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03])
+const TRAILER = 8
+// A stored block (RFC 1951 §3.2.4): one byte with BFINAL and BTYPE 00, LEN and NLEN (u16 LE),
+// then at most 65 535 bytes.
+const STORED_HEADER = 5
+const STORED_MAX = 65_535
 
 /**
- * `zlib.deflateRawSync(input)`, byte for byte, as pieces of output. The last piece may be a view
- * of a buffer that the next call overwrites: copy it out before deflating again.
+ * Checks `options` and applies the defaults.
+ * @throws {UsageError} when `level` is not an integer from 0 to 9 or `threshold` not one from 0
  */
-export type RawDeflate = (input: Uint8Array) => Buffer[]
-
-// The synchronous entry point of a node:zlib stream's native handle. Node has no public way to
-// deflate synchronously on a stream that outlives one call, so this is internal, checked before
-// use and given up at the first surprise (see createRawDeflate).
-interface NativeDeflateHandle {
-  writeSync(
-    flush: number,
-    input: Uint8Array,
-    inputOffset: number,
-    inputLength: number,
-    output: Uint8Array,
-    outputOffset: number,
-    outputLength: number,
-  ): void
+export function checkCompression(options?: KorvCompressionOptions): Compression {
+  const level = options?.level ?? DEFAULT_COMPRESSION_LEVEL
+  if (!Number.isInteger(level) || level < 0 || level > 9) {
+    throw new UsageError(`compression.level must be an integer from 0 to 9, got ${String(level)}`)
+  }
+  const threshold = options?.threshold ?? DEFAULT_COMPRESSION_THRESHOLD
+  if (!Number.isSafeInteger(threshold) || threshold < 0) {
+    throw new UsageError(`compression.threshold must be an integer from 0 to 2^53 - 1, got ${String(threshold)}`)
+  }
+  return { level, threshold }
 }
 
-interface DeflateEngine {
-  readonly _handle: NativeDeflateHandle
-  // [output bytes left, input bytes left] after each writeSync.
-  readonly _writeState: Uint32Array
-  readonly destroyed: boolean
-  reset(): void
-  on(event: 'error', listener: (err: Error) => void): unknown
-}
-
-function isDeflateEngine(engine: unknown): engine is DeflateEngine {
-  if (typeof engine !== 'object' || engine === null) return false
-  const { _handle: handle, _writeState: state, reset, on } = engine as Partial<Record<keyof DeflateEngine, unknown>>
-  return (
-    typeof handle === 'object' && handle !== null && typeof (handle as Partial<NativeDeflateHandle>).writeSync === 'function' &&
-    state instanceof Uint32Array && state.length >= 2 &&
-    typeof reset === 'function' && typeof on === 'function'
-  )
-}
-
-const OUTPUT_CHUNK_BYTES = 64 * 1024
-// The sliding window of a default raw deflate stream (windowBits 15): two 32 KiB halves. A stream
-// never writes input bytes anywhere else.
-const WINDOW_BYTES = 2 * 32 * 1024
-
-/**
- * One deflate stream kept across messages. Creating and freeing a zlib context costs far more
- * than compressing a small message (a stream object, and a few hundred KiB allocated and zeroed
- * each time). `deflateReset` alone is not enough for identical output: it leaves the last input
- * in the window, and zlib's hashing reads bytes just past the end of the current input, which a
- * fresh context holds as zeros. So before an input shorter than what the window may still hold,
- * the window is overwritten with zeros and the stream reset again; a longer input overwrites it
- * all by itself before zlib reads any of it.
- */
-class ReusedDeflater {
-  readonly #engine: DeflateEngine
-  readonly #handle: NativeDeflateHandle
-  readonly #state: Uint32Array
-  #output = Buffer.allocUnsafe(OUTPUT_CHUNK_BYTES)
-  readonly #zeros = Buffer.alloc(WINDOW_BYTES)
-  // Where output of the zeros goes, if any: only their effect on the window counts.
-  readonly #discard = Buffer.allocUnsafe(1024)
-  // The window bytes from here on are zeros, as in a fresh context.
-  #dirty = 0
-
-  constructor(engine: DeflateEngine) {
-    this.#engine = engine
-    this.#handle = engine._handle
-    this.#state = engine._writeState
-    // A native zlib error destroys the stream and emits 'error' on the next tick; deflate() sees
-    // the stream destroyed and reports the failure itself.
-    engine.on('error', () => {})
-  }
-
-  /** The deflated pieces, or undefined once the stream failed (it is then unusable). */
-  deflate(input: Uint8Array): Buffer[] | undefined {
-    if (input.length < this.#dirty && !this.#overwriteWindow(this.#dirty)) return undefined
-    const pieces = this.#finish(input)
-    this.#dirty = Math.min(input.length, WINDOW_BYTES)
-    return pieces
-  }
-
-  /** Deflates `input` to the end of a raw stream and resets the stream; undefined if it failed. */
-  #finish(input: Uint8Array): Buffer[] | undefined {
-    const pieces: Buffer[] = []
-    let inputOffset = 0
-    for (;;) {
-      const output = this.#output
-      const inputLeft = input.length - inputOffset
-      this.#handle.writeSync(constants.Z_FINISH, input, inputOffset, inputLeft, output, 0, output.length)
-      if (this.#engine.destroyed) return undefined
-      inputOffset += inputLeft - (this.#state[1] ?? 0)
-      const outputLeft = this.#state[0] ?? 0
-      if (outputLeft > 0) {
-        pieces.push(output.subarray(0, output.length - outputLeft))
-        break
-      }
-      // The chunk is full and the stream goes on: the chunk becomes a piece of its own.
-      pieces.push(output)
-      this.#output = Buffer.allocUnsafe(OUTPUT_CHUNK_BYTES)
-    }
-    this.#engine.reset()
-    return pieces
-  }
-
-  /**
-   * Writes `length` zeros into the window and resets the stream; false if it failed. Without a
-   * flush, zlib copies input into the window and stops short of building a block.
-   */
-  #overwriteWindow(length: number): boolean {
-    let inputOffset = 0
-    while (inputOffset < length) {
-      const inputLeft = length - inputOffset
-      this.#handle.writeSync(constants.Z_NO_FLUSH, this.#zeros, inputOffset, inputLeft, this.#discard, 0, this.#discard.length)
-      if (this.#engine.destroyed) return false
-      inputOffset += inputLeft - (this.#state[1] ?? 0)
-    }
-    this.#engine.reset()
-    return true
-  }
+/** Bytes of the member that holds `length` bytes in stored blocks. */
+function storedSize(length: number): number {
+  return GZIP_HEADER.length + STORED_HEADER * Math.max(1, Math.ceil(length / STORED_MAX)) + length + TRAILER
 }
 
 /**
- * A `RawDeflate` on `engine` (a `zlib.createDeflateRaw()` with default options). When the engine
- * lacks the internals it needs, or fails, it falls back to `zlib.deflateRawSync` for good.
+ * The member of an ASCII JSON `text`. Below the threshold, or at level 0, it is stored: a copy
+ * and a CRC-32 cost far less than a zlib context, which a small message would not repay. A
+ * message that does not fit `maxMessageBytes` stored is deflated.
+ * @throws {KorvMessageTooLargeError} when it does not fit deflated either
  */
-export function createRawDeflate(engine: unknown): RawDeflate {
-  let reused = isDeflateEngine(engine) ? new ReusedDeflater(engine) : undefined
-  return (input) => {
-    const pieces = reused?.deflate(input)
-    if (pieces !== undefined) return pieces
-    reused = undefined
-    return [deflateRawSync(input)]
+export function gzipMember(text: string, encoding: MessageEncoding): Buffer {
+  const { maxMessageBytes, compression } = encoding
+  const stored = storedSize(text.length)
+  if ((compression.level === 0 || text.length < compression.threshold) && stored <= maxMessageBytes) return storedMember(text, stored)
+  const json = Buffer.from(text, 'latin1')
+  // Level 0 chose stored blocks; a text that does not fit them is deflated at the default level.
+  const deflated = deflateRawSync(json, { level: compression.level === 0 ? DEFAULT_COMPRESSION_LEVEL : compression.level })
+  const size = GZIP_HEADER.length + deflated.length + TRAILER
+  if (size > maxMessageBytes) {
+    throw new KorvMessageTooLargeError(`message of ${size} gzip bytes is over maxMessageBytes ${maxMessageBytes}`, {
+      size,
+      limit: maxMessageBytes,
+    })
   }
+  const out = Buffer.allocUnsafe(size)
+  GZIP_HEADER.copy(out, 0)
+  deflated.copy(out, GZIP_HEADER.length)
+  writeTrailer(out, crc32(json), json.length)
+  return out
+}
+
+/** `text` (ASCII, so its Latin-1 bytes are its UTF-8 bytes) in stored blocks, written in place. */
+function storedMember(text: string, size: number): Buffer {
+  const out = Buffer.allocUnsafe(size)
+  GZIP_HEADER.copy(out, 0)
+  let at = GZIP_HEADER.length
+  let from = 0
+  let crc = 0
+  do {
+    const length = Math.min(STORED_MAX, text.length - from)
+    const last = from + length === text.length
+    out[at] = last ? 1 : 0
+    out.writeUInt16LE(length, at + 1)
+    out.writeUInt16LE(length ^ 0xffff, at + 3)
+    at += STORED_HEADER
+    out.write(length === text.length ? text : text.slice(from, from + length), at, 'latin1')
+    crc = crc32(out.subarray(at, at + length), crc)
+    at += length
+    from += length
+  } while (from < text.length)
+  writeTrailer(out, crc, text.length)
+  return out
+}
+
+function writeTrailer(out: Buffer, crc: number, length: number): void {
+  out.writeUInt32LE(crc, out.length - TRAILER)
+  // ISIZE is the length modulo 2^32.
+  out.writeUInt32LE(length % 0x1_0000_0000, out.length - 4)
 }

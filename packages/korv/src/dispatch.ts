@@ -1,9 +1,10 @@
 import { once } from 'node:events'
 import type { ServerChannel } from 'ssh2'
 import type { GzipMemberDecoder } from '@proto/framing'
-import { createMessageDecoder, encodeMessage, parseRequest } from './codec.ts'
+import { createMessageDecoder, encodeChecked, parseRequest } from './codec.ts'
 import type { KorvRequest } from './codec.ts'
 import type { KorvLimits, KorvVerb } from './constants.ts'
+import type { MessageEncoding } from './deflate.ts'
 import { ErrorCode, fromFramingError, KorvClosedError } from './errors.ts'
 import type { KorvBadMessageError, KorvError, KorvRejection } from './errors.ts'
 import { checkResult } from './handler.ts'
@@ -13,6 +14,7 @@ import type { KorvContext, KorvHandler, PeerInfo } from './handler.ts'
 /** What a channel needs from its SSH connection and server. */
 export interface DispatchHost {
   readonly limits: KorvLimits
+  readonly encoding: MessageEncoding
   readonly exposeErrors: boolean
   readonly closing: boolean
   readonly peer: PeerInfo
@@ -176,7 +178,7 @@ export class ChannelDispatcher {
     let reply: Uint8Array
     try {
       const { code, body } = checkResult(await handler(ctx))
-      reply = encodeMessage({ id: now(), request_id: ctx.id, code, body }, this.#host.limits)
+      reply = encodeChecked({ id: now(), request_id: ctx.id, code, body }, this.#host.encoding)
     } catch (err) {
       this.#host.handlerError(err, ctx)
       this.#sendFailure(ctx.id, err)
@@ -194,12 +196,12 @@ export class ChannelDispatcher {
   #send(reply: KorvRejection | { request_id: unknown; code: number; body: unknown }): void {
     let bytes: Uint8Array
     try {
-      bytes = encodeMessage({ id: now(), request_id: reply.request_id, code: reply.code, body: reply.body }, this.#host.limits)
+      bytes = encodeChecked({ id: now(), request_id: reply.request_id, code: reply.code, body: reply.body }, this.#host.encoding)
     } catch {
       // An echoed id or an error message too large to send: answer without them.
-      bytes = encodeMessage(
+      bytes = encodeChecked(
         { id: now(), request_id: 0, code: reply.code, body: { message: 'Reply too large' } },
-        this.#host.limits,
+        this.#host.encoding,
       )
     }
     this.#write(bytes)

@@ -8,6 +8,8 @@ export { encodeJson, encodeMessage, parseRequest } from './codec.ts'
 export type { KorvRequest } from './codec.ts'
 export {
   DEFAULT_CALL_TIMEOUT,
+  DEFAULT_COMPRESSION_LEVEL,
+  DEFAULT_COMPRESSION_THRESHOLD,
   DEFAULT_HANDSHAKE_TIMEOUT,
   DEFAULT_IDLE_TIMEOUT,
   DEFAULT_LIMITS,
@@ -20,7 +22,7 @@ export {
   DEFAULT_PORT,
   VERBS,
 } from './constants.ts'
-export type { KorvLimits, KorvVerb } from './constants.ts'
+export type { KorvCompressionOptions, KorvLimits, KorvVerb } from './constants.ts'
 export {
   ErrorCode,
   KorvAuthFailedError,

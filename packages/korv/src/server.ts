@@ -7,7 +7,8 @@ import { checkLimit, UsageError } from '@proto/framing'
 import { parseAuthorizedKeys } from './authorized-keys.ts'
 import { isVerb } from './codec.ts'
 import { DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_PORT, VERBS } from './constants.ts'
-import type { KorvLimits, KorvVerb } from './constants.ts'
+import type { KorvCompressionOptions, KorvLimits, KorvVerb } from './constants.ts'
+import { checkCompression } from './deflate.ts'
 import { KorvConnectError, KorvTooManyConnectionsError, KorvUnknownVerbError } from './errors.ts'
 import type { KorvError } from './errors.ts'
 import type { KorvContext, KorvHandler, PeerInfo } from './handler.ts'
@@ -28,6 +29,8 @@ export interface KorvServerOptions {
   limits?: Partial<KorvLimits>
   /** Send a failing handler's stack to the client as `traceback`. @default false */
   exposeErrors?: boolean
+  /** How the replies sent are compressed. @default { level: 1, threshold: 4096 } */
+  compression?: KorvCompressionOptions
 }
 
 export interface KorvServerEvents {
@@ -72,6 +75,7 @@ export class KorvServer extends EventEmitter<KorvServerEvents> {
     this.#limits = checkLimits(options.limits)
     this.#host = {
       limits: this.#limits,
+      encoding: { maxMessageBytes: this.#limits.maxMessageBytes, compression: checkCompression(options.compression) },
       exposeErrors: options.exposeErrors ?? false,
       closing: false,
       authorizedKeys: [],

@@ -3,6 +3,7 @@ import type { AcceptConnection, AuthContext, Connection, RejectConnection, Serve
 import { admits, permitsOpen } from './authorized-keys.ts'
 import type { AuthorizedKey } from './authorized-keys.ts'
 import type { KorvLimits, KorvVerb } from './constants.ts'
+import type { MessageEncoding } from './deflate.ts'
 import { ChannelDispatcher } from './dispatch.ts'
 import type { DispatchHost } from './dispatch.ts'
 import {
@@ -20,6 +21,7 @@ import { TickCork } from './tick-cork.ts'
 /** What a connection needs from its server. */
 export interface SessionHost {
   readonly limits: KorvLimits
+  readonly encoding: MessageEncoding
   readonly exposeErrors: boolean
   readonly closing: boolean
   readonly authorizedKeys: readonly AuthorizedKey[]
@@ -63,6 +65,9 @@ export class ServerSession implements DispatchHost {
 
   get limits(): KorvLimits {
     return this.#server.limits
+  }
+  get encoding(): MessageEncoding {
+    return this.#server.encoding
   }
   get exposeErrors(): boolean {
     return this.#server.exposeErrors

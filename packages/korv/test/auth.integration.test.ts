@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { connect } from '../src/client.ts'
 import type { KorvClientOptions } from '../src/client.ts'
 import { DEFAULT_LIMITS } from '../src/constants.ts'
+import { checkCompression } from '../src/deflate.ts'
 import { ErrorCode } from '../src/errors.ts'
 import type { KorvError } from '../src/errors.ts'
 import { parseAuthorizedKeys } from '../src/authorized-keys.ts'
@@ -283,6 +284,7 @@ describe('rsa-sha2 query answer (mscdex/ssh2#1380)', () => {
   function session(authorizedKeys: string): { conn: EventEmitter; session: ServerSession } {
     const host: SessionHost = {
       limits: DEFAULT_LIMITS,
+      encoding: { maxMessageBytes: DEFAULT_LIMITS.maxMessageBytes, compression: checkCompression() },
       exposeErrors: false,
       closing: false,
       authorizedKeys: parseAuthorizedKeys(authorizedKeys, () => {}),

@@ -7,6 +7,8 @@ import { ErrorCode } from '../src/errors.ts'
 import { pythonGzip } from './helpers.ts'
 
 const numRuns = Number(process.env.FC_NUM_RUNS ?? 200)
+// Any level, and thresholds on both sides of the message sizes drawn here.
+const compression = fc.record({ level: fc.integer({ min: 0, max: 9 }), threshold: fc.oneof(fc.nat(300), fc.nat()) })
 
 describe('codec properties', () => {
   it('encodeJson is ASCII, parses back to the value and re-encodes to itself', () => {
@@ -21,25 +23,26 @@ describe('codec properties', () => {
     )
   })
 
-  it('decoding an encoded message gives its JSON back', async () => {
+  it('decoding an encoded message gives its JSON back, at any level and threshold', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.dictionary(fc.string(), fc.jsonValue(), { maxKeys: 5 }), async (message) => {
-        const frames = await createMessageDecoder().push(encodeMessage(message))
+      fc.asyncProperty(fc.dictionary(fc.string(), fc.jsonValue(), { maxKeys: 5 }), compression, async (message, options) => {
+        const frames = await createMessageDecoder().push(encodeMessage(message, undefined, options))
         expect(frames.map((f) => JSON.parse(f.toString('utf8')) as unknown)).toEqual([JSON.parse(encodeJson(message))])
       }),
       { numRuns },
     )
   })
 
-  it('any chunking of coalesced members decodes to the same messages', async () => {
+  it('any chunking of coalesced members, ours at any level and threshold or Python-style, decodes to the same messages', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.tuple(fc.jsonValue({ maxDepth: 2 }), fc.boolean()), { minLength: 1, maxLength: 4 }),
+        fc.array(fc.tuple(fc.jsonValue({ maxDepth: 2 }), fc.option(compression)), { minLength: 1, maxLength: 4 }),
         fc.integer(),
         async (messages, seed) => {
           const texts = messages.map(([value]) => encodeJson({ value }))
+          // No options: the member as Python's gzip.compress writes it.
           const wire = Buffer.concat(
-            messages.map(([value, python], i) => (python ? pythonGzip(texts[i] ?? '') : encodeMessage({ value }))),
+            messages.map(([value, options], i) => (options === null ? pythonGzip(texts[i] ?? '') : encodeMessage({ value }, undefined, options))),
           )
           for (const chunks of randomChunkings(wire, seed, 4)) {
             const decoder = createMessageDecoder()

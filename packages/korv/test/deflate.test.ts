@@ -1,186 +1,174 @@
 import { Buffer } from 'node:buffer'
-import { crc32, createDeflateRaw, deflateRawSync } from 'node:zlib'
+import { crc32, deflateRawSync, gunzipSync } from 'node:zlib'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { encodeJson, encodeMessage } from '../src/codec.ts'
-import { createRawDeflate } from '../src/deflate.ts'
+import { DEFAULT_COMPRESSION_LEVEL, DEFAULT_COMPRESSION_THRESHOLD, DEFAULT_MAX_MESSAGE_BYTES } from '../src/constants.ts'
+import { checkCompression } from '../src/deflate.ts'
+import { ErrorCode } from '../src/errors.ts'
 import { noise, textVectors } from './helpers.ts'
 
 const numRuns = Number(process.env.FC_NUM_RUNS ?? 200)
+// zlib's default, at which the spec's original encoding, `deflateRawSync(text)`, was made.
+const ZLIB_DEFAULT_LEVEL = 6
+const HEADER = Buffer.from('1f8b0800000000000003', 'hex')
+const big = { maxMessageBytes: 64 * 1024 * 1024 }
 
-const joined = (pieces: Buffer[]): Buffer => Buffer.concat(pieces)
+function trailer(json: Buffer): Buffer {
+  const out = Buffer.alloc(8)
+  out.writeUInt32LE(crc32(json), 0)
+  out.writeUInt32LE(json.length, 4)
+  return out
+}
 
-// The spec's encoding (§1.2), written out: the fixed header, deflateRawSync, CRC-32 and ISIZE.
-function specMember(text: string): Buffer {
+/** The member the spec's first encoding wrote: the fixed header, `deflateRawSync` at `level`, CRC-32 and ISIZE. */
+function deflatedMember(text: string, level = ZLIB_DEFAULT_LEVEL): Buffer {
   const json = Buffer.from(text, 'utf8')
-  const trailer = Buffer.alloc(8)
-  trailer.writeUInt32LE(crc32(json), 0)
-  trailer.writeUInt32LE(json.length, 4)
-  return Buffer.concat([Buffer.from('1f8b0800000000000003', 'hex'), deflateRawSync(json), trailer])
+  return Buffer.concat([HEADER, deflateRawSync(json, { level }), trailer(json)])
 }
 
-const letters = (length: number, seed: number, alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789'): string => {
-  let state = seed
-  let text = ''
-  for (let i = 0; i < length; i++) {
-    state = (state * 1_103_515_245 + 12_345) % 2 ** 31
-    text += alphabet[state % alphabet.length] ?? 'a'
-  }
-  return text
+/** The member of `text` in stored blocks of 65 535 bytes, the last one marked final. */
+function storedMember(text: string): Buffer {
+  const json = Buffer.from(text, 'utf8')
+  const parts: Buffer[] = [HEADER]
+  let at = 0
+  do {
+    const block = json.subarray(at, at + 65_535)
+    at += block.length
+    const header = Buffer.alloc(5)
+    header[0] = at === json.length ? 1 : 0
+    header.writeUInt16LE(block.length, 1)
+    header.writeUInt16LE(block.length ^ 0xffff, 3)
+    parts.push(header, block)
+  } while (at < json.length)
+  parts.push(trailer(json))
+  return Buffer.concat(parts)
 }
 
-/**
- * Pairs (before, after) where `before` leaves bytes in the window just past the end of `after`
- * that would complete a match against an earlier string of `after`: a deflate stream that only
- * reset its state between them would find that match, a fresh one would not.
- */
-function windowTraps(): [Buffer, Buffer][] {
-  const traps: [Buffer, Buffer][] = []
-  for (let seed = 1; seed <= 60; seed++) {
-    // Some end far into the window.
-    const filler = letters(seed % 10 === 0 ? [3000, 40_000, 65_200][seed % 3] ?? 0 : 20 + (seed * 7) % 200, seed)
-    const end = letters(3 + (seed % 2), seed + 1000)
-    const next = letters(1, seed + 2000)
-    const after = Buffer.from(`${filler}${end}${next}${filler.slice(0, 10)}${end}`)
-    for (let shift = 0; shift < 4; shift++) {
-      const before = Buffer.alloc(after.length + 300, 'Q')
-      after.copy(before)
-      before.write(next.repeat(4), after.length + shift)
-      traps.push([before, after])
-    }
-    // Longer than the window, which then holds nothing else wherever the slides left it.
-    traps.push([Buffer.alloc(100_000, next), after])
-  }
-  return traps
+const bytesOf = (message: object, limits?: { maxMessageBytes: number }, compression?: object): Buffer =>
+  Buffer.from(encodeMessage(message, limits, compression))
+
+/** A message whose JSON text is exactly `length` bytes (10 at least). */
+function messageOf(length: number): object {
+  const message = { pad: '' }
+  message.pad = 'a'.repeat(length - encodeJson(message).length)
+  expect(encodeJson(message).length).toBe(length)
+  return message
 }
 
-/**
- * The same trap in JSON: each message after the first ends in three bytes (`7]]`, `7}}`, `7}]`)
- * that occur earlier followed by a comma, and the message before it is long and all commas.
- */
-function jsonTraps(): [object, object][] {
-  const traps: [object, object][] = []
-  for (let seed = 1; seed <= 40; seed++) {
-    const digit = seed % 10
-    const a = Array.from({ length: seed % 7 }, (_, i) => 10 + ((seed * 31 + i * 17) % 90))
-    const b = Array.from({ length: seed % 5 }, (_, i) => 10 + ((seed * 13 + i * 29) % 90))
-    for (const after of [[[[...a, digit]], [...b, digit]], { a: { b: [...a, digit] }, c: [...b, digit] }, [{ x: digit }, { y: digit }]]) {
-      traps.push([[','.repeat(JSON.stringify(after).length + 8)], after])
-    }
-  }
-  return traps
-}
-
-const samples: Buffer[] = [
-  Buffer.alloc(0),
-  Buffer.from('x'),
-  Buffer.from('{"id":1795353522.6659622,"verb":"GET","resource":"/hello","body":null}'),
-  Buffer.from(encodeJson({ s: 'h\u00e9llo \u20ac \ud83d\ude00' }), 'utf8'),
-  Buffer.from('h\u00e9llo \u20ac \ud83d\ude00 \u4e2d\u6587'.repeat(500), 'utf8'),
-  ...textVectors.map((v) => Buffer.from(v.text ?? '', 'utf8')),
-  // Incompressible and over one output chunk (64 KiB) and one window (64 KiB).
-  noise(200_000),
-  Buffer.from(letters(300_000, 7, 'ab')),
-  Buffer.from(JSON.stringify(Array.from({ length: 12_000 }, (_, i) => ({ id: i, name: `item-${i}`, tags: ['x', `t${i % 17}`] })))),
-  Buffer.from(letters(5000, 3, 'abcd')),
+const values: object[] = [
+  {},
+  { id: 1795353522.6659622, verb: 'GET', resource: '/hello', body: null },
+  { body: 'h\u00e9llo \u20ac \ud83d\ude00'.repeat(300) },
+  { body: noise(60_000).toString('base64') },
+  { body: Array.from({ length: 3000 }, (_, i) => ({ id: i, name: `item-${i}` })) },
+  ...textVectors.map((v) => ({ text: v.text })),
 ]
 
-describe('createRawDeflate on one reused stream', () => {
-  it('writes what deflateRawSync writes, in any order of small, large and multi-byte inputs', () => {
-    const deflate = createRawDeflate(createDeflateRaw())
-    const all = samples
-    for (const order of [all, [...all].reverse(), all.flatMap((input, i) => [input, all[(i * 5) % all.length] ?? input])]) {
-      for (const input of order) expect(joined(deflate(input)).equals(deflateRawSync(input))).toBe(true)
+describe('encodeMessage at an explicit level and threshold 0', () => {
+  it("writes, at zlib's default level, exactly the spec's first encoding, deflateRawSync(text)", () => {
+    for (const value of values) {
+      expect(bytesOf(value, big, { level: ZLIB_DEFAULT_LEVEL, threshold: 0 }).equals(deflatedMember(encodeJson(value)))).toBe(true)
     }
   })
 
-  it('leaves nothing of one input in the window that could change the next one', () => {
-    const deflate = createRawDeflate(createDeflateRaw())
-    for (const [before, after] of windowTraps()) {
-      expect(joined(deflate(before)).equals(deflateRawSync(before))).toBe(true)
-      expect(joined(deflate(after)).equals(deflateRawSync(after))).toBe(true)
+  it('writes deflateRawSync at each level 1 to 9', () => {
+    for (let level = 1; level <= 9; level++) {
+      for (const value of values) expect(bytesOf(value, big, { level, threshold: 0 }).equals(deflatedMember(encodeJson(value), level))).toBe(true)
     }
   })
 
-  it('writes what deflateRawSync writes for random sequences of text', () => {
-    const deflate = createRawDeflate(createDeflateRaw())
+  it("writes, at zlib's default level, exactly the spec's first encoding for random messages", () => {
     fc.assert(
-      fc.property(fc.array(fc.oneof(fc.string({ unit: 'binary', maxLength: 3000 }), fc.stringMatching(/^[ab{}":,]{0,600}$/)), { minLength: 1, maxLength: 8 }), (texts) => {
-        for (const text of texts) {
-          const input = Buffer.from(text, 'utf8')
-          expect(joined(deflate(input)).equals(deflateRawSync(input))).toBe(true)
-        }
+      fc.property(fc.dictionary(fc.string(), fc.jsonValue(), { maxKeys: 5 }), (message) => {
+        expect(bytesOf(message, undefined, { level: ZLIB_DEFAULT_LEVEL, threshold: 0 }).equals(deflatedMember(encodeJson(message)))).toBe(true)
       }),
       { numRuns },
     )
   })
+})
 
-  it('hands back pieces that stay valid until the next call', () => {
-    const deflate = createRawDeflate(createDeflateRaw())
-    const pieces = deflate(noise(150_000))
-    expect(pieces.length).toBeGreaterThan(1)
-    expect(joined(pieces).equals(deflateRawSync(noise(150_000)))).toBe(true)
+describe('encodeMessage by default', () => {
+  it(`stores JSON below ${DEFAULT_COMPRESSION_THRESHOLD} bytes and deflates it from there at level ${DEFAULT_COMPRESSION_LEVEL}`, () => {
+    for (const length of [10, 100, DEFAULT_COMPRESSION_THRESHOLD - 1]) {
+      const message = messageOf(length)
+      expect(bytesOf(message).equals(storedMember(encodeJson(message)))).toBe(true)
+    }
+    for (const length of [DEFAULT_COMPRESSION_THRESHOLD, 20_000]) {
+      const message = messageOf(length)
+      expect(bytesOf(message).equals(deflatedMember(encodeJson(message), DEFAULT_COMPRESSION_LEVEL))).toBe(true)
+    }
+    expect(checkCompression()).toEqual({ level: DEFAULT_COMPRESSION_LEVEL, threshold: DEFAULT_COMPRESSION_THRESHOLD })
   })
 
-  it('falls back to deflateRawSync when the engine lacks the internals it needs', () => {
-    for (const engine of [{}, null, { _handle: {}, _writeState: new Uint32Array(2), reset() {}, on() {} }]) {
-      const deflate = createRawDeflate(engine)
-      for (const input of samples) expect(deflate(input)).toEqual([deflateRawSync(input)])
+  it('stores every text vector as one block that Python-style gunzip reads', () => {
+    for (const vector of textVectors) {
+      const bytes = bytesOf({ text: vector.text })
+      expect(bytes.subarray(10, 11).toString('hex')).toBe('01')
+      expect(gunzipSync(bytes).toString('utf8')).toBe(encodeJson({ text: vector.text }))
+    }
+  })
+})
+
+describe('encodeMessage with a threshold', () => {
+  it('stores JSON shorter than the threshold and deflates JSON of the threshold and more', () => {
+    for (const threshold of [0, 1, 50, 1000]) {
+      for (const length of [10, 49, 50, 51, 999, 1000, 5000]) {
+        const message = messageOf(length)
+        const expected = length < threshold ? storedMember(encodeJson(message)) : deflatedMember(encodeJson(message), 4)
+        expect(bytesOf(message, undefined, { level: 4, threshold }).equals(expected)).toBe(true)
+      }
+    }
+  })
+})
+
+describe('encodeMessage at level 0', () => {
+  it('stores every message that fits, in blocks of 65 535 bytes', () => {
+    for (const length of [10, 65_535, 65_536, 200_000]) {
+      const message = messageOf(length)
+      expect(bytesOf(message, big, { level: 0 }).equals(storedMember(encodeJson(message)))).toBe(true)
+    }
+  })
+
+  it('deflates at level 1 a message that would not fit maxMessageBytes stored', () => {
+    const message = messageOf(DEFAULT_MAX_MESSAGE_BYTES)
+    expect(bytesOf(message, undefined, { level: 0 }).equals(deflatedMember(encodeJson(message), 1))).toBe(true)
+    // The largest text that fits stored: the header, one block header and the trailer besides.
+    const fits = messageOf(DEFAULT_MAX_MESSAGE_BYTES - 10 - 5 - 8)
+    expect(bytesOf(fits, undefined, { level: 0 }).equals(storedMember(encodeJson(fits)))).toBe(true)
+    const over = messageOf(DEFAULT_MAX_MESSAGE_BYTES - 10 - 5 - 8 + 1)
+    expect(bytesOf(over, undefined, { level: 0 }).equals(deflatedMember(encodeJson(over), 1))).toBe(true)
+  })
+})
+
+describe('encodeMessage refusals', () => {
+  it('refuses what fits neither stored nor deflated, with the deflated size', () => {
+    const body = noise(40_000).toString('base64')
+    const deflated = deflatedMember(encodeJson({ body }), 1).length
+    expect(deflated).toBeGreaterThan(DEFAULT_MAX_MESSAGE_BYTES)
+    for (const compression of [undefined, { level: 0 }]) {
+      expect(() => encodeMessage({ body }, undefined, compression)).toThrow(
+        expect.objectContaining({ code: ErrorCode.MESSAGE_TOO_LARGE, size: deflated, limit: DEFAULT_MAX_MESSAGE_BYTES }),
+      )
     }
   })
 
   it.each([
-    ['deflating a message', 1],
-    ['clearing the window', 2],
-  ])('falls back to deflateRawSync for good once the stream fails %s', (_when, failingWrite) => {
-    const engine = createDeflateRaw()
-    const handle = (engine as unknown as { _handle: { writeSync: (...args: unknown[]) => void } })._handle
-    const writeSync = handle.writeSync.bind(handle)
-    let writes = 0
-    handle.writeSync = (...args: unknown[]) => {
-      if (++writes < failingWrite) {
-        writeSync(...args)
-        return
-      }
-      // What a native zlib error does: it destroys the stream.
-      engine.destroy(new Error('zlib failed'))
-    }
-    const deflate = createRawDeflate(engine)
-    const long = Buffer.from('{"id":1,"padding":"abcdefghijklmnopqrstuvwxyz"}')
-    const short = Buffer.from('{"id":1}')
-    for (const input of [long, short, short, long]) expect(joined(deflate(input)).equals(deflateRawSync(input))).toBe(true)
-    expect(writes).toBe(failingWrite)
-  })
-})
-
-describe('encodeMessage bytes', () => {
-  it('are exactly the spec encoding of the JSON, whatever came before', () => {
-    const values: unknown[] = [
-      {},
-      { id: 1795353522.6659622, verb: 'GET', resource: '/hello', body: null },
-      { body: 'h\u00e9llo \u20ac \ud83d\ude00'.repeat(300) },
-      { body: noise(60_000).toString('base64') },
-      { body: Array.from({ length: 3000 }, (_, i) => ({ id: i, name: `item-${i}` })) },
-      ...textVectors.map((v) => ({ text: v.text })),
-    ]
-    for (const value of [...values, ...[...values].reverse()]) {
-      const limits = { maxMessageBytes: 1024 * 1024 }
-      expect(Buffer.from(encodeMessage(value as object, limits)).equals(specMember(encodeJson(value)))).toBe(true)
-    }
-    for (const [before, after] of jsonTraps()) {
-      encodeMessage(before)
-      expect(Buffer.from(encodeMessage(after)).equals(specMember(encodeJson(after)))).toBe(true)
-    }
+    ['a level below 0', { level: -1 }],
+    ['a level above 9', { level: 10 }],
+    ['a level that is not an integer', { level: 1.5 }],
+    ['a level that is not a number', { level: '1' as unknown as number }],
+    ['a negative threshold', { threshold: -1 }],
+    ['a threshold that is not an integer', { threshold: 0.5 }],
+    ['an infinite threshold', { threshold: Infinity }],
+  ])('refuses %s with ERR_PROTO_USAGE', (_name, compression) => {
+    expect(() => encodeMessage({}, undefined, compression)).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
+    expect(() => checkCompression(compression)).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
   })
 
-  it('are exactly the spec encoding for random messages in sequence', () => {
-    fc.assert(
-      fc.property(fc.array(fc.dictionary(fc.string(), fc.jsonValue(), { maxKeys: 5 }), { minLength: 1, maxLength: 5 }), (messages) => {
-        for (const message of messages) {
-          expect(Buffer.from(encodeMessage(message)).equals(specMember(encodeJson(message)))).toBe(true)
-        }
-      }),
-      { numRuns },
-    )
+  it('accepts the ends of each range', () => {
+    for (const compression of [{ level: 0 }, { level: 9 }, { threshold: 0 }, { threshold: Number.MAX_SAFE_INTEGER }]) {
+      expect(gunzipSync(encodeMessage({ a: 1 }, undefined, compression)).toString()).toBe('{"a":1}')
+    }
   })
 })

@@ -182,9 +182,13 @@ export function noise(length: number, seed = 1): Buffer {
 
 /**
  * A bare ssh2 server that accepts any client key and answers each decoded request with what
- * `answer` returns: whole packets to write, in order.
+ * `answer` returns: whole packets to write, in order. `received`, if given, collects the packets
+ * that came in.
  */
-export async function startStub(answer: (request: Record<string, unknown>) => Uint8Array[]): Promise<{ port: number; hostKey: KeyPair; close(): Promise<void> }> {
+export async function startStub(
+  answer: (request: Record<string, unknown>) => Uint8Array[],
+  received?: Buffer[],
+): Promise<{ port: number; hostKey: KeyPair; close(): Promise<void> }> {
   const hostKey = keyPair('ed25519', 0)
   const conns = new Set<ssh2.Connection>()
   const server = new ssh2.Server({ hostKeys: [hostKey.private], algorithms: { compress: ['none'] } }, (conn) => {
@@ -197,6 +201,7 @@ export async function startStub(answer: (request: Record<string, unknown>) => Ui
       const decoder = new GzipMemberDecoder()
       let chain = Promise.resolve()
       channel.on('data', (chunk: Buffer) => {
+        received?.push(chunk)
         chain = chain.then(async () => {
           for (const frame of await decoder.push(chunk)) {
             for (const packet of answer(JSON.parse(frame.toString('utf8')) as Record<string, unknown>)) channel.write(packet)

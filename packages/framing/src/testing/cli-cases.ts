@@ -185,7 +185,8 @@ function usageCase(runBin: (args: readonly string[]) => Promise<Outcome>, cli: C
 
 function verbUsageCases(runBin: (args: readonly string[]) => Promise<Outcome>, cli: CliDefinition, verb: VerbDefinition): CliCase[] {
   const cases = [usageCase(runBin, cli, 'an unknown option', [verb.name, '--no-such-option'], 'unknown option --no-such-option')]
-  const required = (verb.positionals ?? []).find((p) => p.required === true && p.absentWith === undefined)
+  // No option is given, so a positional that one could stand in for is required too.
+  const required = (verb.positionals ?? []).find((p) => p.required === true)
   if (required !== undefined) cases.push(usageCase(runBin, cli, 'a missing argument', [verb.name], `missing ${positionalLabel(required)}`))
   for (const [name, option] of Object.entries(verb.options ?? {})) {
     if (option.type !== 'integer') continue
