@@ -188,7 +188,7 @@ async function printFrame(out: CliOutput, frame: FrameSummary): Promise<void> {
 const decode = decodeVerb({
   what: 'the raw bytes of one direction of a TEJ connection (both directions carry the same frames)',
   options: limitOptions,
-  decoder: (values) => captureDecoder(resolveLimits(limitsOf(values as LimitValues))),
+  decoder: (values) => captureDecoder(resolveLimits(limitsOf(values))),
 })
 
 /** The `tej` command line. */
