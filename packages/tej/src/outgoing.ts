@@ -113,8 +113,6 @@ export async function writeFrame(
   await out.flush()
 }
 
-const GONE: unique symbol = Symbol('gone')
-
 async function writeStream(
   conn: FramedConnection,
   name: string,
@@ -123,18 +121,11 @@ async function writeStream(
   ended: AbortSignal,
 ): Promise<void> {
   const chunks = stream[Symbol.asyncIterator]()
-  // A source that never yields must not hold the queue once the connection is gone: each wait
-  // for a chunk races this one promise, settled when the connection ends.
-  const gone = new Promise<typeof GONE>((resolve) => {
-    if (ended.aborted) resolve(GONE)
-    else ended.addEventListener('abort', () => resolve(GONE), { once: true })
-  })
   let written = 0
   let done = false
   try {
     for (;;) {
-      const next = await Promise.race([chunks.next(), gone])
-      if (next === GONE) throw ended.reason
+      const next = await nextOrEnded(chunks, ended)
       if (next.done === true) {
         done = true
         break
@@ -151,6 +142,30 @@ async function writeStream(
   }
   if (written !== size) throw new TejFileSizeMismatchError(name, size, written)
 }
+
+/**
+ * The source's next chunk, or `ended.reason` once the connection ends, so that a source that
+ * never yields does not hold the queue. Each wait has a listener and a promise of its own, both
+ * gone when it settles: one promise raced for the whole file would keep a reaction per chunk, and
+ * its listener on the connection's signal, until the connection ends.
+ */
+async function nextOrEnded(chunks: AsyncIterator<unknown>, ended: AbortSignal): Promise<IteratorResult<unknown>> {
+  ended.throwIfAborted()
+  let onEnded = noop
+  const gone = new Promise<undefined>((resolve) => {
+    onEnded = () => resolve(undefined)
+    ended.addEventListener('abort', onEnded, { once: true })
+  })
+  try {
+    const next = await Promise.race([chunks.next(), gone])
+    if (next === undefined) throw ended.reason
+    return next
+  } finally {
+    ended.removeEventListener('abort', onEnded)
+  }
+}
+
+const noop = (): void => undefined
 
 /** Gathers small pieces into writes of up to `WRITE_SLICE_BYTES`, splitting large ones. */
 class SliceWriter {
