@@ -44,7 +44,7 @@ process.once('SIGTERM', async () => {
 
 const client = await connect({ host: '127.0.0.1', port })
 // The server ends the connection once its handlers are done; the client's end follows.
-client.closed.then(() => console.log('client connection closed'))
+void client.closed.then(() => console.log('client connection closed'))
 const slow = client.request('slow')
 await handlerStarted.promise
 console.log('handler started')

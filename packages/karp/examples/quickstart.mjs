@@ -1,5 +1,6 @@
-// The quick start: a server with one route and a client in one process. Both ends of a karp
-// connection serve routes, so the server asks the client something too.
+// The quick start: a server and a client in one process. Both ends of a karp connection serve
+// routes, so the server asks the client something too; a handler's failure reaches the caller as
+// a RemoteError.
 //
 // Prints:
 //   HELLO
