@@ -24,7 +24,7 @@ export {
   DEFAULT_PROXY_HEADER_TIMEOUT,
 } from './constants.ts'
 export type { CallGuard, Deadline, DeadlineSignal } from './deadlines.ts'
-export { DeadlineScheduler, callSignal, checkTimeout, deadlineSignal, guardCall } from './deadlines.ts'
+export { DeadlineScheduler, checkTimeout, deadlineSignal, guardCall } from './deadlines.ts'
 export type {
   ConnectionCloseMessage,
   ConnectionOpenMessage,
