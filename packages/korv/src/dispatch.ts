@@ -5,7 +5,8 @@ import { createMessageDecoder, encodeChecked, parseRequest } from './codec.ts'
 import type { KorvRequest } from './codec.ts'
 import type { KorvLimits, KorvVerb } from './constants.ts'
 import type { MessageEncoding } from './deflate.ts'
-import { ErrorCode, fromFramingError, KorvClosedError } from './errors.ts'
+import { guardWindow } from './channel-window.ts'
+import { ErrorCode, fromFramingError, KorvChannelWindowError, KorvClosedError } from './errors.ts'
 import type { KorvBadMessageError, KorvError, KorvRejection } from './errors.ts'
 import { checkResult } from './handler.ts'
 import { PacketQueue } from './packet-queue.ts'
@@ -28,6 +29,8 @@ export interface DispatchHost {
   /** Corks the connection until the current tick ends (TickCork). */
   holdWrites(): void
   clientError(err: KorvError): void
+  /** Reports `err` and ends the whole SSH connection. */
+  fail(err: KorvError): void
   handlerError(err: unknown, ctx: KorvContext): void
 }
 
@@ -52,6 +55,9 @@ export class ChannelDispatcher {
     this.#host = host
     this.#channel = channel
     this.#decoder = createMessageDecoder(host.limits)
+    guardWindow(channel, (window) => {
+      host.fail(new KorvChannelWindowError(`channel data ${-window} bytes past the window granted`))
+    })
     // 'data' gives one SSH packet at a time; read() would join them, and after a bad packet
     // decoding restarts at the next packet boundary.
     this.#packets = new PacketQueue(channel, (packet) => (packet === null ? this.#onEof() : this.#onPacket(packet)), () => !this.#stopped)

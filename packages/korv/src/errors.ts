@@ -10,6 +10,7 @@ export const ErrorCode = {
   HOST_KEY: 'ERR_KORV_HOST_KEY',
   AUTH_FAILED: 'ERR_KORV_AUTH_FAILED',
   CHANNEL_REFUSED: 'ERR_KORV_CHANNEL_REFUSED',
+  CHANNEL_WINDOW: 'ERR_KORV_CHANNEL_WINDOW',
   BAD_KEY: 'ERR_KORV_BAD_KEY',
   BAD_KEY_LINE: 'ERR_KORV_BAD_KEY_LINE',
   MESSAGE_TOO_LARGE: 'ERR_KORV_MESSAGE_TOO_LARGE',
@@ -102,6 +103,12 @@ export class KorvAuthFailedError extends KorvError {
 export class KorvChannelRefusedError extends KorvError {
   override name = 'KorvChannelRefusedError'
   override readonly code = ErrorCode.CHANNEL_REFUSED
+}
+
+/** A peer sent more channel data than the window the server granted, plus one packet. */
+export class KorvChannelWindowError extends KorvError {
+  override name = 'KorvChannelWindowError'
+  override readonly code = ErrorCode.CHANNEL_WINDOW
 }
 
 export class KorvBadKeyError extends KorvError {

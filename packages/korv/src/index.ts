@@ -31,6 +31,7 @@ export {
   KorvBadKeyLineError,
   KorvBadMessageError,
   KorvChannelRefusedError,
+  KorvChannelWindowError,
   KorvClosedError,
   KorvConnectError,
   KorvError,
