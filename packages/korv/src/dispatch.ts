@@ -1,4 +1,3 @@
-import { once } from 'node:events'
 import type { ServerChannel } from 'ssh2'
 import type { GzipMemberDecoder } from '@proto/framing'
 import { createMessageDecoder, encodeChecked, parseRequest } from './codec.ts'
@@ -6,7 +5,7 @@ import type { KorvRequest } from './codec.ts'
 import type { KorvLimits, KorvVerb } from './constants.ts'
 import type { MessageEncoding } from './deflate.ts'
 import { guardWindow } from './channel-window.ts'
-import { ErrorCode, fromFramingError, KorvChannelWindowError, KorvClosedError } from './errors.ts'
+import { ErrorCode, fromFramingError, KorvChannelWindowError, KorvClosedError, KorvSlowReaderError } from './errors.ts'
 import type { KorvBadMessageError, KorvError, KorvRejection } from './errors.ts'
 import { checkResult } from './handler.ts'
 import { PacketQueue } from './packet-queue.ts'
@@ -29,6 +28,8 @@ export interface DispatchHost {
   /** Corks the connection until the current tick ends (TickCork). */
   holdWrites(): void
   clientError(err: KorvError): void
+  /** Reply bytes waiting for the peer on the whole connection: its channels and its socket. */
+  queuedReplyBytes(): number
   /** Reports `err` and ends the whole SSH connection. */
   fail(err: KorvError): void
   handlerError(err: unknown, ctx: KorvContext): void
@@ -50,6 +51,14 @@ export class ChannelDispatcher {
   #running = 0
   #eof = false
   #stopped = false
+  // Resolves once this channel's waiting replies fall below maxChannelReplyBytes.
+  #flushed: (() => void) | undefined
+  readonly #onFlush = (): void => {
+    if (this.#flushed !== undefined && (this.#stopped || this.#channel.writableLength < this.#host.limits.maxChannelReplyBytes)) {
+      this.#flushed()
+      this.#flushed = undefined
+    }
+  }
 
   constructor(host: DispatchHost, channel: ServerChannel) {
     this.#host = host
@@ -65,6 +74,7 @@ export class ChannelDispatcher {
     channel.on('end', () => this.#packets.push(null))
     channel.on('close', () => {
       this.#stopped = true
+      this.#onFlush()
       this.#abort.abort(new KorvClosedError('channel closed'))
     })
     // Write failures surface as 'close'; the connection reports what went wrong.
@@ -75,13 +85,18 @@ export class ChannelDispatcher {
     return !this.#stopped
   }
 
+  /** Reply bytes this channel holds until the peer's window lets them out. */
+  get queuedReplyBytes(): number {
+    return this.#channel.writableLength
+  }
+
   async #onPacket(chunk: Buffer): Promise<void> {
     this.#host.touch()
     if (this.#stopped) return
     await this.#decodePacket(chunk)
     // Replies the peer does not read stop our reading too.
-    if (!this.#stopped && this.#channel.writableNeedDrain) {
-      await Promise.race([once(this.#channel, 'drain'), once(this.#channel, 'close')])
+    if (!this.#stopped && this.#channel.writableLength >= this.#host.limits.maxChannelReplyBytes) {
+      await new Promise<void>((resolve) => (this.#flushed = resolve))
     }
   }
 
@@ -217,8 +232,13 @@ export class ChannelDispatcher {
     const channel = this.#channel
     // After our EOF or the peer's close, a late reply has nowhere to go.
     if (this.#stopped || channel.writableEnded || channel.destroyed) return
+    const limit = this.#host.limits.maxConnectionReplyBytes
+    if (this.#host.queuedReplyBytes() + bytes.length > limit) {
+      this.#host.fail(new KorvSlowReaderError(`replies waiting for the peer would pass maxConnectionReplyBytes ${limit}`))
+      return
+    }
     this.#host.holdWrites()
-    channel.write(bytes)
+    channel.write(bytes, this.#onFlush)
   }
 }
 

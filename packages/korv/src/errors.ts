@@ -11,6 +11,7 @@ export const ErrorCode = {
   AUTH_FAILED: 'ERR_KORV_AUTH_FAILED',
   CHANNEL_REFUSED: 'ERR_KORV_CHANNEL_REFUSED',
   CHANNEL_WINDOW: 'ERR_KORV_CHANNEL_WINDOW',
+  SLOW_READER: 'ERR_KORV_SLOW_READER',
   BAD_KEY: 'ERR_KORV_BAD_KEY',
   BAD_KEY_LINE: 'ERR_KORV_BAD_KEY_LINE',
   MESSAGE_TOO_LARGE: 'ERR_KORV_MESSAGE_TOO_LARGE',
@@ -109,6 +110,12 @@ export class KorvChannelRefusedError extends KorvError {
 export class KorvChannelWindowError extends KorvError {
   override name = 'KorvChannelWindowError'
   override readonly code = ErrorCode.CHANNEL_WINDOW
+}
+
+/** Replies waiting for a peer that does not read would pass `limits.maxConnectionReplyBytes`. */
+export class KorvSlowReaderError extends KorvError {
+  override name = 'KorvSlowReaderError'
+  override readonly code = ErrorCode.SLOW_READER
 }
 
 export class KorvBadKeyError extends KorvError {

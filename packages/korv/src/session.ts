@@ -128,6 +128,12 @@ export class ServerSession implements DispatchHost {
     }
   }
 
+  queuedReplyBytes(): number {
+    let bytes = this.#socket.writableLength
+    for (const channel of this.#channels) bytes += channel.queuedReplyBytes
+    return bytes
+  }
+
   touch(): void {
     this.#lastActivity = Date.now()
   }

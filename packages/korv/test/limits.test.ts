@@ -44,6 +44,8 @@ describe('defaults', () => {
       maxJsonBytes: 1_048_576,
       maxInFlight: 1024,
       maxChannels: 16,
+      maxChannelReplyBytes: 1_048_576,
+      maxConnectionReplyBytes: 4_194_304,
       maxAuthAttempts: 6,
       maxConnections: 1024,
       handshakeTimeout: 30_000,
