@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util'
 import { connect } from './client.ts'
 import { decodeJson, encodeJson, isVerb } from './codec.ts'
 import { DEFAULT_HOST, DEFAULT_PORT } from './constants.ts'
-import { createDemoRoutes } from './demo.ts'
+import { createDemoHandlers } from './demo.ts'
 import { createServer } from './server.ts'
 
 const USAGE = `usage:
@@ -72,12 +72,12 @@ async function serve(values: ParsedValues, io: Io): Promise<number> {
   const server = createServer({
     hostKeys: hostKeys.map((path) => ({ key: { path }, ...(passphrase === undefined ? {} : { passphrase }) })),
     authorizedKeys: { path: authorizedKeys },
-    routes: createDemoRoutes(),
+    handlers: createDemoHandlers(),
     exposeErrors: values['expose-errors'] === true,
     ...(handshakeTimeout === undefined ? {} : { limits: { handshakeTimeout } }),
   })
   server.on('clientError', (err, peer) => io.stderr(`client ${peer.address}:${peer.port}: ${err.code} ${err.message}\n`))
-  server.on('handlerError', (err, ctx) => io.stderr(`${ctx.verb} ${ctx.resource} failed: ${errorOf(err).message}\n`))
+  server.on('handlerError', (err) => io.stderr(`handler failed: ${errorOf(err).message}\n`))
   server.on('authorizedKeysError', (err) => io.stderr(`${authorizedKeys}: ${err.message}\n`))
   const { host, port } = await server.listen({
     host: values.host ?? DEFAULT_HOST,

@@ -1,3 +1,4 @@
+/** One `direct-tcpip` channel on the server: decoding, the checks of spec §1.5, handlers and replies. */
 import type { ServerChannel } from 'ssh2'
 import type { GzipMemberDecoder } from '@proto/framing'
 import { createMessageDecoder, encodeChecked, parseRequest } from './codec.ts'
@@ -9,7 +10,10 @@ import { ErrorCode, fromFramingError, KorvChannelWindowError, KorvClosedError, K
 import type { KorvBadMessageError, KorvError, KorvRejection } from './errors.ts'
 import { checkResult } from './handler.ts'
 import { PacketQueue } from './packet-queue.ts'
-import type { KorvContext, KorvHandler, PeerInfo } from './handler.ts'
+import type { PeerInfo } from '@proto/framing'
+import { channels } from './diagnostics.ts'
+import type { KorvRequestInfo } from './diagnostics.ts'
+import type { KorvConnection, KorvContext, KorvHandler } from './types.ts'
 
 /** What a channel needs from its SSH connection and server. */
 export interface DispatchHost {
@@ -17,7 +21,8 @@ export interface DispatchHost {
   readonly encoding: MessageEncoding
   readonly exposeErrors: boolean
   readonly closing: boolean
-  readonly peer: PeerInfo
+  readonly remote: PeerInfo
+  readonly connection: KorvConnection
   readonly username: string
   readonly key: KorvContext['key']
   route(verb: KorvVerb, resource: string): KorvHandler | undefined
@@ -177,39 +182,44 @@ export class ChannelDispatcher {
     }
     const host = this.#host
     const ctx: KorvContext = {
-      verb: request.verb,
-      resource: request.resource,
-      body: request.body,
-      id: request.id,
-      request: request.request,
+      remote: host.remote,
+      signal: this.#abort.signal,
+      connection: host.connection,
       username: host.username,
       key: host.key,
-      peer: host.peer,
-      signal: this.#abort.signal,
     }
+    const info: KorvRequestInfo = { verb: request.verb, resource: request.resource, id: request.id }
+    if (channels.requestStart.hasSubscribers) channels.requestStart.publish({ side: 'server', remote: host.remote, connection: host.connection, request: info })
     this.#running++
-    void this.#run(handler, ctx).finally(() => {
+    void this.#run(handler, request, ctx, info).finally(() => {
       this.#running--
       host.release()
       if (this.#eof && this.#running === 0) this.#stop()
     })
   }
 
-  async #run(handler: KorvHandler, ctx: KorvContext): Promise<void> {
+  async #run(handler: KorvHandler, request: KorvRequest, ctx: KorvContext, info: KorvRequestInfo): Promise<void> {
     let reply: Uint8Array
     try {
-      const { code, body } = checkResult(await handler(ctx))
-      reply = encodeChecked({ id: now(), request_id: ctx.id, code, body }, this.#host.encoding)
+      const { code, body } = checkResult(await handler(request, ctx))
+      reply = encodeChecked({ id: now(), request_id: request.id, code, body }, this.#host.encoding)
+      info.code = code
     } catch (err) {
       this.#host.handlerError(err, ctx)
-      this.#sendFailure(ctx.id, err)
+      info.code = 500
+      if (channels.requestError.hasSubscribers) {
+        channels.requestError.publish({ side: 'server', remote: ctx.remote, connection: ctx.connection, request: info, error: err })
+      }
+      this.#sendFailure(request.id, err)
       return
     }
     this.#write(reply)
+    if (channels.requestEnd.hasSubscribers) channels.requestEnd.publish({ side: 'server', remote: ctx.remote, connection: ctx.connection, request: info })
   }
 
+  /** A 500: the handler's message only from an error marked `expose: true`, its stack only with `exposeErrors`. */
   #sendFailure(requestId: unknown, err: unknown): void {
-    const body: { message: string; traceback?: string } = { message: describe(err) }
+    const body: { message: string; traceback?: string } = { message: isPublic(err) ? describe(err) : 'internal error' }
     if (this.#host.exposeErrors) body.traceback = err instanceof Error && typeof err.stack === 'string' ? err.stack : describe(err)
     this.#send({ request_id: requestId, code: 500, body })
   }
@@ -240,6 +250,11 @@ export class ChannelDispatcher {
     this.#host.holdWrites()
     channel.write(bytes, this.#onFlush)
   }
+}
+
+/** The `http-errors` convention: only an error that says so may show its message to the peer. */
+function isPublic(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { expose?: unknown }).expose === true
 }
 
 function describe(err: unknown): string {

@@ -1,8 +1,10 @@
-export { createServer, KorvServer } from './server.ts'
-export type { KorvServerEvents, KorvServerOptions } from './server.ts'
+export { createServer } from './server.ts'
+export type { KorvHandlers, KorvPeer, KorvServer, KorvServerEvents, KorvServerOptions } from './server.ts'
 export { connect } from './client.ts'
-export type { KorvClient, KorvClientEvents, KorvClientOptions, KorvReply } from './client.ts'
-export type { KorvContext, KorvHandler, KorvResult, PeerInfo } from './handler.ts'
+export type { KorvClient, KorvClientEvents, KorvConnectOptions, KorvReply } from './client.ts'
+export type { KorvConnection, KorvContext, KorvHandler, KorvResult } from './types.ts'
+export type { PeerInfo } from '@proto/framing'
+export type { KorvRequestInfo } from './diagnostics.ts'
 export type { KeyInput } from './key-input.ts'
 export { encodeJson, encodeMessage, parseRequest } from './codec.ts'
 export type { KorvRequest } from './codec.ts'
@@ -40,6 +42,9 @@ export {
   KorvHandshakeTimeoutError,
   KorvHostKeyError,
   KorvIdleTimeoutError,
+  KorvListenError,
+  KorvProxyHeaderError,
+  KorvTimeoutError,
   KorvMessageTooLargeError,
   KorvSlowReaderError,
   KorvTooManyChannelsError,

@@ -94,7 +94,7 @@ describe('korv request', () => {
 })
 
 describe('korv serve (built CLI)', () => {
-  it('prints the listening line, serves the demo routes and stops on SIGTERM', async () => {
+  it('prints the listening line, serves the demo handlers and stops on SIGTERM', async () => {
     const child = spawn(process.execPath, [cli, 'serve', '--port', '0', '--host-key', file('host_key'), '--authorized-keys', file('authorized_keys')], {
       stdio: ['ignore', 'pipe', 'pipe'],
     })

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { encodeMessage } from '../src/codec.ts'
-import { createDemoRoutes } from '../src/demo.ts'
+import { createDemoHandlers } from '../src/demo.ts'
 import { ErrorCode } from '../src/errors.ts'
 import { noise, openRaw, startServer } from './helpers.ts'
 
@@ -8,11 +8,11 @@ import { noise, openRaw, startServer } from './helpers.ts'
 async function blockedServer() {
   let release = (): void => {}
   const held = new Promise<void>((resolve) => (release = resolve))
-  const routes = createDemoRoutes()
-  routes.GET['/hang'] = async () => {
+  const handlers = createDemoHandlers()
+  handlers.GET['/hang'] = async () => {
     await held
   }
-  const t = await startServer({ routes, limits: { maxInFlight: 1 } })
+  const t = await startServer({ handlers, limits: { maxInFlight: 1 } })
   return { t, release }
 }
 
