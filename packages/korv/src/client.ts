@@ -263,7 +263,8 @@ class Client extends EventEmitter<KorvClientEvents> implements KorvClient {
         if (channels.requestError.hasSubscribers) {
           channels.requestError.publish({ side: 'client', remote: this.remote, connection: this, request: info, error: err })
         }
-        reject(err)
+        // An abort rejects with signal.reason, whatever it is.
+        ;(reject as (reason: unknown) => void)(err)
       }
       const guard = guardCall(this.#deadlines, opts, this.#settings.timeout, failed, (timeout) => new KorvTimeoutError(`${verb} ${resource}`, timeout))
       if (channels.requestStart.hasSubscribers) channels.requestStart.publish({ side: 'client', remote: this.remote, connection: this, request: info })
