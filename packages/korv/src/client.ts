@@ -15,6 +15,7 @@ import {
   DEFAULT_CONNECT_TIMEOUT,
   DeadlineScheduler,
   describeTarget,
+  escapeControl,
   guardCall,
   peerInfo,
   UsageError,
@@ -334,7 +335,7 @@ class Client extends EventEmitter<KorvClientEvents> implements KorvClient {
     if (this.#ended) return
     this.#ended = true
     const cause = this.#failure
-    const err = new KorvClosedError(cause === undefined ? 'connection closed' : `connection closed: ${cause.message}`, { cause })
+    const err = new KorvClosedError(cause === undefined ? 'connection closed' : `connection closed: ${escapeControl(cause.message)}`, { cause })
     for (const pending of [...this.#pending.values()]) pending.reject(err)
     this.#drained?.()
     this.#deadlines.clear()
@@ -437,7 +438,7 @@ export async function connect(options: KorvConnectOptions): Promise<KorvClient> 
     const onAbort = (): void => fail(signal?.reason as Error)
     const onError = (err: Error & { level?: string }): void => {
       if (refusedHostKey !== undefined) fail(new KorvHostKeyError(host, refusedHostKey, { cause: err }))
-      else if (err.level === 'client-authentication') fail(new KorvAuthFailedError(`authentication refused: ${err.message}`, { cause: err }))
+      else if (err.level === 'client-authentication') fail(new KorvAuthFailedError(`authentication refused: ${escapeControl(err.message)}`, { cause: err }))
       else fail(new KorvConnectError(target, { cause: err }))
     }
     const onClose = (): void => {
@@ -459,7 +460,7 @@ export async function connect(options: KorvConnectOptions): Promise<KorvClient> 
         return
       }
       if (err !== undefined) {
-        fail(new KorvChannelRefusedError(`server refused the channel: ${err.message}`, { cause: err }))
+        fail(new KorvChannelRefusedError(`server refused the channel: ${escapeControl(err.message)}`, { cause: err }))
         return
       }
       done = true

@@ -16,6 +16,7 @@ import {
   KorvTooManyChannelsError,
 } from './errors.ts'
 import type { KorvError } from './errors.ts'
+import { escapeControl } from '@proto/framing'
 import type { PeerInfo, ProtoError } from '@proto/framing'
 import type { KorvConnection, KorvContext, KorvHandler } from './types.ts'
 import { TickCork } from './tick-cork.ts'
@@ -102,7 +103,8 @@ export class ServerSession implements DispatchHost, KorvConnection {
   attach(conn: Connection): void {
     this.#conn = conn
     conn.on('error', (err: Error) => {
-      this.fail(new KorvClosedError(`connection failed: ${err.message}`, { cause: err }))
+      // ssh2's messages quote the peer (a DISCONNECT's description, its version line): escaped for logs.
+      this.fail(new KorvClosedError(`connection failed: ${escapeControl(err.message)}`, { cause: err }))
     })
     conn.on('authentication', (ctx) => this.#authenticate(ctx))
     conn.on('ready', () => this.#onReady())

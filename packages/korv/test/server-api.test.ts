@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer'
 import { once } from 'node:events'
 import dc from 'node:diagnostics_channel'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -151,3 +152,27 @@ describe('diagnostics', () => {
   })
 })
 
+
+describe('peer text in clientError', () => {
+  it('a DISCONNECT description sent before authentication is escaped', async () => {
+    const t = await startServer()
+    const reported = t.nextClientError()
+    const socket = net.connect(t.port, '127.0.0.1')
+    socket.on('error', () => {})
+    const description = Buffer.from('\n[auth] root logged in\u001b[2J')
+    const payload = Buffer.concat([Buffer.from([1, 0, 0, 0, 2]), u32(description.length), description, u32(0)])
+    const padding = 8 - ((payload.length + 5) % 8) + 8
+    socket.write(Buffer.concat([Buffer.from('SSH-2.0-OpenSSH_9.6\r\n'), u32(payload.length + padding + 1), Buffer.from([padding]), payload, Buffer.alloc(padding)]))
+    const err = await reported
+    expect(err.message).toContain(String.raw`\n[auth] root logged in\x1b[2J`)
+    expect(err.message).not.toMatch(/[\n\u001b]/)
+    socket.destroy()
+    await t.close()
+  })
+})
+
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4)
+  b.writeUInt32BE(n)
+  return b
+}
