@@ -69,8 +69,10 @@ export class ChannelDispatcher {
     this.#host = host
     this.#channel = channel
     this.#decoder = createMessageDecoder(host.limits)
-    guardWindow(channel, (window) => {
-      host.fail(new KorvChannelWindowError(`channel data ${-window} bytes past the window granted`))
+    guardWindow(channel, {
+      overrun: (window) => host.fail(new KorvChannelWindowError(`channel data ${-window} bytes past the window granted`)),
+      overfull: (held, packets) =>
+        host.fail(new KorvChannelWindowError(`${packets} unread channel packets hold ${held} bytes: packets far smaller than any message`)),
     })
     // 'data' gives one SSH packet at a time; read() would join them, and after a bad packet
     // decoding restarts at the next packet boundary.

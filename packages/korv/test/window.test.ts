@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer'
 import { describe, expect, it } from 'vitest'
 import { encodeMessage } from '../src/codec.ts'
 import { createDemoHandlers } from '../src/demo.ts'
@@ -43,6 +44,23 @@ describe('channel window', () => {
     const past = Number(/(\d+) bytes past/.exec(err.message)?.[1])
     expect(past).toBeGreaterThan(32 * 1024)
     expect(past).toBeLessThanOrEqual(2 * 32 * 1024)
+    await raw.closed
+    release()
+    await t.close()
+  })
+
+  it('a peer pinning memory with tiny packets within the window is cut off', async () => {
+    const { t, release } = await blockedServer()
+    const raw = await openRaw(t.port, t.clientKey.private)
+    raw.request({ id: 1, verb: 'GET', resource: '/hang' })
+    raw.request({ id: 2, verb: 'GET', resource: '/hello' })
+    const reported = t.nextClientError()
+    // One SSH packet per byte: ssh2 alone would keep about 1 KiB of memory for each, for 4 MiB of them.
+    const one = Buffer.from('x')
+    for (let i = 0; i < 20_000; i++) raw.channel.write(one)
+    const err = await reported
+    expect(err).toMatchObject({ code: ErrorCode.CHANNEL_WINDOW })
+    expect(err.message).toMatch(/unread channel packets hold \d+ bytes/)
     await raw.closed
     release()
     await t.close()
