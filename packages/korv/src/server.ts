@@ -38,6 +38,11 @@ export interface KorvServerOptions {
   exposeErrors?: boolean | undefined
   /** How the replies sent are compressed. @default { level: 1, threshold: 4096 } */
   compression?: KorvCompressionOptions | undefined
+  /**
+   * Accept `ssh-rsa` user-auth signatures (RSA with SHA-1) from legacy clients. Off, an RSA key
+   * must sign with `rsa-sha2-256` or `rsa-sha2-512`, as OpenSSH 8.8 and later require. @default false
+   */
+  insecureAllowRsaSha1?: boolean | undefined
 }
 
 const SERVER_OPTION_NAMES = {
@@ -47,6 +52,7 @@ const SERVER_OPTION_NAMES = {
   limits: LIMIT_NAMES,
   exposeErrors: true,
   compression: { level: true, threshold: true },
+  insecureAllowRsaSha1: true,
 } as const satisfies OptionNames<KorvServerOptions>
 
 /** A `clientError`'s peer: the connection once one exists, else the `PeerInfo` of a peer refused at admission. */
@@ -115,6 +121,7 @@ class Server extends EventEmitter<KorvServerEvents> implements KorvServer {
       throw new UsageError('hostKeys needs at least one host private key')
     }
     if ((options.authorizedKeys as KeyInput | undefined) === undefined) throw new UsageError('authorizedKeys is required')
+    if (!['undefined', 'boolean'].includes(typeof options.insecureAllowRsaSha1)) throw new UsageError('insecureAllowRsaSha1 must be a boolean')
     this.#options = options
     this.#limits = checkLimits(options.limits)
     this.#host = {
@@ -123,6 +130,7 @@ class Server extends EventEmitter<KorvServerEvents> implements KorvServer {
       exposeErrors: options.exposeErrors ?? false,
       closing: false,
       authorizedKeys: [],
+      insecureAllowRsaSha1: options.insecureAllowRsaSha1 === true,
       route: (verb, resource) => this.#routes.get(verb)?.get(resource),
       clientError: (err, peer) => this.emit('clientError', err, peer),
       handlerError: (err, ctx) => this.emit('handlerError', err, ctx),
