@@ -114,7 +114,7 @@ import { connect, createServer } from '@proto/korv'
 const server = createServer({
   hostKeys: [{ path: 'host_key' }],
   authorizedKeys: { path: 'authorized_keys' },
-  routes: { GET: { '/echo': (ctx) => ({ code: 200, body: ctx.body }) } },
+  handlers: { GET: { '/echo': (request) => ({ code: 200, body: request.body }) } },
 })
 const { host, port } = await server.listen({ host: '127.0.0.1', port: 0 })
 const client = await connect({
