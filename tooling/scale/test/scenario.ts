@@ -44,6 +44,14 @@ export function scaleSuite(protocol: ScaleProtocol): void {
     beforeAll(async () => {
       deployment = await deploy(protocol)
       traffic = await startTraffic(protocol, deployment.balancer.port, { clients: CLIENTS, requests: REQUESTS }).done
+      // An answer can reach the client before its backend's event line reaches the test over
+      // another pipe: wait until each backend has told of every request it answered.
+      await Promise.all(
+        deployment.backends.map((backend) => {
+          const ids = traffic.answered.flatMap(({ answer }) => (answer.backend === backend.name ? [answer.id] : []))
+          return backend.until(() => ids.every((id) => backend.accepted.has(id)), 'the requests it answered')
+        }),
+      )
     })
 
     it('answers every request of many clients, spread over both backends', () => {
