@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { defer } from './cleanup.ts'
+import { defer } from '@proto/vitest-config/cleanup'
 import { DRIVER_WAIT } from './driver.ts'
 import type { Protocol } from './environment.ts'
 

@@ -5,7 +5,7 @@ import type { ChildProcess } from 'node:child_process'
 import { delimiter, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { defer } from './cleanup.ts'
+import { defer } from '@proto/vitest-config/cleanup'
 import { interopEnvironment } from './environment.ts'
 import type { Protocol } from './environment.ts'
 

@@ -2,7 +2,7 @@
 // it receives and sees its peer's FIN, and a listener that stands in for a server.
 import { once } from 'node:events'
 import net from 'node:net'
-import { defer } from './cleanup.ts'
+import { defer } from '@proto/vitest-config/cleanup'
 import { DRIVER_WAIT } from './driver.ts'
 
 /**

@@ -5,7 +5,7 @@ import type { ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import type { PeerInfo } from '@proto/framing'
-import { defer } from './cleanup.ts'
+import { defer } from '@proto/vitest-config/cleanup'
 
 /** What a backend may take to raise an awaited event before the test says so. */
 export const BACKEND_WAIT = 20_000

@@ -5,7 +5,7 @@ import { once } from 'node:events'
 import { writeFile } from 'node:fs/promises'
 import net from 'node:net'
 import { join } from 'node:path'
-import { defer, temporaryDirectory } from './cleanup.ts'
+import { defer, temporaryDirectory } from '@proto/vitest-config/cleanup'
 import { haproxyBinary } from './environment.ts'
 
 /** How long HAProxy may take to bind its ports before the test says so. */

@@ -2,7 +2,7 @@
 // a change of its API touches this file only.
 import { connect, createServer, decodeFrame, encodeRequest } from '@proto/karp'
 import type { KarpConnection, KarpContext, KarpHandler, KarpRequest } from '@proto/karp'
-import { defer } from '../cleanup.ts'
+import { defer } from '@proto/vitest-config/cleanup'
 import { runCli, serveCli } from '../cli.ts'
 
 /** What a route of ours receives. */

@@ -3,7 +3,7 @@
 import { GzipMemberDecoder } from '@proto/framing'
 import { connect, createServer, encodeMessage } from '@proto/korv'
 import type { KorvContext, KorvRequest, KorvVerb } from '@proto/korv'
-import { defer } from '../cleanup.ts'
+import { defer } from '@proto/vitest-config/cleanup'
 import { runCli } from '../cli.ts'
 
 /** A reply: the code and body, whatever the code. */

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import { asFile, connect, createServer, isBinaryResult } from '@proto/krpc'
 import type { KrpcFile } from '@proto/krpc'
-import { defer } from '../cleanup.ts'
+import { defer } from '@proto/vitest-config/cleanup'
 import { runCli } from '../cli.ts'
 
 /** What a call ended with: a result, binary bytes, a KRPC error, or a local error's code. */

@@ -2,7 +2,7 @@
 // place, so a change of its API touches this file only.
 import { connect, createServer } from '@proto/oneline'
 import type { OnelineClient } from '@proto/oneline'
-import { defer } from '../cleanup.ts'
+import { defer } from '@proto/vitest-config/cleanup'
 import { runCli } from '../cli.ts'
 
 /** A command our server's handler received. */

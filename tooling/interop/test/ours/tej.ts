@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto'
 import { connect, createServer, decodeFrame, encodeFrame } from '@proto/tej'
 import type { TejConnection, TejContext, TejFrame, TejIncomingFrame } from '@proto/tej'
-import { defer } from '../cleanup.ts'
+import { defer } from '@proto/vitest-config/cleanup'
 import { runCli } from '../cli.ts'
 
 /** A file to send: its data, or `pattern` bytes counting 0..255 over and over. */

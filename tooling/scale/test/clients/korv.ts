@@ -5,7 +5,7 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { connect } from '@proto/korv'
 import { utils } from 'ssh2'
-import { temporaryDirectory } from '../cleanup.ts'
+import { temporaryDirectory } from '@proto/vitest-config/cleanup'
 import type { Answer, ScaleProtocol } from '../protocol.ts'
 import { connectedSocket, localEnd } from '../protocol.ts'
 
