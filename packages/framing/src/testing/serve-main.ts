@@ -13,7 +13,7 @@ export interface ServingMain {
   /** Resolves with the exit code once `main` ends (after `stop()`, or on its own). */
   exit: Promise<number>
   /** Aborts the `signal` of `main`'s io, as a first SIGINT would; await `exit` for the code. */
-  stop(): void
+  stop: () => void
   /** What it printed on stdout, the listening line first. */
   stdout: OutputSink
   /** What it printed on stderr: the notes on clients. */

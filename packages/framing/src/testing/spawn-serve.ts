@@ -17,7 +17,7 @@ export interface SpawnedServe {
   /** Resolves with the exit code once the child has exited; null if a signal ended it. */
   exit: Promise<number | null>
   /** What it has printed on stderr so far. */
-  stderr(): string
+  stderr: () => string
 }
 
 /**
