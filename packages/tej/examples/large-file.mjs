@@ -6,7 +6,9 @@
 //   node examples/large-file.mjs                  # 64 MiB of random bytes
 //   node examples/large-file.mjs ~/video.mkv      # any file
 //
-// Prints (the server's progress lines come in between, as the bytes arrive):
+// The server's progress lines come in between the client's, as the bytes arrive.
+//
+// Prints:
 //   client: sending large.bin, 64 MiB
 //   client: sent 25%
 //   client: sent 50%

@@ -34,13 +34,13 @@ const clientError = async () => {
 }
 const { port } = await server.listen({ host: '127.0.0.1', port: 0 })
 
-// 32 MiB, more than the socket buffers between the two ends hold, from one reused 1 MiB chunk.
+// 64 MiB, more than the socket buffers between the two ends hold, from one reused 1 MiB chunk.
 const large = (status) => {
   const chunk = new Uint8Array(1024 * 1024)
   async function* chunks() {
-    for (let i = 0; i < 32; i++) yield chunk
+    for (let i = 0; i < 64; i++) yield chunk
   }
-  return { status, files: [{ name: 'large.bin', stream: chunks(), size: 32 * chunk.length }] }
+  return { status, files: [{ name: 'large.bin', stream: chunks(), size: 64 * chunk.length }] }
 }
 const show = (err) => console.log(`${err.message} (${err.code}, ${err.name})`)
 
