@@ -101,12 +101,19 @@ describe('krpc call against krpc serve', () => {
     expect([echo.status, echo.raw]).toEqual([0, data])
   })
 
-  it('fail and a missing method exit 1 with the remote error; --json prints it', async () => {
+  it('fail and a missing method exit 1 with the remote error, its KRPC code and info; --json prints them', async () => {
     const fail = await run(['call', target, 'fail'])
-    expect([fail.status, fail.stderr]).toEqual([1, 'krpc: Method call raised an exception. (ERR_KRPC_REMOTE)\n'])
-    const json = await run(['call', target, 'nosuch', '--json'])
+    expect([fail.status, fail.stderr]).toEqual([1, 'krpc: Method call raised an exception. (ERR_KRPC_REMOTE)\n  rpcCode: -32000\n  data: "Error: fail"\n'])
+    const json = await run(['call', target, 'fail', '--json'])
     expect(json.status).toBe(1)
-    expect(JSON.parse(json.stdout)).toMatchObject({ error: { code: 'ERR_KRPC_REMOTE' } })
+    expect(JSON.parse(json.stdout)).toEqual({
+      error: { code: 'ERR_KRPC_REMOTE', message: 'Method call raised an exception.', rpcCode: -32_000, data: 'Error: fail' },
+    })
+    // The server sent no info: there is no data to print.
+    const missing = await run(['call', target, 'nosuch', '--json'])
+    expect(missing.status).toBe(1)
+    expect(missing.stderr).toBe('krpc: Method not found. (ERR_KRPC_REMOTE)\n  rpcCode: -32601\n')
+    expect(JSON.parse(missing.stdout)).toEqual({ error: { code: 'ERR_KRPC_REMOTE', message: 'Method not found.', rpcCode: -32_601 } })
   })
 
   it('a timeout says what timed out; a missing file or bad JSON exits 2', async () => {
