@@ -202,6 +202,47 @@ describe('krpc decode', () => {
     expect(res.status).toBe(1)
   })
 
+  it('summarises a multipart body part by part, the call from its json field, in any chunking', async () => {
+    const upload = vectors.find((v) => v.name === 'file_upload_text_request')?.bytes ?? expect.unreachable('file_upload_text_request')
+    const sha = (data: string | Uint8Array): string => createHash('sha256').update(data).digest('hex')
+    const decoded = JSON.parse((await run(['decode'], upload)).stdout) as { frame: Record<string, unknown> }
+    const field = /name="(__file__:[^"]+)"; filename/.exec(upload.toString('latin1'))?.[1]
+    expect(decoded.frame).toMatchObject({
+      call: { method: 'upload_info', params: ['lbl', field] },
+      parts: [
+        { name: 'json', type: 'text/plain', size: 113 },
+        { name: field, filename: 'hello.txt', type: 'text/plain', size: 19, sha256: sha('file content\nline2\n') },
+      ],
+    })
+    // Contents that look like a delimiter, a tuple type, an empty part and a missing type.
+    const boundary = 'Bnd'
+    const data = Buffer.from('a\r\n--Bn\r\n--B\r\r\n-\xff', 'latin1')
+    const body = `--${boundary}\r\nContent-Disposition: form-data; name="json"\r\n\r\n{"method": "m"}\r\n`
+      + `--${boundary}\r\nContent-Disposition: form-data; name="f"; filename="d.bin"\r\nContent-Type: ('application/octet-stream', None)\r\n\r\n`
+    const rest = `\r\n--${boundary}\r\nContent-Disposition: form-data; name="empty"\r\n\r\n\r\n--${boundary}--\r\nepilogue`
+    const bodyBytes = Buffer.concat([Buffer.from(body, 'latin1'), data, Buffer.from(rest, 'latin1')])
+    const capture = Buffer.concat([
+      Buffer.from(`POST / HTTP/1.1\r\nContent-Type: multipart/form-data; boundary="${boundary}"\r\nContent-Length: ${bodyBytes.length}\r\n\r\n`),
+      bodyBytes,
+    ])
+    const parts = [
+      { name: 'json', type: 'text/plain', size: 15, sha256: sha('{"method": "m"}') },
+      { name: 'f', filename: 'd.bin', type: 'application/octet-stream', size: data.length, sha256: sha(data) },
+      { name: 'empty', type: 'text/plain', size: 0, sha256: sha('') },
+    ]
+    await fc.assert(fc.asyncProperty(fc.array(fc.nat(capture.length), { maxLength: 12 }), async (cuts) => {
+      const decoder = captureDecoder({})
+      const records: unknown[] = []
+      let from = 0
+      for (const cut of [...cuts.sort((a, b) => a - b), capture.length]) {
+        records.push(...(await decoder.push(capture.subarray(from, cut), from)))
+        from = cut
+      }
+      records.push(...(await decoder.end(capture.length)))
+      expect(records).toEqual([{ offset: 0, frame: expect.objectContaining({ call: { method: 'm' }, parts }) }])
+    }), { numRuns: 100 })
+  })
+
   // Peak RSS of the child, measured on Node 20: 57 MiB for 1 MiB of input, 91 for 64 MiB and 92
   // for 1 GiB, where V8's heap stops growing. Buffering the input would pass 1 GiB.
   const MAX_RSS_MIB = 160
@@ -241,7 +282,13 @@ describe('krpc decode', () => {
     const last = tail.toString().trimEnd().split('\n').at(-1) ?? ''
     expect(JSON.parse(last)).toMatchObject({
       offset: 1024 ** 3 - (1 << 20),
-      frame: { type: 'request', method: 'POST', body: { size: body.length, sha256: createHash('sha256').update(body).digest('hex') } },
+      frame: {
+        type: 'request',
+        method: 'POST',
+        body: { size: body.length, sha256: createHash('sha256').update(body).digest('hex') },
+        call: { method: 'upload', params: ['__file__:f'] },
+        parts: [{ name: 'json' }, { name: '__file__:f', filename: 'f.bin', type: 'application/octet-stream', size: body.length - prefix.length - suffix.length }],
+      },
     })
     const maxRssMiB = Number(Buffer.concat(rss).toString()) / 1024
     expect(maxRssMiB).toBeGreaterThan(0)
