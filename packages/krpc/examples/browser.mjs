@@ -101,7 +101,7 @@ if (open) {
   ], { stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
   browser.stderr.on('data', (chunk) => (stderr += chunk))
-  const exited = once(browser, 'exit')
+  const exited = new Promise((resolve) => browser.once('exit', (code, signal) => resolve([code, signal])))
   const failed = new Promise((resolve) => {
     browser.once('error', (err) => resolve(`cannot start ${browser.spawnfile}: ${err.message}; set BROWSER, or use --open`))
     void exited.then(([code, signal]) => resolve(`the browser exited (${signal ?? code}) before the page reported\n${stderr}`))
