@@ -89,7 +89,7 @@ import assert from 'node:assert/strict'
 import { connect, createServer } from '@proto/krpc'
 
 const server = createServer({
-  methods: {
+  handlers: {
     echo: (value) => value,
     size: async (file) => {
       let size = 0

@@ -256,7 +256,7 @@ async function soakTej() {
 
 async function soakOneline() {
   const oneline = await import('@proto/oneline')
-  const server = oneline.createServer({ handler: oneline.demoHandler, allowShutdown: false, idleTimeout: 2_000, maxQueue: 64 })
+  const server = oneline.createServer({ handler: oneline.demoHandler, allowShutdown: false, limits: { idleTimeout: 2_000, maxQueue: 64 } })
   const { port } = await server.listen({ host: HOST, port: 0 })
   return soak('oneline', {
     server,
@@ -291,7 +291,7 @@ async function soakOneline() {
 async function soakKrpc() {
   const krpc = await import('@proto/krpc')
   const server = krpc.createServer({
-    methods: {
+    handlers: {
       echo: (value) => value,
       upload: async (file) => {
         let size = 0
