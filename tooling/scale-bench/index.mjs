@@ -19,6 +19,8 @@ import process from 'node:process'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 
+export { openTcp } from './raw.mjs'
+
 const here = (file) => new URL(file, import.meta.url)
 const CEILING = here('./raw.mjs').href
 const WS = here('./ws.mjs').href

@@ -8,9 +8,9 @@ import { connect, createServer, demoHandler } from '../dist/index.js'
 
 export async function startServer({ port, maxConnections }) {
   // One client is served at a time; every other connection waits its turn in the queue.
-  const server = createServer({ handler: demoHandler, maxQueue: maxConnections })
+  const server = createServer({ handler: demoHandler, limits: { maxConnections, maxQueue: maxConnections } })
   ;({ port } = await server.listen({ host: '127.0.0.1', port }))
-  return { port, connections: () => undefined }
+  return { port, connections: () => server.connections.size }
 }
 
 export async function openClient({ port }) {
