@@ -38,12 +38,12 @@ const API_SCRIPTS = {
 import assert from 'node:assert/strict'
 import { connect, createServer } from '@proto/karp'
 
-const server = createServer({ routes: { echo: (ctx) => ctx.data } })
+const server = createServer({ handlers: { echo: (request) => request.data } })
 const { host, port } = await server.listen({ host: '127.0.0.1', port: 0 })
-const peer = await connect({ host, port })
-const reply = await peer.request('echo', 'hello karp')
+const connection = await connect({ host, port })
+const reply = await connection.request('echo', 'hello karp')
 assert.equal(reply.text(), 'hello karp')
-await peer.close()
+await connection.close()
 await server.close()
 console.log(\`echo replied "\${reply.text()}"\`)
 `,
