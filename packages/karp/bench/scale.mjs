@@ -10,9 +10,9 @@ import { connect, createServer } from '../dist/index.js'
 const PAYLOAD = Buffer.alloc(64, 0x78)
 
 export async function startServer({ port, maxConnections }) {
-  const server = createServer({ routes: { echo: (ctx) => ctx.data }, maxConnections })
+  const server = createServer({ handlers: { echo: (request) => request.data }, limits: { maxConnections } })
   ;({ port } = await server.listen({ host: '127.0.0.1', port }))
-  return { port, connections: () => server.peers.size }
+  return { port, connections: () => server.connections.size }
 }
 
 export async function openClient({ port }) {
