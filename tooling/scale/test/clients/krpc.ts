@@ -37,7 +37,7 @@ export const krpc: ScaleProtocol = {
                   if (reply.result === undefined) throw new Error(`no result for ${id}: ${text}`)
                   resolve({ answer: reply.result, local })
                 } catch (err) {
-                  reject(err as Error)
+                  reject(err instanceof Error ? err : new Error(String(err)))
                 }
               })
             },
