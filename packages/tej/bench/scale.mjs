@@ -11,7 +11,10 @@ const PAYLOAD = Buffer.alloc(64, 0x78)
 
 export async function startServer({ port, maxConnections }) {
   // Every frame goes back as it came: a request/response exchange over full-duplex frames.
-  const server = createServer({ onFrame: async (frame, conn) => conn.send(await frame.buffer()), maxConnections })
+  const server = createServer({
+    handler: async (frame, ctx) => ctx.connection.send(await frame.buffer()),
+    limits: { maxConnections },
+  })
   ;({ port } = await server.listen({ host: '127.0.0.1', port }))
   return { port, connections: () => server.connections.size }
 }
@@ -21,7 +24,7 @@ export async function openClient({ port }) {
   const client = await connect({
     host: '127.0.0.1',
     port,
-    onFrame: async (frame) => {
+    handler: async (frame) => {
       if ((await frame.message()).length !== PAYLOAD.length) throw new Error('unexpected frame')
       waiting.shift()()
     },
