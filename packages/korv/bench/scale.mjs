@@ -24,11 +24,11 @@ export async function startServer({ port, maxConnections }) {
   const server = createServer({
     hostKeys: [keys.host.private],
     authorizedKeys: `${keys.client.public}\n`,
-    routes: { GET: { '/echo': (ctx) => ({ code: 200, body: ctx.body }) } },
+    handlers: { GET: { '/echo': (request) => ({ code: 200, body: request.body }) } },
     limits: { maxConnections },
   })
   ;({ port } = await server.listen({ host: '127.0.0.1', port }))
-  return { port, connections: () => undefined }
+  return { port, connections: () => server.connections.size }
 }
 
 /** An authenticated SSH connection with no channel open. */
