@@ -2,7 +2,8 @@
 // (rewriting workspace: and catalog: ranges), plain npm installs each tarball with framing's
 // into a fresh directory outside the workspace, and a server and client talk on 127.0.0.1,
 // once through the package's public entry point and once through its installed bin. This is
-// what the workspace cannot show: a missing file in `files`, a dependency that only resolved
+// what the workspace cannot show: a missing file in `files` (README, LICENSE and, but for framing,
+// PROTOCOL.md are required), a dependency that only resolved
 // through the monorepo, a bin without its shebang.
 //
 //   node tooling/scripts/check-install.mjs [--only karp,tej] [--keep]
@@ -37,12 +38,12 @@ const API_SCRIPTS = {
 import assert from 'node:assert/strict'
 import { connect, createServer } from '@proto/karp'
 
-const server = createServer({ routes: { echo: (ctx) => ctx.data } })
+const server = createServer({ handlers: { echo: (request) => request.data } })
 const { host, port } = await server.listen({ host: '127.0.0.1', port: 0 })
-const peer = await connect({ host, port })
-const reply = await peer.request('echo', 'hello karp')
+const connection = await connect({ host, port })
+const reply = await connection.request('echo', 'hello karp')
 assert.equal(reply.text(), 'hello karp')
-await peer.close()
+await connection.close()
 await server.close()
 console.log(\`echo replied "\${reply.text()}"\`)
 `,
@@ -88,7 +89,7 @@ import assert from 'node:assert/strict'
 import { connect, createServer } from '@proto/krpc'
 
 const server = createServer({
-  methods: {
+  handlers: {
     echo: (value) => value,
     size: async (file) => {
       let size = 0

@@ -4,6 +4,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join, posix } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { protocolDocProblems, readVectorFile, vectorsDir } from './protocol-docs.mjs'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const FRAMING = '@proto/framing'
@@ -84,6 +85,28 @@ function exportsProblems(exportsField) {
   return problems
 }
 
+// framing defines no wire protocol of its own (its README is its reference); every other package
+// ships PROTOCOL.md, whose worked examples must be the captured bytes they name.
+const WITHOUT_PROTOCOL_DOC = new Set([FRAMING])
+
+function protocolDocChecks(dir, manifest) {
+  const file = join(root, dir, 'PROTOCOL.md')
+  if (!existsSync(file)) return ['PROTOCOL.md is missing (the wire format, a worked exchange, limits, compatibility)']
+  const problems = []
+  if (!(manifest.files ?? []).includes('PROTOCOL.md')) problems.push('`files` does not list PROTOCOL.md, so the tarball would lack it')
+  const markdown = readFileSync(file, 'utf8')
+  // The page is read on npm, where nothing outside the package resolves.
+  for (const [i, line] of markdown.split('\n').entries()) {
+    if (/\]\((?:\.\.\/|\/)/.test(line) || /\bshared\//.test(line)) {
+      problems.push(`PROTOCOL.md line ${i + 1} points outside the package: ${line.trim()}`)
+    }
+  }
+  const vectors = vectorsDir()
+  if (!existsSync(vectors)) return [...problems, `PROTOCOL.md: no captured vectors at ${vectors} to check its worked examples against (set PROTO_VECTORS_DIR)`]
+  for (const problem of protocolDocProblems(markdown, (name) => readVectorFile(vectors, name))) problems.push(`PROTOCOL.md ${problem}`)
+  return problems
+}
+
 const normalizeTarget = (target) => posix.normalize(target).replace(/^\.\//, '')
 
 function binProblems(dir, manifest, shortName) {
@@ -161,6 +184,7 @@ for (const { dir, manifest } of published) {
     report('has neither CHANGELOG.md nor a changeset in .changeset/')
   }
   if (!hasTestFile(join(root, dir, 'test'))) report('test/ has no *.test.ts file')
+  if (!WITHOUT_PROTOCOL_DOC.has(name)) for (const problem of protocolDocChecks(dir, manifest)) report(problem)
 
   if (manifest.exports === undefined) report('`exports` is missing')
   else for (const problem of exportsProblems(manifest.exports)) report(problem)

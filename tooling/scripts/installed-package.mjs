@@ -25,6 +25,9 @@ const UNSHIPPABLE = [
 // npm adds package.json, README and LICENSE to every tarball whatever `files` says; a package
 // without them reaches users unexplained or unlicensed.
 const REQUIRED = ['package.json', 'README.md', 'LICENSE']
+// Every protocol package also describes its wire format in PROTOCOL.md, which only `files` brings
+// along. framing has no wire protocol of its own: its README is its reference.
+const WITHOUT_PROTOCOL_DOC = new Set([FRAMING])
 
 // Run as a package script, this inherits pnpm's view of the workspace as npm_* and pnpm_*
 // variables (local prefix, catalog, lockfile settings). Without them npm reads only its own
@@ -91,8 +94,8 @@ function targets(manifest) {
 
 /**
  * What a tarball of `files` (paths relative to the package) would give a user of `manifest`:
- * nothing unshippable, the README and LICENSE, every `exports` and `bin` target, and a `.d.ts`
- * beside every built `.js`.
+ * nothing unshippable, the README and LICENSE (and PROTOCOL.md, but for framing), every
+ * `exports` and `bin` target, and a `.d.ts` beside every built `.js`.
  */
 export function checkContents(files, manifest) {
   const problems = []
@@ -101,7 +104,8 @@ export function checkContents(files, manifest) {
     if (rule) problems.push(`ships ${file} (${rule[1]})`)
   }
   const shipped = new Set(files)
-  for (const file of REQUIRED) if (!shipped.has(file)) problems.push(`${file} is not in the tarball`)
+  const required = WITHOUT_PROTOCOL_DOC.has(manifest.name) ? REQUIRED : [...REQUIRED, 'PROTOCOL.md']
+  for (const file of required) if (!shipped.has(file)) problems.push(`${file} is not in the tarball`)
   const { types, code } = targets(manifest)
   if (types.size === 0) problems.push('declares no types')
   for (const target of types) if (!shipped.has(target)) problems.push(`types target ${target} is not in the tarball`)

@@ -21,9 +21,11 @@ const TOTALS = /^\d+ passed, \d+ failed/
 const separator = process.argv.indexOf('--', 2)
 const args = separator === -1 ? process.argv.slice(2) : process.argv.slice(2, separator)
 const passedArgs = separator === -1 ? [] : process.argv.slice(separator + 1)
-// The interop suite (tooling/interop) checks the Python originals, which our Node version does
-// not change: `pnpm test` runs it once, so it is left out here unless a --project is given.
-const vitestArgs = passedArgs.some((arg) => arg.startsWith('--project')) ? passedArgs : ['--project=!interop', ...passedArgs]
+// The interop suite (tooling/interop) checks the Python originals and the scale suite
+// (tooling/scale) a balancer, which our Node version does not change: `pnpm test` runs them once,
+// so they are left out here (PROTO_TEST_OTHER_NODE, read by vitest.config.ts) unless a --project
+// is given. vitest's --project filters add up, so two negated ones would leave out neither.
+const leaveOut = !passedArgs.some((arg) => arg.startsWith('--project'))
 const includeCurrent = !args.includes('--no-current')
 const majors = args.filter((arg) => arg !== '--no-current')
 for (const major of majors) {
@@ -60,10 +62,14 @@ function nodeBinary(major) {
 // shows progress and still ends with one summary per version.
 function runSuite(node) {
   const started = performance.now()
-  const child = spawn(node, [join(root, 'tooling/scripts/test.mjs'), ...vitestArgs], {
+  const child = spawn(node, [join(root, 'tooling/scripts/test.mjs'), ...passedArgs], {
     cwd: root,
     // Tests that spawn `node` by name must get the same version as the runner.
-    env: { ...process.env, PATH: `${dirname(node)}${delimiter}${process.env.PATH ?? ''}` },
+    env: {
+      ...process.env,
+      PATH: `${dirname(node)}${delimiter}${process.env.PATH ?? ''}`,
+      ...(leaveOut ? { PROTO_TEST_OTHER_NODE: '1' } : {}),
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   let totals = ''

@@ -31,7 +31,7 @@ const WINDOW = Math.max(1, Number(values.window))
 const PAYLOAD = Buffer.alloc(63, 0x78)
 
 async function karpContender() {
-  const server = createServer({ routes: { echo: (ctx) => ctx.data } })
+  const server = createServer({ handlers: { echo: (request) => request.data } })
   const { port } = await server.listen({ host: '127.0.0.1', port: 0 })
   const client = await connect({ host: '127.0.0.1', port })
   const check = (reply) => {

@@ -1,220 +1,184 @@
 #!/usr/bin/env node
-import { realpathSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
+// The karp bin: serve the demo routes, send one request, decode captured frames.
+import type { Duplex } from 'node:stream'
+import { connectStream } from '@proto/framing'
+import type { ListenOptions } from '@proto/framing'
+import {
+  clientOptions,
+  clientTls,
+  connectTarget,
+  decodeVerb,
+  defineCli,
+  defineVerb,
+  idleTimeoutOption,
+  listenTarget,
+  payloadJson,
+  runCli,
+  runIfMain,
+  serveOptions,
+  serveUntilStopped,
+  serverTls,
+  targetPositional,
+} from '@proto/framing/cli'
+import type { CliIO } from '@proto/framing/cli'
 import { connect } from './client.ts'
-import { DEFAULT_HOST, DEFAULT_PORT, DEFAULT_TIMEOUT } from './constants.ts'
-import { ErrorCode } from './errors.ts'
-import type { KarpContext, KarpHandler, KarpPeer } from './peer.ts'
+import {
+  DEFAULT_CONNECT_TIMEOUT,
+  DEFAULT_HOST,
+  DEFAULT_IDLE_TIMEOUT,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_FRAME_BYTES,
+  DEFAULT_MAX_IN_FLIGHT,
+  DEFAULT_MAX_WRITE_BUFFER_BYTES,
+  DEFAULT_PORT,
+  DEFAULT_TIMEOUT,
+} from './constants.ts'
+import { KarpCaptureDecoder } from './decode.ts'
+import { demoHandlers } from './demo.ts'
+import { ErrorCode, KARP_ERRORS, KarpUnknownRouteError } from './errors.ts'
 import { createServer } from './server.ts'
+import type { KarpConnection } from './types.ts'
 
-const USAGE = `Usage:
-  karp serve [--host H] [--port ${DEFAULT_PORT}]
-  karp request HOST:PORT ROUTE [DATA] [--no-reply] [--timeout MS] [--json]
+const maxFrameBytesOption = {
+  type: 'integer',
+  min: 64,
+  max: Number.MAX_SAFE_INTEGER,
+  default: DEFAULT_MAX_FRAME_BYTES,
+  description: 'largest frame, LF included',
+} as const
 
-serve    serves the demo routes echo, upper and fail until SIGINT or SIGTERM
-request  sends DATA (default empty) to ROUTE and prints the reply as UTF-8
-
-Options:
-  --host H       address to bind (default ${DEFAULT_HOST})
-  --port N       port to bind; 0 picks a free one (default ${DEFAULT_PORT})
-  --no-reply     send a notification and exit once it is written
-  --timeout MS   connect and reply timeout in milliseconds (default ${DEFAULT_TIMEOUT})
-  --json         print {"success", "data"}, or {"error": {"code", "message"}}
-  -h, --help     print this help
-
-Exit codes: 0 success, 1 the peer answered with a failure, 2 local, connection or protocol error.
-`
-
-// Connections still open this long after SIGINT/SIGTERM, or after the reply (or `--timeout`, when
-// shorter), are cut: a peer that never ends its side (the original does not) must not keep the
-// process alive.
-const CLOSE_GRACE_MS = 2000
-
-/** Where the CLI writes, and what stops `serve` (SIGINT/SIGTERM when absent). */
-export interface CliIo {
-  stdout: { write(text: string): unknown }
-  stderr: { write(text: string): unknown }
-  stop?: AbortSignal | undefined
-}
-
-class UsageMistake extends Error {}
-
-const utf8Strict = new TextDecoder('utf-8', { fatal: true })
-
-/** The routes `karp serve` offers. */
-export const demoRoutes: Record<string, KarpHandler> = {
-  echo: (ctx: KarpContext) => ctx.data,
-  upper: (ctx: KarpContext) => {
-    let text: string
-    try {
-      text = utf8Strict.decode(ctx.data)
-    } catch {
-      throw new Error('upper needs UTF-8 text')
-    }
-    return text.toUpperCase()
+const serve = defineVerb({
+  name: 'serve',
+  summary: 'serve the demo routes echo, upper and fail until SIGINT or SIGTERM',
+  details:
+    'Prints "listening HOST:PORT" (or the socket path) first. echo returns the payload, upper the UTF-8 text uppercased, fail fails with the message fail. On SIGINT or SIGTERM, running handlers finish and connections still open 2 s later are cut.',
+  options: {
+    ...serveOptions({ port: DEFAULT_PORT, idleTimeout: DEFAULT_IDLE_TIMEOUT, maxConnections: DEFAULT_MAX_CONNECTIONS }),
+    'idle-timeout': { ...idleTimeoutOption(DEFAULT_IDLE_TIMEOUT), description: 'close a connection silent this many milliseconds with nothing in flight, 0 for never' },
+    'max-frame-bytes': maxFrameBytesOption,
+    'max-in-flight': {
+      type: 'integer',
+      min: 1,
+      max: Number.MAX_SAFE_INTEGER,
+      default: DEFAULT_MAX_IN_FLIGHT,
+      description: 'handlers running per connection; more are answered with a failure',
+    },
+    'max-write-buffer-bytes': {
+      type: 'integer',
+      min: 1,
+      max: Number.MAX_SAFE_INTEGER,
+      default: DEFAULT_MAX_WRITE_BUFFER_BYTES,
+      description: 'replies queued per connection before a peer that does not read is closed',
+    },
+    'expose-errors': { type: 'boolean', description: "send handlers' stack traces to peers (development only)" },
   },
-  fail: () => {
-    throw new Error('fail')
-  },
-}
-
-/** Runs the CLI with `argv` (without node and the script) and returns the exit code. */
-export async function main(argv: readonly string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
-  let parsed
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        host: { type: 'string' },
-        port: { type: 'string' },
-        timeout: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        'no-reply': { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
+  run: async (ctx) => {
+    const { values } = ctx
+    const server = createServer({
+      handlers: demoHandlers,
+      exposeErrors: values['expose-errors'],
+      limits: {
+        maxConnections: values['max-connections'],
+        idleTimeout: values['idle-timeout'],
+        maxFrameBytes: values['max-frame-bytes'],
+        maxInFlight: values['max-in-flight'],
+        maxWriteBufferBytes: values['max-write-buffer-bytes'],
       },
     })
-  } catch (err) {
-    return usageMistake(io, (err as Error).message)
-  }
-  const { values, positionals } = parsed
-  if (values.help) {
-    io.stdout.write(USAGE)
-    return 0
-  }
-  try {
-    const [command, ...rest] = positionals
-    switch (command) {
-      case 'serve':
-        if (rest.length > 0) throw new UsageMistake(`serve takes no arguments, got ${rest.join(' ')}`)
-        return await serve(io, values.host ?? DEFAULT_HOST, parseNumber('--port', values.port, DEFAULT_PORT, 0, 65_535))
-      case 'request': {
-        const [target, route, data] = rest
-        if (target === undefined || route === undefined) throw new UsageMistake('request needs HOST:PORT and ROUTE')
-        if (rest.length > 3) throw new UsageMistake(`unexpected argument ${rest[3]}`)
-        const timeout = parseNumber('--timeout', values.timeout, DEFAULT_TIMEOUT, 1, 2_147_483_647)
-        return await request(io, parseTarget(target), route, data ?? '', {
-          timeout,
-          json: values.json,
-          noReply: values['no-reply'],
-        })
+    const tls = await serverTls(values)
+    const proxyProtocol = values['proxy-protocol']
+    const listen: ListenOptions = {
+      ...listenTarget(values),
+      ...(tls === undefined ? {} : { tls }),
+      ...(proxyProtocol === undefined ? {} : { proxyProtocol }),
+    }
+    await serveUntilStopped(ctx, server, { listen })
+  },
+})
+
+const request = defineVerb({
+  name: 'request',
+  summary: 'send DATA to ROUTE and print the reply as UTF-8',
+  details:
+    'The reply goes to stdout; a failure from the peer (success 0) to stderr, with exit code 1. --no-reply sends a notification instead and exits once it is written. The connection ends once the request is answered, without waiting for the peer to end its side.',
+  positionals: [
+    targetPositional('socket'),
+    { name: 'route', label: 'ROUTE', description: 'the route, [a-z_]+ once lowercased', required: true },
+    { name: 'data', label: 'DATA', description: 'the payload, sent as UTF-8; empty when absent' },
+  ],
+  options: {
+    ...clientOptions({ timeout: DEFAULT_TIMEOUT, connectTimeout: DEFAULT_CONNECT_TIMEOUT }),
+    json: { type: 'boolean', description: 'print {"success":true,"text"} ("data" and "encoding":"base64" for bytes that are not UTF-8); errors as {"error"}' },
+    'no-reply': { type: 'boolean', description: 'send a notification and exit once it is written' },
+  },
+  run: async ({ values, args, out, signal }) => {
+    const tls = await clientTls(values)
+    const stream = await connectStream(
+      { ...connectTarget(args.target, values), ...(tls === undefined ? {} : { tls }), connectTimeout: values['connect-timeout'], signal },
+      { host: DEFAULT_HOST, port: DEFAULT_PORT, errors: KARP_ERRORS },
+    )
+    const connection = await connect({ socket: stream, timeout: values.timeout })
+    try {
+      if (values['no-reply']) {
+        await connection.notify(args.route, args.data ?? '', { signal })
+      } else {
+        let reply
+        try {
+          reply = await connection.request(args.route, args.data ?? '', { signal })
+        } catch (err) {
+          throw unknownRoute(err, args.route)
+        }
+        if (values.json) await out.printJson({ success: true, ...payloadJson(reply.data) })
+        else await out.print(reply.text())
       }
-      case undefined:
-        throw new UsageMistake('missing command')
-      default:
-        throw new UsageMistake(`unknown command ${command}`)
+    } catch (err) {
+      await connection.close({ signal: AbortSignal.abort() })
+      throw err
     }
-  } catch (err) {
-    if (err instanceof UsageMistake) return usageMistake(io, err.message)
-    throw err
+    await leave(connection, stream)
+  },
+})
+
+/**
+ * Ends the connection once the request is done: FIN after the last byte, then the socket is
+ * let go without waiting for the peer's FIN, which the original never sends.
+ */
+async function leave(connection: KarpConnection, stream: Duplex): Promise<void> {
+  const closing = connection.close()
+  if (!stream.writableFinished && !stream.destroyed) {
+    await new Promise<void>((resolve) => {
+      stream.once('finish', resolve)
+      stream.once('close', resolve)
+    })
   }
+  stream.destroy()
+  await closing
 }
 
-function usageMistake(io: CliIo, message: string): number {
-  io.stderr.write(`karp: ${message}\n${USAGE}`)
-  return 2
+/** The original's answer to a route it has no handler for is the route in quotes: say so. */
+function unknownRoute(err: unknown, route: string): unknown {
+  const { code, message } = err as { code?: unknown; message?: unknown }
+  const asked = route.toLowerCase()
+  return code === ErrorCode.REMOTE && message === `'${asked}'` ? new KarpUnknownRouteError(asked) : err
 }
 
-function parseNumber(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback
-  const n = /^[0-9]+$/.test(value) ? Number(value) : Number.NaN
-  if (!(n >= min && n <= max)) throw new UsageMistake(`${name} must be a whole number from ${min} to ${max}, got ${value}`)
-  return n
+const decode = decodeVerb({
+  what: 'the raw bytes of one direction of a KARP connection (requests and responses alike)',
+  options: { 'max-frame-bytes': maxFrameBytesOption },
+  decoder: (values) => new KarpCaptureDecoder(values['max-frame-bytes']),
+})
+
+/** The `karp` command line. */
+export const cli = defineCli({
+  name: 'karp',
+  summary: 'route-addressed requests and replies over one long-lived TCP connection (KARP)',
+  version: new URL('../package.json', import.meta.url),
+  verbs: [serve, request, decode],
+})
+
+/** Runs `karp` with `argv` (without node and the script) and resolves with the exit code. */
+export function main(argv: readonly string[], io: CliIO): Promise<number> {
+  return runCli(cli, argv, io)
 }
 
-function parseTarget(target: string): { host: string; port: number } {
-  const match = /^(?:\[([^\]]+)\]|([^:]+)):([0-9]+)$/.exec(target)
-  const host = match?.[1] ?? match?.[2]
-  if (match === null || host === undefined) throw new UsageMistake(`expected HOST:PORT, got ${target}`)
-  return { host, port: parseNumber('port', match[3], DEFAULT_PORT, 1, 65_535) }
-}
-
-function formatAddress(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
-}
-
-async function serve(io: CliIo, host: string, port: number): Promise<number> {
-  const server = createServer({ routes: demoRoutes })
-  let bound
-  try {
-    bound = await server.listen({ host, port })
-  } catch (err) {
-    return localError(io, err, false)
-  }
-  io.stdout.write(`listening ${formatAddress(bound.host, bound.port)}\n`)
-  await stopped(io.stop)
-  await server.close({ signal: AbortSignal.timeout(CLOSE_GRACE_MS) })
-  return 0
-}
-
-function stopped(stop: AbortSignal | undefined): Promise<void> {
-  if (stop !== undefined) {
-    return stop.aborted ? Promise.resolve() : new Promise((resolve) => stop.addEventListener('abort', () => resolve(), { once: true }))
-  }
-  return new Promise((resolve) => {
-    const onSignal = (): void => {
-      process.off('SIGINT', onSignal)
-      process.off('SIGTERM', onSignal)
-      resolve()
-    }
-    process.on('SIGINT', onSignal)
-    process.on('SIGTERM', onSignal)
-  })
-}
-
-async function request(
-  io: CliIo,
-  target: { host: string; port: number },
-  route: string,
-  data: string,
-  opts: { timeout: number; json: boolean; noReply: boolean },
-): Promise<number> {
-  let peer: KarpPeer | undefined
-  try {
-    peer = await connect({ ...target, timeout: opts.timeout, signal: AbortSignal.timeout(opts.timeout) })
-    if (opts.noReply) {
-      await peer.notify(route, data, { timeout: opts.timeout })
-      return 0
-    }
-    const reply = await peer.request(route, data)
-    io.stdout.write(opts.json ? `${JSON.stringify({ success: true, data: reply.text() })}\n` : `${reply.text()}\n`)
-    return 0
-  } catch (err) {
-    if (isRemote(err)) {
-      if (opts.json) io.stdout.write(`${JSON.stringify({ success: false, data: err.message })}\n`)
-      io.stderr.write(`karp: ${err.message}\n`)
-      return 1
-    }
-    return localError(io, err, opts.json)
-  } finally {
-    await peer?.close({ signal: AbortSignal.timeout(Math.min(opts.timeout, CLOSE_GRACE_MS)) })
-  }
-}
-
-function isRemote(err: unknown): err is Error {
-  return err instanceof Error && (err as { code?: unknown }).code === ErrorCode.REMOTE
-}
-
-function localError(io: CliIo, err: unknown, json: boolean): number {
-  const error = err instanceof Error ? err : new Error(String(err))
-  const code = (error as { code?: unknown }).code
-  const name = typeof code === 'string' ? code : error.name
-  const cause = error.cause instanceof Error ? ` (${error.cause.message})` : ''
-  io.stderr.write(`karp: ${name}: ${error.message}${cause}\n`)
-  if (json) io.stdout.write(`${JSON.stringify({ error: { code: name, message: error.message } })}\n`)
-  return 2
-}
-
-function invokedDirectly(): boolean {
-  const script = process.argv[1]
-  if (script === undefined) return false
-  try {
-    return realpathSync(script) === fileURLToPath(import.meta.url)
-  } catch {
-    return false
-  }
-}
-
-if (invokedDirectly()) process.exitCode = await main(process.argv.slice(2))
+await runIfMain(cli, import.meta.url)

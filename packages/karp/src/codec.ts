@@ -1,5 +1,6 @@
+// Pure encode and decode of KARP lines, no I/O.
 import { Buffer } from 'node:buffer'
-import { UsageError } from '@proto/framing'
+import { UsageError, toBuffer, toBytes } from '@proto/framing'
 import {
   KarpBadBase64Error,
   KarpBadFrameError,
@@ -7,34 +8,7 @@ import {
   KarpInvalidRouteError,
   KarpLengthMismatchError,
 } from './errors.ts'
-
-/** What a request or response carries: bytes, or a string sent as UTF-8. */
-export type KarpPayload = Uint8Array | string
-
-/** The fields of a request before its data. */
-export interface KarpRequestHeader {
-  readonly type: 'request'
-  /** Lowercased. */
-  readonly route: string
-  /** 16 ASCII digits. */
-  readonly id: string
-  /** `false` for a notification: no reply is sent. */
-  readonly wantsReply: boolean
-}
-
-/** The fields of a response before its data. */
-export interface KarpResponseHeader {
-  readonly type: 'response'
-  readonly id: string
-  /** `false`: the data is a UTF-8 error message. */
-  readonly success: boolean
-}
-
-export type KarpFrameHeader = KarpRequestHeader | KarpResponseHeader
-export type KarpRequestFrame = KarpRequestHeader & { readonly data: Uint8Array }
-export type KarpResponseFrame = KarpResponseHeader & { readonly data: Uint8Array }
-/** One decoded line. */
-export type KarpFrame = KarpRequestFrame | KarpResponseFrame
+import type { KarpFrame, KarpFrameHeader, KarpPayload } from './frame.ts'
 
 /** Options of the encoders. */
 export interface EncodeOptions {
@@ -123,14 +97,14 @@ export function encodeResponse(
 
 /** `encodeRequest` for a route already normalized and an id already valid: the peers' hot path. */
 export function requestFrame(route: string, id: string, data: KarpPayload, wantsReply: boolean, maxFrameBytes: number): Buffer {
-  const bytes = payloadBytes(data)
+  const bytes = toBytes(data)
   checkSize(route.length, bytes.length, maxFrameBytes)
   return writeFrame(route, wantsReply ? '01' : '00', id, bytes)
 }
 
 /** `encodeResponse` for an id already valid. */
 export function responseFrame(id: string, success: boolean, data: KarpPayload, maxFrameBytes: number): Buffer {
-  const bytes = payloadBytes(data)
+  const bytes = toBytes(data)
   checkSize(0, bytes.length, maxFrameBytes)
   return writeFrame('', success ? '11' : '10', id, bytes)
 }
@@ -162,11 +136,6 @@ function checkSize(routeLength: number, payloadLength: number, maxFrameBytes: nu
   if (size > maxFrameBytes) throw new KarpFrameTooLargeError(size, maxFrameBytes)
 }
 
-function payloadBytes(data: KarpPayload): Buffer {
-  if (typeof data === 'string') return Buffer.from(data, 'utf8')
-  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength)
-}
-
 /**
  * Parses one line (its LF may be left on: bytes after `KARP_END` are ignored, as by the original).
  * @throws {KarpBadFrameError} when the line is neither a request nor a response
@@ -174,7 +143,7 @@ function payloadBytes(data: KarpPayload): Buffer {
  * @throws {KarpBadBase64Error} when the data is not strict standard base64 (`id` set)
  */
 export function decodeFrame(line: Uint8Array): KarpFrame {
-  const buf = Buffer.isBuffer(line) ? line : Buffer.from(line.buffer, line.byteOffset, line.byteLength)
+  const buf = toBuffer(line)
   // One latin1 string of the line: a byte per character, so positions match the bytes, and bytes
   // from 0x80 up match nothing below. The base64 needs a string anyway.
   const fast = decodeWellFormed(buf)

@@ -1,5 +1,17 @@
-import { ProtoError } from '@proto/framing'
-import type { KarpFrameHeader } from './codec.ts'
+// The errors karp raises, their codes, and how framing's errors become karp's.
+import {
+  ConnectError,
+  ListenError,
+  ProtoError,
+  ProxyHeaderError,
+  TimeoutError,
+  TlsHandshakeError,
+  TooManyConnectionsError,
+  errorMapper,
+  toText,
+} from '@proto/framing'
+import type { FrameTooLargeError, PlumbingErrors, ProxyHeaderFailure } from '@proto/framing'
+import type { KarpFrameHeader } from './frame.ts'
 
 /** Every code karp raises. Match on `err.code`: it survives duplicate installs, `instanceof` does not. */
 export const ErrorCode = {
@@ -10,16 +22,27 @@ export const ErrorCode = {
   FRAME_TOO_LARGE: 'ERR_KARP_FRAME_TOO_LARGE',
   TOO_MANY_IN_FLIGHT: 'ERR_KARP_TOO_MANY_IN_FLIGHT',
   BAD_HANDLER_RESULT: 'ERR_KARP_BAD_HANDLER_RESULT',
+  UNKNOWN_ROUTE: 'ERR_KARP_UNKNOWN_ROUTE',
   REMOTE: 'ERR_KARP_REMOTE',
   CLOSED: 'ERR_KARP_CLOSED',
+  IDLE_TIMEOUT: 'ERR_KARP_IDLE_TIMEOUT',
+  TIMEOUT: 'ERR_KARP_TIMEOUT',
   CONNECT: 'ERR_KARP_CONNECT',
   LISTEN: 'ERR_KARP_LISTEN',
   TOO_MANY_CONNECTIONS: 'ERR_KARP_TOO_MANY_CONNECTIONS',
+  TLS_HANDSHAKE: 'ERR_KARP_TLS_HANDSHAKE',
+  PROXY_HEADER: 'ERR_KARP_PROXY_HEADER',
 } as const
 
+/** One of karp's codes. */
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
-/** The base of every karp error. */
+/**
+ * The base of karp's protocol errors. The errors of connecting, listening and admission
+ * (`KarpTimeoutError`, `KarpConnectError`, `KarpListenError`, `KarpTooManyConnectionsError`,
+ * `KarpTlsHandshakeError`, `KarpProxyHeaderError`) extend framing's classes of the same job
+ * instead, with karp's codes.
+ */
 export abstract class KarpError extends ProtoError {
   override name = 'KarpError'
   abstract override readonly code: ErrorCode
@@ -29,6 +52,7 @@ export abstract class KarpError extends ProtoError {
 export class KarpInvalidRouteError extends KarpError {
   override name = 'KarpInvalidRouteError'
   override readonly code = ErrorCode.INVALID_ROUTE
+  /** The route as it was given. */
   readonly route: string
 
   constructor(route: string) {
@@ -88,7 +112,9 @@ export class KarpBadBase64Error extends KarpDataError {
 export class KarpFrameTooLargeError extends KarpError {
   override name = 'KarpFrameTooLargeError'
   override readonly code = ErrorCode.FRAME_TOO_LARGE
+  /** Bytes of the frame, LF included, or as many as were seen before it was refused. */
   readonly size: number
+  /** `maxFrameBytes`. */
   readonly limit: number
 
   constructor(size: number, limit: number, options?: ErrorOptions) {
@@ -102,6 +128,7 @@ export class KarpFrameTooLargeError extends KarpError {
 export class KarpTooManyInFlightError extends KarpError {
   override name = 'KarpTooManyInFlightError'
   override readonly code = ErrorCode.TOO_MANY_IN_FLIGHT
+  /** `maxInFlight`. */
   readonly limit: number
 
   constructor(limit: number) {
@@ -114,6 +141,7 @@ export class KarpTooManyInFlightError extends KarpError {
 export class KarpBadHandlerResultError extends KarpError {
   override name = 'KarpBadHandlerResultError'
   override readonly code = ErrorCode.BAD_HANDLER_RESULT
+  /** The route whose handler it was. */
   readonly route: string
 
   constructor(route: string, type: string) {
@@ -122,15 +150,37 @@ export class KarpBadHandlerResultError extends KarpError {
   }
 }
 
+/**
+ * No handler serves the route. The wire answer is the original's (`'<route>'` in quotes, success
+ * 0), which `request()` rejects with as a `RemoteError`; this error names the case where karp
+ * tells it apart: a server's `request:error` diagnostics message, and `karp request`.
+ */
+export class KarpUnknownRouteError extends KarpError {
+  override name = 'KarpUnknownRouteError'
+  override readonly code = ErrorCode.UNKNOWN_ROUTE
+  /** The route asked for, lowercased. */
+  readonly route: string
+
+  constructor(route: string) {
+    super(`no route '${route}'`)
+    this.route = route
+  }
+}
+
+// What the peer said, like RemoteError: command-line tools exit 1 for it (framing's cli REMOTE_ERROR).
+Object.defineProperty(KarpUnknownRouteError.prototype, Symbol.for('@proto/remote-error'), { value: true })
+
 /** The peer answered with success 0: `message` is its text, `data` the raw bytes. */
 export class RemoteError extends KarpError {
   override name = 'RemoteError'
   override readonly code = ErrorCode.REMOTE
+  /** The id of the request it answers. */
   readonly id: string
+  /** The failure's data as it came, `message` being its UTF-8 text. */
   readonly data: Uint8Array
 
   constructor(id: string, data: Uint8Array) {
-    super(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'))
+    super(toText(data))
     this.id = id
     this.data = data
   }
@@ -146,37 +196,86 @@ export class KarpClosedError extends KarpError {
   }
 }
 
-/** `connect()` failed; `cause` is the `net` error. */
-export class KarpConnectError extends KarpError {
+/** Nothing arrived for `limits.idleTimeout` ms while nothing was in flight either way; the connection was closed. */
+export class KarpIdleTimeoutError extends KarpError {
+  override name = 'KarpIdleTimeoutError'
+  override readonly code = ErrorCode.IDLE_TIMEOUT
+  /** `limits.idleTimeout`. */
+  readonly timeout: number
+
+  constructor(timeout: number) {
+    super(`no byte received for ${timeout} ms with nothing in flight (idleTimeout)`)
+    this.timeout = timeout
+  }
+}
+
+/** A caller's deadline passed: a request, a notification's write, a connect. `name` is `TimeoutError`. */
+export class KarpTimeoutError extends TimeoutError {
+  override readonly code = ErrorCode.TIMEOUT
+}
+
+/** `connect()` failed; `cause` is the net or TLS error. */
+export class KarpConnectError extends ConnectError {
   override name = 'KarpConnectError'
   override readonly code = ErrorCode.CONNECT
-
-  constructor(host: string, port: number, options?: ErrorOptions) {
-    super(`cannot connect to ${host}:${port}`, options)
-  }
 }
 
-/** `listen()` failed; `cause` is the `net` error. */
-export class KarpListenError extends KarpError {
+/** `listen()` failed, or the listening socket failed to accept; `cause` is the net error. */
+export class KarpListenError extends ListenError {
   override name = 'KarpListenError'
   override readonly code = ErrorCode.LISTEN
-
-  constructor(host: string, port: number, options?: ErrorOptions) {
-    super(`cannot listen on ${host}:${port}`, options)
-  }
 }
 
-/** A connection arrived while `maxConnections` were open; it was closed at once. */
-export class KarpTooManyConnectionsError extends KarpError {
+/** A connection arrived while `limits.maxConnections` were open; it was closed at once. */
+export class KarpTooManyConnectionsError extends TooManyConnectionsError {
   override name = 'KarpTooManyConnectionsError'
   override readonly code = ErrorCode.TOO_MANY_CONNECTIONS
-  readonly limit: number
+}
 
-  constructor(limit: number) {
-    super(`${limit} connections are already open (maxConnections)`)
-    this.limit = limit
+/** A TLS peer's handshake failed or did not finish within `limits.handshakeTimeout`. */
+export class KarpTlsHandshakeError extends TlsHandshakeError {
+  override name = 'KarpTlsHandshakeError'
+  override readonly code = ErrorCode.TLS_HANDSHAKE
+}
+
+/** With `proxyProtocol`, a connection did not open with a valid PROXY header (`reason` says how). */
+export class KarpProxyHeaderError extends ProxyHeaderError {
+  override name = 'KarpProxyHeaderError'
+  override readonly code = ErrorCode.PROXY_HEADER
+
+  constructor(reason: ProxyHeaderFailure, message: string, options?: ErrorOptions) {
+    super(reason, message, options)
   }
 }
+
+/** The classes framing's connect and listen raise karp's errors with. */
+export const KARP_ERRORS: PlumbingErrors = {
+  Timeout: KarpTimeoutError,
+  Connect: KarpConnectError,
+  Listen: KarpListenError,
+  TooManyConnections: KarpTooManyConnectionsError,
+  TlsHandshake: KarpTlsHandshakeError,
+  ProxyHeader: KarpProxyHeaderError,
+}
+
+/**
+ * Framing's errors under karp's codes: a line over the limit, a write's deadline, a closed
+ * stream. `ERR_PROTO_USAGE` and `ERR_PROTO_WRITE_BUFFER_FULL` keep framing's codes.
+ */
+export const toKarpError = errorMapper({
+  codes: {
+    // Framing counts the bytes before the LF against maxFrameBytes − 1; the frame is one more.
+    ERR_PROTO_FRAME_TOO_LARGE: (err) => {
+      const tooLarge = err as FrameTooLargeError
+      return new KarpFrameTooLargeError(tooLarge.size + 1, tooLarge.limit + 1, { cause: err })
+    },
+    ERR_PROTO_TIMEOUT: (err) => {
+      const timedOut = err as TimeoutError
+      return new KarpTimeoutError(timedOut.what, timedOut.timeout, { cause: err })
+    },
+  },
+  closed: (message, cause) => new KarpClosedError(message, { cause }),
+})
 
 /** What a failure reply carries for an error raised here: the code first, so peers can match it. */
 export function failureText(err: KarpError): string {

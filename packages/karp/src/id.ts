@@ -1,3 +1,4 @@
+// Request ids: 16 uniform decimal digits from node:crypto, unique among a connection's pending requests.
 import { Buffer } from 'node:buffer'
 import { randomFillSync } from 'node:crypto'
 

@@ -1,146 +1,103 @@
+// createServer(): a listener that admits connections and serves its handlers on each.
 import { EventEmitter } from 'node:events'
-import net from 'node:net'
-import type { AddressInfo } from 'node:net'
-import { checkLimit } from '@proto/framing'
-import { DEFAULT_HOST, DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT } from './constants.ts'
-import { KarpListenError, KarpTooManyConnectionsError } from './errors.ts'
-import type { KarpError } from './errors.ts'
-import { Peer, addRoute, resolveLimits, routeTable } from './peer.ts'
-import type { KarpContext, KarpHandler, KarpOptions, KarpPeer, PeerLimits } from './peer.ts'
+import type { Duplex } from 'node:stream'
+import { Listener, checkOptions } from '@proto/framing'
+import type { ListenAddress, ListenOptions, OptionNames, PathAddress, PeerInfo, TcpAddress } from '@proto/framing'
+import { Connection } from './connection.ts'
+import { DEFAULT_HOST, DEFAULT_PORT } from './constants.ts'
+import { channels } from './diagnostics.ts'
+import { KARP_ERRORS } from './errors.ts'
+import type { KarpListenError } from './errors.ts'
+import { addHandler, handlerTable } from './handlers.ts'
+import { SERVER_LIMIT_NAMES, resolveServerLimits } from './limits.ts'
+import { OPTION_NAMES, resolveConfig } from './options.ts'
+import type { ConnectionConfig } from './options.ts'
+import type { KarpClientError, KarpConnection, KarpHandler, KarpServer, KarpServerEvents, KarpServerOptions } from './types.ts'
 
-/** Options of `createServer()`. */
-export interface KarpServerOptions extends KarpOptions {
-  /** Connections open at once; one more is closed at once and reported. @default 1024 */
-  maxConnections?: number | undefined
-}
-
-export interface KarpServerEvents {
-  connection: [peer: KarpPeer]
-  /** A peer sent something unusable or hit a limit; karp keeps the connection unless it cannot go on. */
-  clientError: [err: KarpError, peer: KarpPeer]
-  handlerError: [err: unknown, ctx: KarpContext]
-  close: []
-}
-
-/** Accepts connections and serves its routes on each; every connection is a full `KarpPeer`. */
-export interface KarpServer extends EventEmitter<KarpServerEvents> {
-  /** Registers a handler for every connection, current and future. */
-  route(name: string, handler: KarpHandler): this
-  /** Binds; `host` defaults to 127.0.0.1 and `port` to 7755 (`0` picks a free one). */
-  listen(opts?: {
-    host?: string | undefined
-    port?: number | undefined
-    signal?: AbortSignal | undefined
-  }): Promise<{ host: string; port: number }>
-  readonly peers: ReadonlySet<KarpPeer>
-  /** Stops accepting, then closes every connection as `KarpPeer.close()` does. */
-  close(opts?: { signal?: AbortSignal | undefined }): Promise<void>
-}
+const SERVER_OPTION_NAMES = { ...OPTION_NAMES, limits: SERVER_LIMIT_NAMES } as const satisfies OptionNames<KarpServerOptions>
 
 class Server extends EventEmitter<KarpServerEvents> implements KarpServer {
-  readonly #net: net.Server
-  readonly #routes: Map<string, KarpHandler>
-  readonly #limits: PeerLimits
-  readonly #maxConnections: number
-  readonly #peers = new Set<Peer>()
-  #netClosed: Promise<void> | undefined
+  readonly #listener: Listener<KarpServer>
+  readonly #config: ConnectionConfig
+  readonly #handlers: Map<string, KarpHandler>
+  readonly #connections = new Set<Connection>()
+  #closing = false
   #closeEmitted = false
 
   constructor(options: KarpServerOptions) {
     super()
-    this.#limits = resolveLimits(options)
-    this.#maxConnections = checkLimit('maxConnections', options.maxConnections, DEFAULT_MAX_CONNECTIONS)
-    this.#routes = routeTable(options.routes)
-    this.#net = net.createServer({ allowHalfOpen: true }, (socket) => this.#accept(socket))
-    // Accept failures (EMFILE and the like) are the listener's business, not a reason to crash;
-    // listen() reports its own failure.
-    this.#net.on('error', () => {})
+    checkOptions(options, SERVER_OPTION_NAMES, 'createServer()')
+    const limits = resolveServerLimits(options.limits)
+    this.#config = resolveConfig(options, limits)
+    this.#handlers = handlerTable(options.handlers)
+    this.#listener = new Listener<KarpServer>({
+      defaults: { host: DEFAULT_HOST, port: DEFAULT_PORT },
+      maxConnections: limits.maxConnections,
+      handshakeTimeout: limits.handshakeTimeout,
+      errors: KARP_ERRORS,
+      onConnection: (socket, remote) => this.#open(socket, remote),
+      onClientError: (err, remote) => this.emit('clientError', err as KarpClientError, remote),
+      onAcceptError: (err) => this.emit('acceptError', err as KarpListenError),
+      diagnostics: { channels, server: this },
+    })
   }
 
-  get peers(): ReadonlySet<KarpPeer> {
-    return this.#peers
+  get connections(): ReadonlySet<KarpConnection> {
+    return this.#connections
   }
 
-  route(name: string, handler: KarpHandler): this {
-    addRoute(this.#routes, name, handler)
+  get listening(): boolean {
+    return this.#listener.listening
+  }
+
+  address(): ListenAddress | null {
+    return this.#listener.address()
+  }
+
+  handle(route: string, handler: KarpHandler): this {
+    addHandler(this.#handlers, route, handler)
     return this
   }
 
-  async listen(opts?: {
-    host?: string | undefined
-    port?: number | undefined
-    signal?: AbortSignal | undefined
-  }): Promise<{ host: string; port: number }> {
-    const host = opts?.host ?? DEFAULT_HOST
-    const port = opts?.port ?? DEFAULT_PORT
-    const signal = opts?.signal
-    signal?.throwIfAborted()
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error): void => {
-        this.#net.off('error', onError)
-        signal?.removeEventListener('abort', onAbort)
-        reject(new KarpListenError(host, port, { cause: err }))
-      }
-      const onAbort = (): void => {
-        this.#net.off('error', onError)
-        void this.close()
-        reject(signal?.reason as Error)
-      }
-      this.#net.once('error', onError)
-      signal?.addEventListener('abort', onAbort, { once: true })
-      try {
-        this.#net.listen({ host, port }, () => {
-          this.#net.off('error', onError)
-          signal?.removeEventListener('abort', onAbort)
-          resolve()
-        })
-      } catch (err) {
-        // A bad port or a second listen() throws here rather than emitting 'error'.
-        onError(err as Error)
-      }
-    })
-    signal?.addEventListener('abort', () => void this.close(), { once: true })
-    const address = this.#net.address() as AddressInfo
-    return { host: address.address, port: address.port }
+  listen(options?: ListenOptions & { readonly path?: undefined }): Promise<TcpAddress>
+  listen(options: ListenOptions & { readonly path: string }): Promise<PathAddress>
+  listen(options?: ListenOptions): Promise<ListenAddress>
+  listen(options?: ListenOptions): Promise<ListenAddress> {
+    return this.#listener.listen(options)
   }
 
   async close(opts?: { signal?: AbortSignal | undefined }): Promise<void> {
-    this.#netClosed ??= new Promise<void>((resolve) => {
-      // The callback's error only says the server was not listening, which is fine here.
-      this.#net.close(() => resolve())
-    })
-    await Promise.all([...this.#peers].map((peer) => peer.close(opts)))
-    await this.#netClosed
+    this.#closing = true
+    await this.#listener.close()
+    await Promise.all([...this.#connections].map((connection) => connection.close(opts)))
     if (!this.#closeEmitted) {
       this.#closeEmitted = true
       this.emit('close')
     }
   }
 
-  #accept(socket: net.Socket): void {
-    const peer = new Peer(socket, this.#limits, new Map(), this.#routes)
-    if (this.#netClosed !== undefined) {
-      void peer.close({ signal: AbortSignal.abort() })
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+
+  #open(socket: Duplex, remote: PeerInfo): void {
+    if (this.#closing) {
+      socket.destroy()
       return
     }
-    if (this.#peers.size >= this.#maxConnections) {
-      const err = new KarpTooManyConnectionsError(this.#maxConnections)
-      void peer.close({ signal: AbortSignal.abort(err) })
-      this.emit('clientError', err, peer)
-      return
-    }
-    this.#peers.add(peer)
-    peer.on('protocolError', (err) => this.emit('clientError', err, peer))
-    peer.on('handlerError', (err, ctx) => this.emit('handlerError', err, ctx))
-    void peer.closed.then(() => this.#peers.delete(peer))
-    this.emit('connection', peer)
+    const connection = new Connection(socket, { side: 'server', remote, config: this.#config, handlers: new Map(), fallback: this.#handlers })
+    this.#connections.add(connection)
+    connection.on('protocolError', (err) => this.emit('clientError', err, connection))
+    connection.on('handlerError', (err, ctx) => this.emit('handlerError', err, ctx))
+    void connection.closed.then(() => this.#connections.delete(connection))
+    this.emit('connection', connection)
   }
 }
 
 /**
- * A KARP server.
- * @throws {KarpInvalidRouteError} for a route name that is not `[a-z_]+` once lowercased
- * @throws {UsageError} for a bad limit
+ * A KARP server; `listen()` starts it.
+ * @throws {KarpInvalidRouteError} for a route that is not `[a-z_]+` once lowercased
+ * @throws {UsageError} for an unknown option or a bad value
  */
 export function createServer(options: KarpServerOptions = {}): KarpServer {
   return new Server(options)

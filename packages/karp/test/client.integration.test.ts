@@ -3,7 +3,7 @@ import net from 'node:net'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { connect } from '../src/client.ts'
 import { decodeFrame, encodeResponse } from '../src/codec.ts'
-import type { KarpPeer } from '../src/peer.ts'
+import type { KarpConnection } from '../src/types.ts'
 import { RawClient, deferred, meaning, wire } from './helpers.ts'
 
 // The other side of these tests plays the original Python server: it answers with the captured
@@ -19,7 +19,7 @@ function withId(name: string, id: string): Buffer {
 
 let listener: net.Server
 let sockets: Promise<RawClient>
-let client: KarpPeer
+let client: KarpConnection
 
 beforeEach(async () => {
   const accepted = deferred<RawClient>()
@@ -27,7 +27,7 @@ beforeEach(async () => {
   listener = net.createServer({ allowHalfOpen: true }, (socket) => accepted.resolve(new RawClient(socket)))
   await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve))
   const { port } = listener.address() as net.AddressInfo
-  client = await connect({ port, routes: { ping: (ctx) => `pong(${ctx.text})` } })
+  client = await connect({ port, handlers: { ping: (request) => `pong(${request.text})` } })
 })
 
 afterEach(async () => {

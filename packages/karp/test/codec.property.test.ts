@@ -1,13 +1,13 @@
 import { Buffer } from 'node:buffer'
-import { LineDecoder, isProtoError } from '@proto/framing'
+import { LineDecoder, escapeControl, isProtoError } from '@proto/framing'
 import { arbitraries, duplexPair, splitAt } from '@proto/framing/testing'
 import * as fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { decodeFrame, encodeRequest, encodeResponse } from '../src/codec.ts'
-import type { KarpFrame } from '../src/codec.ts'
+import type { KarpFrame } from '../src/frame.ts'
 import { KarpError } from '../src/errors.ts'
 import { generateId } from '../src/id.ts'
-import { numRuns, peerOn } from './helpers.ts'
+import { connectionOn, numRuns, publicError } from './helpers.ts'
 
 const route = fc.stringMatching(/^[a-z_]{1,32}$/)
 const id = fc.stringMatching(/^[0-9]{16}$/)
@@ -76,7 +76,7 @@ describe('codec properties', () => {
     )
   })
 
-  it('random lines throw only karp errors', () => {
+  it('random lines throw only karp errors, whose messages print as they are: no peer byte reaches a log raw', () => {
     const head = fc.constantFrom('', 'KARP_HEAD', 'KARP_HEADecho01', 'KARP_HEAD11', 'KARP_HEAD10')
     const tail = fc.uint8Array({ maxLength: 80 })
     const mutation = frame.chain((f) =>
@@ -93,6 +93,8 @@ describe('codec properties', () => {
         } catch (err) {
           expect(err).toBeInstanceOf(KarpError)
           expect(isProtoError(err)).toBe(true)
+          const { message } = err as KarpError
+          expect(escapeControl(message)).toBe(message)
         }
       }),
       { numRuns },
@@ -129,17 +131,17 @@ describe('codec properties', () => {
           const [a, b] = duplexPair()
           // Each handler waits for a number of turns of the event loop, so replies come back in
           // another order than the requests went out.
-          const server = peerOn(b, {
-            routes: {
-              work: async (ctx) => {
-                const [turns, fail] = JSON.parse(ctx.text.slice(0, ctx.text.indexOf('|'))) as [number, boolean]
+          const server = connectionOn(b, {
+            handlers: {
+              work: async (request) => {
+                const [turns, fail] = JSON.parse(request.text.slice(0, request.text.indexOf('|'))) as [number, boolean]
                 for (let i = 0; i < turns; i++) await new Promise((resolve) => setImmediate(resolve))
-                if (fail) throw new Error(`failed ${ctx.text}`)
-                return `done ${ctx.text}`
+                if (fail) throw publicError(`failed ${request.text}`)
+                return `done ${request.text}`
               },
             },
           })
-          const client = peerOn(a)
+          const client = connectionOn(a)
           const results = await Promise.allSettled(
             calls.map(([text, turns, fail]) => client.request('work', `${JSON.stringify([turns, fail])}|${text}`)),
           )

@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer'
 import { describe, expect, it } from 'vitest'
 import { decodeFrame, encodeRequest, encodeResponse } from '../src/codec.ts'
-import type { KarpFrame } from '../src/codec.ts'
+import type { KarpFrame } from '../src/frame.ts'
 import { ErrorCode, KarpDataError } from '../src/errors.ts'
 import { meaning, payloadOf, vectors, wire } from './helpers.ts'
 

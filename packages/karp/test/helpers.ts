@@ -5,8 +5,10 @@ import type { Duplex } from 'node:stream'
 import { LineDecoder } from '@proto/framing'
 import { loadVectors } from '@proto/framing/testing'
 import { expect } from 'vitest'
-import { Peer, resolveLimits, routeTable } from '../src/peer.ts'
-import type { KarpHandler, KarpOptions } from '../src/peer.ts'
+import { Connection } from '../src/connection.ts'
+import { handlerTable } from '../src/handlers.ts'
+import { resolveConfig } from '../src/options.ts'
+import type { KarpConnectOptions, KarpHandler } from '../src/types.ts'
 
 export const vectors = loadVectors('karp')
 
@@ -100,9 +102,23 @@ export class RawClient {
   }
 }
 
-/** A peer over one end of an in-memory pair, as servers and `connect()` build them over sockets. */
-export function peerOn(stream: Duplex, options: KarpOptions = {}, fallback?: Map<string, KarpHandler>): Peer {
-  return new Peer(stream, resolveLimits(options), routeTable(options.routes), fallback)
+/** Options of a connection made by `connectionOn`. */
+export type ConnectionOptions = Pick<KarpConnectOptions, 'handlers' | 'limits' | 'timeout' | 'keepAlive' | 'exposeErrors'>
+
+/** A connection over one end of an in-memory pair, as servers and `connect()` build them over sockets. */
+export function connectionOn(
+  stream: Duplex,
+  options: ConnectionOptions = {},
+  fallback?: Map<string, KarpHandler>,
+  side: 'client' | 'server' = 'client',
+): Connection {
+  const config = resolveConfig(options, options.limits)
+  return new Connection(stream, { side, remote: { address: '', port: 0 }, config, handlers: handlerTable(options.handlers), fallback })
+}
+
+/** An error whose message a failure reply carries (`expose: true`). */
+export function publicError(message: string): Error {
+  return Object.assign(new Error(message), { expose: true })
 }
 
 /** A promise and the functions that settle it. */

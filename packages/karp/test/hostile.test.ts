@@ -5,7 +5,7 @@ import { connect } from '../src/client.ts'
 import { decodeFrame, encodeRequest } from '../src/codec.ts'
 import type { KarpError } from '../src/errors.ts'
 import { createServer } from '../src/server.ts'
-import type { KarpServer, KarpServerOptions } from '../src/server.ts'
+import type { KarpServer, KarpServerOptions } from '../src/types.ts'
 import { RawClient, deferred } from './helpers.ts'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
@@ -18,7 +18,7 @@ const clientErrors: KarpError[] = []
 
 async function serve(options: KarpServerOptions = {}): Promise<number> {
   clientErrors.length = 0
-  server = createServer({ routes: { echo: (ctx) => ctx.data }, ...options })
+  server = createServer({ handlers: { echo: (request) => request.data }, ...options })
   server.on('clientError', (err) => clientErrors.push(err))
   return (await server.listen({ port: 0 })).port
 }
@@ -31,7 +31,7 @@ afterEach(async () => {
 describe('hostile peers', () => {
   it('cuts off an LF-free stream before it holds more than maxFrameBytes and one chunk', async () => {
     const maxFrameBytes = 65_536
-    const port = await serve({ maxFrameBytes })
+    const port = await serve({ limits: { maxFrameBytes } })
     const bystander = await connect({ port })
     const raw = await RawClient.connect(port)
     const chunk = Buffer.alloc(16_384, 0x41)
@@ -79,8 +79,8 @@ describe('hostile peers', () => {
     let most = 0
     const release = deferred()
     const port = await serve({
-      maxInFlight: 8,
-      routes: {
+      limits: { maxInFlight: 8 },
+      handlers: {
         slow: async () => {
           most = Math.max(most, ++running)
           await release.promise
@@ -109,11 +109,11 @@ describe('hostile peers', () => {
     const callback = deferred<unknown>()
     const started = deferred()
     const port = await serve({
-      routes: {
-        echo: (ctx) => ctx.data,
-        hold: (ctx) => {
+      handlers: {
+        echo: (request) => request.data,
+        hold: (_request, ctx) => {
           ctx.signal.addEventListener('abort', () => aborted.resolve(ctx.signal.reason))
-          ctx.peer.request('never').catch((err: unknown) => callback.resolve(err))
+          ctx.connection.request('never').catch((err: unknown) => callback.resolve(err))
           started.resolve()
           return new Promise(() => {})
         },
@@ -151,7 +151,7 @@ describe('hostile peers', () => {
     })
     await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve))
     const { port } = listener.address() as net.AddressInfo
-    const client = await connect({ port, routes: { ping: () => 'pong' } })
+    const client = await connect({ port, handlers: { ping: () => 'pong' } })
     const closeEvent = deferred<unknown>()
     client.on('close', (err) => closeEvent.resolve(err))
     await expect(client.request('echo', 'x')).rejects.toMatchObject({

@@ -1,9 +1,11 @@
 import { Buffer } from 'node:buffer'
 import type { Duplex } from 'node:stream'
-import { duplexPair } from '@proto/framing/testing'
+import { duplexPair, makeTestCertificate } from '@proto/framing/testing'
 import { describe, expect, it, vi } from 'vitest'
 import { decodeFrame, encodeRequest } from '../src/codec.ts'
 import {
+  DEFAULT_HANDSHAKE_TIMEOUT,
+  DEFAULT_IDLE_TIMEOUT,
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_FRAME_BYTES,
   DEFAULT_MAX_IN_FLIGHT,
@@ -12,10 +14,9 @@ import {
   DEFAULT_TIMEOUT,
 } from '../src/constants.ts'
 import type { KarpError } from '../src/errors.ts'
-import type { KarpOptions } from '../src/peer.ts'
+import type { ConnectionOptions } from './helpers.ts'
 import { createServer } from '../src/server.ts'
-import { connect } from '../src/client.ts'
-import { RawClient, deferred, peerOn } from './helpers.ts'
+import { RawClient, connectionOn, deferred } from './helpers.ts'
 
 const frame = (i: number, route: string, data: string | Uint8Array = '', wantsReply = true): Buffer =>
   Buffer.from(encodeRequest({ route, id: String(i).padStart(16, '0'), data, wantsReply }))
@@ -53,19 +54,20 @@ describe('defaults', () => {
     expect(DEFAULT_TIMEOUT).toBe(30_000)
     expect(DEFAULT_MAX_WRITE_BUFFER_BYTES).toBe(67_108_864)
     expect(DEFAULT_MAX_CONNECTIONS).toBe(1024)
+    expect(DEFAULT_IDLE_TIMEOUT).toBe(0)
   })
 })
 
 describe('maxInFlight', () => {
-  async function incoming(options: KarpOptions, limit: number): Promise<void> {
+  async function incoming(options: ConnectionOptions, limit: number): Promise<void> {
     const [raw, end] = duplexPair()
     const release = deferred()
     let running = 0
     let most = 0
     const errors: KarpError[] = []
-    const peer = peerOn(end, {
+    const peer = connectionOn(end, {
       ...options,
-      routes: {
+      handlers: {
         hold: async () => {
           most = Math.max(most, ++running)
           await release.promise
@@ -101,13 +103,13 @@ describe('maxInFlight', () => {
   })
 
   it('runs at most maxInFlight handlers per connection', async () => {
-    await incoming({ maxInFlight: 3 }, 3)
+    await incoming({ limits: { maxInFlight: 3 } }, 3)
   })
 
-  async function outgoing(options: KarpOptions, limit: number): Promise<void> {
+  async function outgoing(options: ConnectionOptions, limit: number): Promise<void> {
     const [a, raw] = duplexPair()
     const out = replies(raw)
-    const client = peerOn(a, options)
+    const client = connectionOn(a, options)
     const pending = Array.from({ length: limit }, () => client.request('x').catch((err: unknown) => err))
     await expect(client.request('x')).rejects.toMatchObject({ code: 'ERR_KARP_TOO_MANY_IN_FLIGHT', limit })
     await client.notify('note')
@@ -122,14 +124,14 @@ describe('maxInFlight', () => {
   })
 
   it('keeps at most maxInFlight requests pending', async () => {
-    await outgoing({ maxInFlight: 5 }, 5)
+    await outgoing({ limits: { maxInFlight: 5 } }, 5)
   })
 })
 
 describe('maxFrameBytes', () => {
-  async function receive(options: KarpOptions, limit: number): Promise<void> {
+  async function receive(options: ConnectionOptions, limit: number): Promise<void> {
     const [raw, end] = duplexPair({ highWaterMark: 1024 * 1024 })
-    const peer = peerOn(end, options)
+    const peer = connectionOn(end, options)
     const errors: KarpError[] = []
     peer.on('protocolError', (err) => errors.push(err))
     const pending = peer.request('x').catch((err: unknown) => err)
@@ -151,19 +153,19 @@ describe('maxFrameBytes', () => {
   })
 
   it('accepts maxFrameBytes and cuts the connection past it', async () => {
-    await receive({ maxFrameBytes: 1000 }, 1000)
+    await receive({ limits: { maxFrameBytes: 1000 } }, 1000)
   })
 
   it('refuses to send a frame over the limit, before writing', async () => {
     const [a, raw] = duplexPair()
     const out = replies(raw)
-    const client = peerOn(a, { maxFrameBytes: 200 })
+    const client = connectionOn(a, { limits: { maxFrameBytes: 200 } })
     // 150 bytes of payload make 200 base64 characters: far over once the header is added.
     await expect(client.request('echo', 'x'.repeat(150))).rejects.toMatchObject({ code: 'ERR_KARP_FRAME_TOO_LARGE', limit: 200 })
     await expect(client.notify('echo', 'x'.repeat(150))).rejects.toMatchObject({ code: 'ERR_KARP_FRAME_TOO_LARGE' })
     const [other, otherRaw] = duplexPair()
     const otherOut = replies(otherRaw)
-    const defaults = peerOn(other)
+    const defaults = connectionOn(other)
     // 12 582 913 bytes make 16 777 220 base64 characters: over 16 MiB before any header.
     await expect(defaults.request('echo', new Uint8Array(12_582_913))).rejects.toMatchObject({
       code: 'ERR_KARP_FRAME_TOO_LARGE',
@@ -176,7 +178,7 @@ describe('maxFrameBytes', () => {
 
   it('replaces a reply over the limit with a failure and reports it', async () => {
     const [raw, end] = duplexPair()
-    const peer = peerOn(end, { maxFrameBytes: 200, routes: { big: () => 'y'.repeat(200) } })
+    const peer = connectionOn(end, { limits: { maxFrameBytes: 200 }, handlers: { big: () => 'y'.repeat(200) } })
     const reported = deferred<unknown>()
     peer.on('handlerError', (err) => reported.resolve(err))
     const out = replies(raw)
@@ -196,7 +198,7 @@ describe('timeout', () => {
     try {
       const [a, raw] = duplexPair()
       replies(raw)
-      const client = peerOn(a)
+      const client = connectionOn(a)
       const settled = vi.fn()
       const pending = client.request('x')
       pending.then(settled, settled)
@@ -215,7 +217,7 @@ describe('maxWriteBufferBytes', () => {
   it('refuses a call whose frame would pass 64 MiB of queued output by default', async () => {
     const [a, raw] = duplexPair()
     raw.on('error', () => {})
-    const client = peerOn(a)
+    const client = connectionOn(a)
     // Frames just under 16 MiB: four fit in 64 MiB, the fifth does not. Nobody reads them.
     const payload = new Uint8Array(12_500_000)
     const queued = Array.from({ length: 4 }, () => client.notify('bulk', payload).catch((err: unknown) => err))
@@ -228,7 +230,7 @@ describe('maxWriteBufferBytes', () => {
   it('closes a peer that sends requests without reading the replies', async () => {
     const [raw, end] = duplexPair()
     raw.on('error', () => {})
-    const peer = peerOn(end, { maxWriteBufferBytes: 50_000, routes: { echo: (ctx) => ctx.data } })
+    const peer = connectionOn(end, { limits: { maxWriteBufferBytes: 50_000 }, handlers: { echo: (request) => request.data } })
     const errors: KarpError[] = []
     peer.on('protocolError', (err) => errors.push(err))
     const big = 'z'.repeat(3000)
@@ -241,22 +243,21 @@ describe('maxWriteBufferBytes', () => {
   })
 })
 
-describe('maxConnections', () => {
-  it('closes a connection past the limit at once, reports it, and keeps the others', async () => {
-    const server = createServer({ maxConnections: 2, routes: { echo: (ctx) => ctx.data } })
-    const { port } = await server.listen({ port: 0 })
-    const rejected = deferred<KarpError>()
-    server.on('clientError', (err) => rejected.resolve(err))
-    const first = await connect({ port })
-    const second = await connect({ port })
-    expect((await first.request('echo', '1')).text()).toBe('1')
-    expect((await second.request('echo', '2')).text()).toBe('2')
-    const third = await RawClient.connect(port)
-    expect(await rejected.promise).toMatchObject({ code: 'ERR_KARP_TOO_MANY_CONNECTIONS', limit: 2 })
-    await third.ended
-    expect(server.peers.size).toBe(2)
-    expect((await first.request('echo', 'still')).text()).toBe('still')
-    await Promise.all([first.close(), second.close()])
+describe('handshakeTimeout', () => {
+  it('ends a TLS handshake that does not finish in time and reports it', async () => {
+    const cert = await makeTestCertificate()
+    const server = createServer({ limits: { handshakeTimeout: 50 } })
+    const reported = deferred<unknown>()
+    server.on('clientError', (err) => reported.resolve(err))
+    const { port } = await server.listen({ port: 0, tls: { key: cert.key, cert: cert.cert } })
+    // Connected, and silent: no ClientHello ever comes.
+    const silent = await RawClient.connect(port)
+    expect(await reported.promise).toMatchObject({ code: 'ERR_KARP_TLS_HANDSHAKE', message: 'TLS handshake not done within 50 ms' })
+    await silent.ended
     await server.close()
+  })
+
+  it(`is ${DEFAULT_HANDSHAKE_TIMEOUT} ms by default`, () => {
+    expect(DEFAULT_HANDSHAKE_TIMEOUT).toBe(10_000)
   })
 })

@@ -3,9 +3,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { decodeFrame, encodeRequest, encodeResponse } from '../src/codec.ts'
 import type { KarpError } from '../src/errors.ts'
 import { createServer } from '../src/server.ts'
-import type { KarpServer } from '../src/server.ts'
+import type { KarpServer } from '../src/types.ts'
 import { connect } from '../src/client.ts'
-import { RawClient, deferred, meaning, payloadOf, wire } from './helpers.ts'
+import { RawClient, deferred, meaning, payloadOf, publicError, wire } from './helpers.ts'
 
 const request = (id: string, route: string, data: string | Uint8Array, wantsReply = true): Buffer =>
   Buffer.from(encodeRequest({ route, id, data, wantsReply }))
@@ -18,26 +18,26 @@ function vectorServer(): { server: KarpServer; clientErrors: KarpError[]; handle
   const handlerErrors: unknown[] = []
   const calls: string[] = []
   const server = createServer({
-    routes: {
-      echo: (ctx) => {
-        calls.push(ctx.id)
-        return ctx.data
+    handlers: {
+      echo: (request) => {
+        calls.push(request.id)
+        return request.data
       },
       fail: () => {
-        throw new Error('boom')
+        throw publicError('boom')
       },
       num: () => 42 as unknown as string,
-      get_user: async (ctx) => {
+      get_user: async (request) => {
         await new Promise((resolve) => setImmediate(resolve))
-        return `user:${ctx.text}`
+        return `user:${request.text}`
       },
       async: async () => {
         await Promise.resolve()
         return 'async handler'
       },
       none: () => undefined,
-      reverse: async (ctx) => {
-        const reply = await ctx.peer.request('ping', `from-server:${ctx.text}`)
+      reverse: async (request, ctx) => {
+        const reply = await ctx.connection.request('ping', `from-server:${request.text}`)
         return `client said ${reply.text()}`
       },
     },
@@ -201,7 +201,7 @@ describe('where the original went silent', () => {
     const id = meaning('karp_route_registered_uppercase/server/0').request_id ?? ''
     await raw.write(request(id, 'upper', 'x'))
     expect(await raw.line()).toEqual(wire('karp_route_registered_uppercase/server/0'))
-    setup.server.route('Upper', (ctx) => ctx.text.toUpperCase())
+    setup.server.handle('Upper', (request) => request.text.toUpperCase())
     await raw.write(request(id, 'upper', 'x'))
     expect(await raw.line()).toEqual(response(id, true, 'X'))
   })
@@ -280,24 +280,24 @@ describe('where the original went silent', () => {
   })
 })
 
-describe('serving several peers', () => {
+describe('serving several connections', () => {
   it('keeps serving others while one peer sends garbage and resets mid-frame', async () => {
     const other = await connect({ port })
     await raw.write('garbage\nKARP_HEADecho0112345')
     const gone = deferred()
-    setup.server.peers.forEach((peer) => void peer.closed.then(() => gone.resolve()))
+    setup.server.connections.forEach((connection) => void connection.closed.then(() => gone.resolve()))
     // From inside a write callback Node sends FIN instead of RST, so reset one turn later.
     await new Promise((resolve) => setImmediate(resolve))
     raw.socket.resetAndDestroy()
     await gone.promise
     expect((await other.request('echo', 'still here')).text()).toBe('still here')
-    expect(setup.server.peers.size).toBe(1)
+    expect(setup.server.connections.size).toBe(1)
     await other.close()
   })
 
   it('reports each connection, and a failure to reach a route when none matches', async () => {
     const connected = deferred<number>()
-    setup.server.on('connection', () => connected.resolve(setup.server.peers.size))
+    setup.server.on('connection', () => connected.resolve(setup.server.connections.size))
     const other = await connect({ port })
     expect(await connected.promise).toBe(2)
     await expect(other.request('nosuch')).rejects.toMatchObject({ code: 'ERR_KARP_REMOTE', message: "'nosuch'" })

@@ -31,6 +31,11 @@ export interface KorvServerOptions {
   exposeErrors?: boolean
   /** How the replies sent are compressed. @default { level: 1, threshold: 4096 } */
   compression?: KorvCompressionOptions
+  /**
+   * Accept `ssh-rsa` user-auth signatures (RSA with SHA-1) from legacy clients. Off, an RSA key
+   * must sign with `rsa-sha2-256` or `rsa-sha2-512`, as OpenSSH 8.8 and later require. @default false
+   */
+  insecureAllowRsaSha1?: boolean
 }
 
 export interface KorvServerEvents {
@@ -71,6 +76,7 @@ export class KorvServer extends EventEmitter<KorvServerEvents> {
       throw new UsageError('hostKeys needs at least one host private key')
     }
     if ((options.authorizedKeys as KeyInput | undefined) === undefined) throw new UsageError('authorizedKeys is required')
+    if (!['undefined', 'boolean'].includes(typeof options.insecureAllowRsaSha1)) throw new UsageError('insecureAllowRsaSha1 must be a boolean')
     this.#options = options
     this.#limits = checkLimits(options.limits)
     this.#host = {
@@ -79,6 +85,7 @@ export class KorvServer extends EventEmitter<KorvServerEvents> {
       exposeErrors: options.exposeErrors ?? false,
       closing: false,
       authorizedKeys: [],
+      insecureAllowRsaSha1: options.insecureAllowRsaSha1 === true,
       route: (verb, resource) => this.#routes.get(verb)?.get(resource),
       clientError: (err, peer) => this.emit('clientError', err, peer),
       handlerError: (err, ctx) => this.emit('handlerError', err, ctx),

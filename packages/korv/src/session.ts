@@ -25,6 +25,8 @@ export interface SessionHost {
   readonly exposeErrors: boolean
   readonly closing: boolean
   readonly authorizedKeys: readonly AuthorizedKey[]
+  /** Lets `ssh-rsa` (SHA-1) signatures in. */
+  readonly insecureAllowRsaSha1?: boolean
   route(verb: KorvVerb, resource: string): KorvHandler | undefined
   clientError(err: KorvError, peer: PeerInfo): void
   handlerError(err: unknown, ctx: KorvContext): void
@@ -176,6 +178,12 @@ export class ServerSession implements DispatchHost {
     if (ctx.method !== 'publickey') {
       // Clients open with `none` to learn the methods; like OpenSSH, that one is not a failure.
       this.#reject(ctx, !(first && ctx.method === 'none'))
+      return
+    }
+    // ssh2 advertises ssh-rsa in server-sig-algs whatever it is told; SHA-1 signatures (ssh-rsa
+    // without an rsa-sha2 hash) are refused here instead, queries too, as OpenSSH 8.8 on does.
+    if (ctx.key.algo === 'ssh-rsa' && ctx.hashAlgo === undefined && this.#server.insecureAllowRsaSha1 !== true) {
+      this.#reject(ctx, true)
       return
     }
     const now = Date.now()

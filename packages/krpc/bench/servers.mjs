@@ -17,7 +17,7 @@ async function drain(file) {
 }
 
 const krpc = createServer({
-  methods: { echo: (x) => x, upload: (file) => drain(file) },
+  handlers: { echo: (x) => x, upload: (file) => drain(file) },
   limits: { fileSize: 1024 ** 3 },
 })
 const krpcPort = (await krpc.listen({ host: '127.0.0.1', port: 0 })).port

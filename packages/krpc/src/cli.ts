@@ -1,182 +1,151 @@
 #!/usr/bin/env node
-import { realpathSync } from 'node:fs'
-import { pipeline } from 'node:stream/promises'
+// The krpc bin: serve the demo methods, call a method, decode captured HTTP bytes.
 import { Readable } from 'node:stream'
-import type { Writable } from 'node:stream'
-import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
-import { isProtoError } from '@proto/framing'
+import {
+  clientOptions, clientTls, decodeVerb, defineCli, defineVerb, listenTarget, parseHostPort, runCli, runIfMain,
+  serveOptions, serveUntilStopped, serverTls,
+} from '@proto/framing/cli'
+import type { CliIO } from '@proto/framing/cli'
+import { CliUsageError } from '@proto/framing/cli'
 import { asFile, connect, isBinaryResult } from './client.ts'
-import { DEFAULT_HOST, DEFAULT_PORT } from './constants.ts'
+import type { KrpcConnectOptions } from './types.ts'
+import {
+  DEFAULT_BODY_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_FIELD_NAME_SIZE, DEFAULT_FIELD_SIZE, DEFAULT_FIELDS, DEFAULT_FILE_SIZE,
+  DEFAULT_FILES, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_PARTS, DEFAULT_PORT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_TIMEOUT,
+} from './constants.ts'
+import { captureDecoder } from './decode.ts'
 import { demoMethods } from './demo.ts'
-import { ErrorCode, RemoteError } from './errors.ts'
 import { createServer } from './server.ts'
 
-const USAGE = `Usage:
-  krpc serve [--host H] [--port ${DEFAULT_PORT}] [--expose-errors]
-  krpc call URL|HOST:PORT METHOD [JSON_ARG]... [--file PATH]... [--get] [--pmh JSON] [--timeout MS] [--json]
+const count = (fallback: number, description: string) =>
+  ({ type: 'integer', min: 0, max: Number.MAX_SAFE_INTEGER, default: fallback, description }) as const
 
-serve   serves the demo methods echo(x), add(a, b), upload(file) and fail(), and prints
-        "listening <host>:<port>" first; SIGINT or SIGTERM closes it.
-call    calls METHOD with the JSON arguments, then one file argument per --file, and prints
-        the result as one JSON line (a binary result raw). --json prints {"result": ...} or
-        {"error": {...}}.
+const sizeOptions = {
+  'field-size': count(DEFAULT_FIELD_SIZE, 'largest form field value, in bytes'),
+  'field-name-size': count(DEFAULT_FIELD_NAME_SIZE, 'longest form field name, in bytes'),
+  'file-size': count(DEFAULT_FILE_SIZE, 'largest file part, in bytes'),
+} as const
 
-Exit status: 0 success, 1 the server reported an error, 2 a local, connection or usage error.
-`
-
-/** Where the CLI writes, and what stops `serve` besides SIGINT and SIGTERM. */
-export interface CliIo {
-  stdout: Writable
-  stderr: Writable
-  /** Stops `serve` as a signal would. */
-  signal?: AbortSignal
-}
-
-class UsageProblem extends Error {}
-
-function integer(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback
-  if (!/^\d+$/.test(value)) throw new UsageProblem(`--${name} takes a whole number, got ${value}`)
-  return Number(value)
-}
+const serve = defineVerb({
+  name: 'serve',
+  summary: 'serve the demo methods echo(x), add(a, b), upload(file) and fail() until SIGINT or SIGTERM',
+  details: 'Prints "listening HOST:PORT" first. The first SIGINT or SIGTERM stops it at once for idle connections; calls in progress get 2 s; a second signal cuts them.',
+  options: {
+    ...serveOptions({ port: DEFAULT_PORT, idleTimeout: DEFAULT_IDLE_TIMEOUT, maxConnections: DEFAULT_MAX_CONNECTIONS }),
+    ...sizeOptions,
+    files: count(DEFAULT_FILES, 'file parts in one request'),
+    fields: count(DEFAULT_FIELDS, 'form fields in one request'),
+    parts: count(DEFAULT_PARTS, 'multipart parts in one request'),
+    'body-timeout': count(DEFAULT_BODY_TIMEOUT, 'ms a request body may go without a byte while more is due'),
+    'request-timeout': count(DEFAULT_REQUEST_TIMEOUT, 'ms a whole request may take to arrive'),
+    'expose-errors': { type: 'boolean', description: "send every method error's text and stack to the peer (development only)" },
+  },
+  run: async (ctx) => {
+    const { values } = ctx
+    const tls = await serverTls(values)
+    const server = createServer({
+      handlers: demoMethods,
+      exposeErrors: values['expose-errors'],
+      limits: {
+        idleTimeout: values['idle-timeout'],
+        maxConnections: values['max-connections'],
+        fieldSize: values['field-size'],
+        fieldNameSize: values['field-name-size'],
+        fileSize: values['file-size'],
+        files: values.files,
+        fields: values.fields,
+        parts: values.parts,
+        bodyTimeout: values['body-timeout'],
+        requestTimeout: values['request-timeout'],
+      },
+    })
+    await serveUntilStopped(ctx, server, {
+      listen: {
+        ...listenTarget(values),
+        ...(tls === undefined ? {} : { tls }),
+        ...(values['proxy-protocol'] === undefined ? {} : { proxyProtocol: values['proxy-protocol'] }),
+      },
+    })
+  },
+})
 
 function parseJson(what: string, text: string): unknown {
   try {
     return JSON.parse(text)
   } catch {
-    throw new UsageProblem(`${what} is not JSON: ${text}`)
+    throw new CliUsageError(`${what} is not JSON: ${text}`)
   }
 }
 
-function write(stream: Writable, text: string): Promise<void> {
-  return new Promise((resolve) => {
-    stream.write(text, () => resolve())
-  })
-}
-
-async function serve(args: string[], io: CliIo): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: { host: { type: 'string' }, port: { type: 'string' }, 'expose-errors': { type: 'boolean' } },
-    strict: true,
-    allowPositionals: false,
-  })
-  const port = integer('port', values.port, DEFAULT_PORT)
-  const server = createServer({ methods: demoMethods, exposeErrors: values['expose-errors'] ?? false })
-  server.on('clientError', (err, peer) => {
-    io.stderr.write(`client ${peer.address}:${peer.port}: ${err.code}: ${err.message}\n`)
-  })
-  const stop = new AbortController()
-  const onSignal = (): void => stop.abort()
-  process.once('SIGINT', onSignal)
-  process.once('SIGTERM', onSignal)
-  io.signal?.addEventListener('abort', onSignal, { once: true })
-  try {
-    const address = await server.listen({ host: values.host ?? DEFAULT_HOST, port })
-    const host = address.host.includes(':') ? `[${address.host}]` : address.host
-    await write(io.stdout, `listening ${host}:${address.port}\n`)
-    if (!stop.signal.aborted) await new Promise((resolve) => stop.signal.addEventListener('abort', resolve, { once: true }))
-    await server.close({ signal: AbortSignal.timeout(5000) })
-    return 0
-  } finally {
-    process.off('SIGINT', onSignal)
-    process.off('SIGTERM', onSignal)
-  }
-}
-
-function targetUrl(target: string): string {
-  return target.includes('://') ? target : `http://${target}/`
-}
-
-async function call(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    options: {
-      file: { type: 'string', multiple: true },
-      get: { type: 'boolean' },
-      pmh: { type: 'string' },
-      timeout: { type: 'string' },
-      json: { type: 'boolean' },
-    },
-    strict: true,
-    allowPositionals: true,
-  })
-  const [target, method, ...jsonArgs] = positionals
-  if (target === undefined || method === undefined) throw new UsageProblem('call needs a URL and a METHOD')
-  const params: unknown[] = jsonArgs.map((text) => parseJson('JSON_ARG', text))
-  for (const path of values.file ?? []) params.push(asFile({ path }))
-  const pmhparams = values.pmh === undefined ? undefined : parseJson('--pmh', values.pmh)
-  const timeout = values.timeout === undefined ? undefined : integer('timeout', values.timeout, 0)
-  const json = values.json ?? false
-  const client = await connect({ url: targetUrl(target) })
-  try {
-    const result = await client.call(method, params, {
-      via: values.get === true ? 'get' : 'post',
-      ...(pmhparams === undefined ? {} : { pmhparams }),
-      ...(timeout === undefined ? {} : { timeout }),
-    })
-    if (isBinaryResult(result)) {
-      await pipeline(Readable.fromWeb(result.stream()), io.stdout, { end: false })
-    } else {
-      await write(io.stdout, `${JSON.stringify(json ? { result: result ?? null } : result ?? null)}\n`)
+const call = defineVerb({
+  name: 'call',
+  summary: 'call METHOD with JSON arguments and print the result as one JSON line (a binary result raw)',
+  details: 'The file arguments follow the JSON ones, one per --file. --json prints {"result": ...}.',
+  positionals: [
+    { name: 'target', label: 'URL|HOST:PORT', description: 'the server: http://... or https://..., or HOST:PORT ([ADDRESS]:PORT for IPv6)', required: true, absentWith: 'socket' },
+    { name: 'method', label: 'METHOD', description: 'the method to call', required: true },
+    { name: 'params', label: 'JSON_ARG', description: 'an argument, as JSON', variadic: true },
+  ],
+  options: {
+    ...clientOptions({ timeout: DEFAULT_TIMEOUT, connectTimeout: DEFAULT_CONNECT_TIMEOUT }),
+    file: { type: 'list', description: 'a file argument, after the JSON ones (repeatable)' },
+    get: { type: 'boolean', description: 'call with GET rather than POST (no files)' },
+    pmh: { type: 'string', description: 'pre-method-hook parameters, as JSON' },
+  },
+  run: async ({ values, args, out, signal }) => {
+    const params: unknown[] = (args.params ?? []).map((text) => parseJson('JSON_ARG', text))
+    for (const path of values.file ?? []) params.push(asFile({ path }))
+    const pmhparams = values.pmh === undefined ? undefined : parseJson('--pmh', values.pmh)
+    const tls = await clientTls(values)
+    const options: KrpcConnectOptions = { timeout: values.timeout, connectTimeout: values['connect-timeout'], signal }
+    const target = args.target
+    if (values.socket !== undefined) {
+      options.path = values.socket
+    } else if (target !== undefined && /^https?:\/\//i.test(target)) {
+      options.url = target
+    } else if (target !== undefined) {
+      const { host, port } = parseHostPort(target, 'URL|HOST:PORT')
+      options.url = `${tls === undefined ? 'http' : 'https'}://${host.includes(':') ? `[${host}]` : host}:${port}/`
     }
-    return 0
-  } catch (err) {
-    const remote = err instanceof RemoteError
-    const status = isProtoError(err) && err.code === ErrorCode.HTTP_STATUS
-    const message = err instanceof Error ? err.message : String(err)
-    const code = isProtoError(err) ? err.code : err instanceof Error && err.name === 'TimeoutError' ? 'TimeoutError' : 'ERR_KRPC'
-    const detail = remote ? ` (${err.rpcCode}${err.data === undefined ? '' : `, ${JSON.stringify(err.data)}`})` : ''
-    io.stderr.write(`krpc: ${code}: ${message}${detail}\n`)
-    if (json) {
-      const error: Record<string, unknown> = { code, message }
-      if (remote) {
-        error.rpcCode = err.rpcCode
-        if (err.data !== undefined) error.data = err.data
-      }
-      await write(io.stdout, `${JSON.stringify({ error })}\n`)
+    if (tls !== undefined) options.tls = tls
+    const client = await connect(options)
+    try {
+      const result = await client.call(args.method, params, {
+        via: values.get ? 'get' : 'post',
+        ...(pmhparams === undefined ? {} : { pmhparams }),
+        signal,
+      })
+      if (isBinaryResult(result)) {
+        for await (const chunk of Readable.fromWeb(result.stream())) await out.write(chunk as Uint8Array)
+      } else await out.printJson(values.json ? { result: result ?? null } : result ?? null)
+    } finally {
+      await client.close()
     }
-    return remote || status ? 1 : 2
-  } finally {
-    await client.close()
-  }
+  },
+})
+
+const decode = decodeVerb({
+  what: 'the raw bytes of one direction of a krpc connection: HTTP/1.1 requests, or responses',
+  direction: true,
+  options: { ...sizeOptions },
+  decoder: (values, direction) => captureDecoder({
+    direction,
+    fieldSize: values['field-size'],
+    fieldNameSize: values['field-name-size'],
+  }),
+})
+
+/** The `krpc` command line. */
+export const cli = defineCli({
+  name: 'krpc',
+  summary: 'remote procedure calls over HTTP/1.1, JSON and multipart file uploads',
+  version: new URL('../package.json', import.meta.url),
+  verbs: [serve, call, decode],
+})
+
+/** Runs `krpc` with `argv` (without node and the script) and resolves with the exit code. */
+export function main(argv: readonly string[], io: CliIO): Promise<number> {
+  return runCli(cli, argv, io)
 }
 
-/** Runs the `krpc` command line; resolves with the exit status. */
-export async function main(argv: readonly string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
-  const [command, ...rest] = argv
-  if (command === '--help' || command === '-h' || rest.includes('--help') || rest.includes('-h')) {
-    await write(io.stdout, USAGE)
-    return 0
-  }
-  try {
-    if (command === 'serve') return await serve(rest, io)
-    if (command === 'call') return await call(rest, io)
-    throw new UsageProblem(command === undefined ? 'a command is needed' : `unknown command ${command}`)
-  } catch (err) {
-    const usage = err instanceof UsageProblem || (err instanceof Error && (err as { code?: unknown }).code?.toString().startsWith('ERR_PARSE_ARGS') === true)
-    if (!usage) throw err
-    io.stderr.write(`krpc: ${err.message}\n\n${USAGE}`)
-    return 2
-  }
-}
-
-function invokedDirectly(): boolean {
-  const script = process.argv[1]
-  if (script === undefined) return false
-  try {
-    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url))
-  } catch {
-    return false
-  }
-}
-
-if (invokedDirectly()) {
-  main(process.argv.slice(2)).then((status) => {
-    process.exitCode = status
-  }, (err: unknown) => {
-    process.stderr.write(`krpc: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
-    process.exitCode = 2
-  })
-}
+await runIfMain(cli, import.meta.url)

@@ -1,195 +1,55 @@
 // The `browser` build of `@proto/krpc/client`: fetch and FormData only. It and what it imports use
 // no `node:` module and no Buffer, and from @proto/framing only `@proto/framing/errors`.
-import { checkLimit, UsageError } from '@proto/framing/errors'
-import { BINARY_RESULT, CallGuard, checkVia, clientUrl, createProxy, InFlight, interpretJson, isBinaryResult, isJsonType, mediaType, prepareCall, unexpectedReply } from './call.ts'
-import type { BinaryResult, KrpcProxy } from './call.ts'
-import type { KrpcCallOptions, KrpcClient, KrpcClientOptions, KrpcFileInput, KrpcFileOptions, KrpcFileSource } from './client.ts'
-import { DEFAULT_MAX_RESULT_BYTES, DEFAULT_TIMEOUT } from './constants.ts'
-import { KrpcClosedError, KrpcConnectError, KrpcFileSizeMismatchError, KrpcResultTooLargeError } from './errors.ts'
+import { DeadlineScheduler, UsageError } from '@proto/framing/errors'
+import type { PeerInfo } from '@proto/framing'
+import { isBinaryResult } from './binary-result.ts'
+import { asFile, isFileInput, toPart } from './browser-file.ts'
+import { CallGuard } from './call-deadline.ts'
+import { checkCallOptions, checkVia, clientSettings } from './client-options.ts'
+import type { ClientSettings } from './client-options.ts'
+import { KrpcClosedError, KrpcConnectError, KrpcResultTooLargeError } from './errors.ts'
+import { FetchBinaryResult, readLimited } from './fetch-result.ts'
+import { InFlight } from './in-flight.ts'
+import { prepareCall } from './prepare.ts'
+import { createProxy } from './proxy.ts'
+import { interpretJson, isJsonType, mediaType, unexpectedReply } from './response.ts'
+import type {
+  BinaryResult,
+  KrpcCallOptions,
+  KrpcClient,
+  KrpcClientLimits,
+  KrpcConnectOptions,
+  KrpcFileInput,
+  KrpcFileOptions,
+  KrpcFileSource,
+  KrpcProxy,
+} from './types.ts'
 
-export { isBinaryResult }
-export type { BinaryResult, KrpcCallOptions, KrpcClient, KrpcClientOptions, KrpcFileInput, KrpcFileOptions, KrpcFileSource, KrpcProxy }
+export { asFile, isBinaryResult, isFileInput }
+export type { BinaryResult, KrpcCallOptions, KrpcClient, KrpcClientLimits, KrpcConnectOptions, KrpcFileInput, KrpcFileOptions, KrpcFileSource, KrpcProxy }
 
 const OCTET_STREAM = 'application/octet-stream'
-
-class FileSource {
-  readonly #data: Blob | Uint8Array
-  readonly #options: KrpcFileOptions
-
-  constructor(data: Blob | Uint8Array, options: KrpcFileOptions) {
-    this.#data = data
-    this.#options = options
-  }
-
-  static unwrap(source: FileSource): { data: Blob | Uint8Array; options: KrpcFileOptions } {
-    return { data: source.#data, options: source.#options }
-  }
-}
-
-/** True for what `call()` sends as a file part in a browser: a Blob, File or Uint8Array. */
-export function isFileInput(value: unknown): value is Blob | Uint8Array | FileSource {
-  return value instanceof Blob || value instanceof Uint8Array || value instanceof FileSource
-}
-
-/**
- * A Blob, File or Uint8Array with a file name, type or size of your choosing.
- * @throws {UsageError} for streams and paths, which browsers cannot send here, or a bad option
- */
-export function asFile(data: KrpcFileInput | { path: string }, opts: KrpcFileOptions = {}): KrpcFileSource {
-  const { filename, mimeType, size } = opts
-  if (filename !== undefined && typeof filename !== 'string') throw new UsageError('filename must be a string')
-  if (mimeType !== undefined && typeof mimeType !== 'string') throw new UsageError('mimeType must be a string')
-  if (size !== undefined) checkLimit('size', size, 0, 0)
-  if (data instanceof FileSource) {
-    const inner = FileSource.unwrap(data)
-    return new FileSource(inner.data, { ...inner.options, ...opts }) as unknown as KrpcFileSource
-  }
-  if (!(data instanceof Blob) && !(data instanceof Uint8Array)) {
-    throw new UsageError('in a browser, file inputs are Blob, File or Uint8Array')
-  }
-  return new FileSource(data, opts) as unknown as KrpcFileSource
-}
-
-/** A file input as a Blob with the part's name and type. */
-function toPart(field: string, input: Blob | Uint8Array | FileSource): { blob: Blob; filename: string } {
-  const { data, options } = input instanceof FileSource ? FileSource.unwrap(input) : { data: input, options: {} as KrpcFileOptions }
-  const size = data instanceof Blob ? data.size : data.byteLength
-  if (options.size !== undefined && options.size !== size) throw new KrpcFileSizeMismatchError(field, options.size, size)
-  const name = data instanceof Blob ? (data as { name?: unknown }).name : undefined
-  const filename = options.filename ?? (typeof name === 'string' ? name : 'blob')
-  const type = options.mimeType ?? (data instanceof Blob && data.type !== '' ? data.type : OCTET_STREAM)
-  const blob = data instanceof Blob && data.type === type ? data : new Blob([data], { type })
-  return { blob, filename }
-}
-
-async function readLimited(body: ReadableStream<Uint8Array> | null, limit: number): Promise<Uint8Array> {
-  if (body === null) return new Uint8Array(0)
-  const reader = body.getReader()
-  const chunks: Uint8Array[] = []
-  let size = 0
-  for (;;) {
-    const step = await reader.read().catch((err: unknown) => {
-      throw new KrpcClosedError('the reply ended early', { cause: err })
-    })
-    if (step.done) break
-    size += step.value.byteLength
-    if (size > limit) {
-      await reader.cancel()
-      throw new KrpcResultTooLargeError(size, limit)
-    }
-    chunks.push(step.value)
-  }
-  if (chunks.length === 1 && chunks[0] !== undefined) return chunks[0]
-  const out = new Uint8Array(size)
-  let at = 0
-  for (const chunk of chunks) {
-    out.set(chunk, at)
-    at += chunk.byteLength
-  }
-  return out
-}
-
-class FetchBinaryResult implements BinaryResult {
-  readonly [BINARY_RESULT] = true
-  readonly size: number | undefined
-  readonly finished: Promise<void>
-  #taken = false
-  #done: () => void = () => {}
-  readonly #body: ReadableStream<Uint8Array> | null
-  readonly #limit: number
-
-  constructor(res: Response, limit: number) {
-    this.#body = res.body
-    this.#limit = limit
-    const header = res.headers.get('content-length')
-    const length = Number(header)
-    this.size = header !== null && Number.isSafeInteger(length) ? length : undefined
-    this.finished = new Promise((resolve) => {
-      this.#done = resolve
-    })
-  }
-
-  get taken(): boolean {
-    return this.#taken
-  }
-
-  #take(): ReadableStream<Uint8Array> {
-    if (this.#taken) throw new UsageError('a binary result can be read once')
-    this.#taken = true
-    return this.#body ?? new ReadableStream({ start: (controller) => controller.close() })
-  }
-
-  stream(): ReadableStream<Uint8Array> {
-    const reader = this.#take().getReader()
-    const done = this.#done
-    // Wrapped so the client learns when the body is finished, whichever way it ends.
-    return new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        try {
-          const step = await reader.read()
-          if (step.done) {
-            controller.close()
-            done()
-          } else controller.enqueue(step.value)
-        } catch (err) {
-          controller.error(new KrpcClosedError('the binary reply ended early', { cause: err }))
-          done()
-        }
-      },
-      async cancel(reason) {
-        try {
-          await reader.cancel(reason)
-        } finally {
-          done()
-        }
-      },
-    })
-  }
-
-  async bytes(): Promise<Uint8Array> {
-    const body = this.#take()
-    try {
-      if (this.size !== undefined && this.size > this.#limit) {
-        await body.cancel()
-        throw new KrpcResultTooLargeError(this.size, this.#limit)
-      }
-      return await readLimited(body, this.#limit)
-    } finally {
-      this.#done()
-    }
-  }
-
-  async cancel(): Promise<void> {
-    this.#taken = true
-    try {
-      await this.#body?.cancel()
-    } finally {
-      this.#done()
-    }
-  }
-}
 
 class Client implements KrpcClient {
   readonly methods: KrpcProxy
   readonly closed: Promise<void>
+  readonly remote: PeerInfo
+  readonly #settings: ClientSettings
   readonly #url: URL
-  readonly #headers: Record<string, string>
-  readonly #timeout: number
-  readonly #maxResultBytes: number
-  readonly #via: 'post' | 'get'
-  readonly #pmhparams: unknown
+  readonly #deadlines = new DeadlineScheduler()
   readonly #inFlight = new InFlight()
   #closing: Promise<void> | undefined
   #resolveClosed: () => void = () => {}
 
-  constructor(options: KrpcClientOptions) {
+  constructor(options: KrpcConnectOptions) {
     const base = (globalThis as { location?: { href?: string } }).location?.href
-    this.#url = clientUrl(options, base)
-    this.#headers = { ...options.headers }
-    this.#timeout = checkLimit('timeout', options.timeout, DEFAULT_TIMEOUT)
-    this.#maxResultBytes = checkLimit('maxResultBytes', options.maxResultBytes, DEFAULT_MAX_RESULT_BYTES)
-    this.#via = checkVia(options.via)
-    this.#pmhparams = options.pmhparams
+    const settings = clientSettings(options, base)
+    // The browser makes its own connections: it has no unix sockets, and its own TLS.
+    if (options.path !== undefined) throw new UsageError('path (a unix socket) is not available in a browser')
+    if (options.tls !== undefined) throw new UsageError('tls options are not available in a browser, whose own TLS applies')
+    this.#settings = settings
+    this.#url = settings.url
+    this.remote = settings.remote
     this.methods = createProxy((method, args) => this.call(method, args))
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve
@@ -203,9 +63,10 @@ class Client implements KrpcClient {
   async call(method: string, params?: unknown, opts: KrpcCallOptions = {}): Promise<unknown> {
     let init: { url: URL; method: 'GET' | 'POST'; body: FormData | URLSearchParams | undefined }
     if (this.#closing !== undefined) throw new KrpcClosedError('the client is closed')
-    const via = checkVia(opts.via ?? this.#via)
-    const call = prepareCall(method, params, opts.pmhparams ?? this.#pmhparams, opts.files, isFileInput)
-    const timeout = checkLimit('timeout', opts.timeout, this.#timeout)
+    checkCallOptions(opts)
+    const settings = this.#settings
+    const via = checkVia(opts.via ?? settings.via)
+    const call = prepareCall(method, params, opts.pmhparams ?? settings.pmhparams, opts.files, isFileInput)
     if (via === 'get') {
       if (call.files.length > 0) throw new UsageError("files cannot be sent with via: 'get'")
       const url = new URL(this.#url)
@@ -224,15 +85,14 @@ class Client implements KrpcClient {
     }
     this.#inFlight.callStarted()
     try {
-      return await this.#send(init, opts.signal ?? undefined, timeout)
+      return await this.#send(init, new CallGuard(this.#deadlines, opts, settings.timeout, `call '${method}'`))
     } finally {
       this.#inFlight.callEnded()
     }
   }
 
-  async #send(init: { url: URL; method: 'GET' | 'POST'; body: FormData | URLSearchParams | undefined },
-    userSignal: AbortSignal | undefined, timeout: number): Promise<unknown> {
-    const guard = new CallGuard(userSignal, timeout)
+  async #send(init: { url: URL; method: 'GET' | 'POST'; body: FormData | URLSearchParams | undefined }, guard: CallGuard): Promise<unknown> {
+    if (guard.stopped) throw guard.reason
     // fetch wants a signal; in a browser one controller per call is the cheap part.
     const controller = new AbortController()
     guard.onStop((reason) => controller.abort(reason))
@@ -240,17 +100,17 @@ class Client implements KrpcClient {
     try {
       let res: Response
       try {
-        const request: RequestInit = { method: init.method, headers: this.#headers, signal: controller.signal }
+        const request: RequestInit = { method: init.method, headers: this.#settings.headers, signal: controller.signal }
         if (init.body !== undefined) request.body = init.body
         res = await fetch(init.url, request)
       } catch (err) {
         if (guard.stopped) throw guard.reason
-        throw new KrpcConnectError(`no reply from ${init.url.host}`, { cause: err })
+        throw new KrpcConnectError(init.url.host, { cause: err })
       }
       const status = res.status
       const type = mediaType(res.headers.get('content-type'))
       if (type === OCTET_STREAM && res.ok) {
-        const binary = new FetchBinaryResult(res, this.#maxResultBytes)
+        const binary = new FetchBinaryResult(res, this.#settings.maxResultBytes)
         this.#inFlight.binaryOpened(binary, () => guard.dispose())
         handedOver = true
         return binary
@@ -260,13 +120,13 @@ class Client implements KrpcClient {
         throw unexpectedReply(status, res.statusText, `Content-Type ${type === '' ? 'missing' : type}`)
       }
       const declared = Number(res.headers.get('content-length') ?? Number.NaN)
-      if (Number.isSafeInteger(declared) && declared > this.#maxResultBytes) {
+      if (Number.isSafeInteger(declared) && declared > this.#settings.maxResultBytes) {
         await res.body?.cancel()
-        throw new KrpcResultTooLargeError(declared, this.#maxResultBytes)
+        throw new KrpcResultTooLargeError(declared, this.#settings.maxResultBytes)
       }
       let bytes: Uint8Array
       try {
-        bytes = await readLimited(res.body, this.#maxResultBytes)
+        bytes = await readLimited(res.body, this.#settings.maxResultBytes)
       } catch (err) {
         if (guard.stopped) throw guard.reason
         throw err
@@ -286,6 +146,7 @@ class Client implements KrpcClient {
 
   async #close(): Promise<void> {
     await this.#inFlight.drained()
+    this.#deadlines.clear()
     this.#resolveClosed()
   }
 
@@ -299,7 +160,7 @@ class Client implements KrpcClient {
  * nothing until the first call.
  */
 // eslint-disable-next-line @typescript-eslint/require-await -- async so a bad option rejects rather than throws
-export async function connect(options: KrpcClientOptions = {}): Promise<KrpcClient> {
+export async function connect(options: KrpcConnectOptions = {}): Promise<KrpcClient> {
   options.signal?.throwIfAborted()
   return new Client(options)
 }

@@ -27,11 +27,18 @@ export const DEFAULT_REQUEST_TIMEOUT = 600_000
 export const DEFAULT_MAX_HEADER_SIZE = 16_384
 /** Open connections; one more is closed at once. */
 export const DEFAULT_MAX_CONNECTIONS = 1024
+/** Milliseconds a kept-alive connection may wait for its next request: Node's own `keepAliveTimeout`. */
+export const DEFAULT_IDLE_TIMEOUT = 5000
 
 /** Milliseconds a client call may take (for a binary result: until its headers). */
 export const DEFAULT_TIMEOUT = 30_000
+/** Milliseconds a client's new connection may take to come up, TLS handshake included. */
+export const DEFAULT_CONNECT_TIMEOUT = 30_000
 /** Bytes of a JSON reply, or of a binary one read with `bytes()`. */
 export const DEFAULT_MAX_RESULT_BYTES = 16_777_216
+
+/** Bytes a file argument, and each stream that feeds it, holds while its method is not reading. */
+export const FILE_HIGH_WATER_MARK = 65_536
 
 /** A string parameter with this prefix names the file part of that whole name. */
 export const FILE_PREFIX = '__file__:'

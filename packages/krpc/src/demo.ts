@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto'
 import { Readable } from 'node:stream'
-import type { KrpcFile } from './files.ts'
-import type { KrpcMethods } from './server.ts'
+import type { KrpcFile, KrpcMethods } from './types.ts'
 
 function isFile(value: unknown): value is KrpcFile {
   return value instanceof Readable && typeof (value as Partial<KrpcFile>).field === 'string'
@@ -16,11 +15,11 @@ export const demoMethods: KrpcMethods = {
   add(a: unknown, b: unknown): number | string {
     if (typeof a === 'number' && typeof b === 'number') return a + b
     if (typeof a === 'string' && typeof b === 'string') return a + b
-    throw new TypeError('add takes two numbers or two strings')
+    throw Object.assign(new TypeError('add takes two numbers or two strings'), { expose: true })
   },
   /** Hashes a file while it streams in. */
   async upload(file: unknown): Promise<{ name: string; size: number; sha256: string }> {
-    if (!isFile(file)) throw new TypeError('upload takes one file')
+    if (!isFile(file)) throw Object.assign(new TypeError('upload takes one file'), { expose: true })
     const hash = createHash('sha256')
     let size = 0
     for await (const chunk of file as AsyncIterable<Buffer>) {
@@ -29,7 +28,8 @@ export const demoMethods: KrpcMethods = {
     }
     return { name: file.filename, size, sha256: hash.digest('hex') }
   },
+  /** Fails with an error marked public, so the peer sees its text. */
   fail(): never {
-    throw new Error('fail')
+    throw Object.assign(new Error('fail'), { expose: true })
   },
 }

@@ -1,5 +1,14 @@
-// Loaded by browsers through the `browser` build of `./client`: no `node:` modules and no Buffer.
-import { ProtoError } from '@proto/framing/errors'
+// The package's errors and their codes; no `node:` module and no Buffer, for the browser build of `./client`.
+import {
+  ConnectError,
+  ListenError,
+  ProtoError,
+  ProxyHeaderError,
+  TimeoutError,
+  TlsHandshakeError,
+  TooManyConnectionsError,
+} from '@proto/framing/errors'
+import type { PlumbingErrors } from '@proto/framing/errors'
 import { RPC_MESSAGES, RpcCode } from './constants.ts'
 
 /** Every code this package raises; match on `err.code`, which survives duplicate installs. */
@@ -12,6 +21,8 @@ export const ErrorCode = {
   UNSERIALIZABLE: 'ERR_KRPC_UNSERIALIZABLE',
   CLOSED: 'ERR_KRPC_CLOSED',
   CONNECT: 'ERR_KRPC_CONNECT',
+  TIMEOUT: 'ERR_KRPC_TIMEOUT',
+  LISTEN: 'ERR_KRPC_LISTEN',
   BAD_REQUEST: 'ERR_KRPC_BAD_REQUEST',
   FIELD_TOO_LARGE: 'ERR_KRPC_FIELD_TOO_LARGE',
   FILE_TOO_LARGE: 'ERR_KRPC_FILE_TOO_LARGE',
@@ -19,6 +30,8 @@ export const ErrorCode = {
   BODY_TIMEOUT: 'ERR_KRPC_BODY_TIMEOUT',
   TRUNCATED: 'ERR_KRPC_TRUNCATED',
   TOO_MANY_CONNECTIONS: 'ERR_KRPC_TOO_MANY_CONNECTIONS',
+  TLS_HANDSHAKE: 'ERR_KRPC_TLS_HANDSHAKE',
+  PROXY_HEADER: 'ERR_KRPC_PROXY_HEADER',
 } as const
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
@@ -59,6 +72,9 @@ export class KrpcHttpStatusError extends KrpcError {
     this.status = status
   }
 }
+
+// The command line counts an HTTP error status as the peer's error, as it does a RemoteError.
+Object.defineProperty(KrpcHttpStatusError.prototype, Symbol.for('@proto/remote-error'), { value: true })
 
 /** A 2xx reply that is neither binary nor a JSON object with `result` or `error`. */
 export class KrpcBadResponseError extends KrpcError {
@@ -117,10 +133,36 @@ export class KrpcClosedError extends KrpcError {
   override readonly code: typeof ErrorCode.CLOSED = ErrorCode.CLOSED
 }
 
-/** The connection to the server could not be made. */
-export class KrpcConnectError extends KrpcError {
+/** The connection to the server could not be made; `target` names it, `cause` says why. */
+export class KrpcConnectError extends ConnectError {
   override name = 'KrpcConnectError'
   override readonly code: typeof ErrorCode.CONNECT = ErrorCode.CONNECT
+}
+
+/**
+ * A caller's deadline passed: a call, or connecting. `name` is `TimeoutError`; the message says
+ * what timed out (`call 'echo' timed out after 30000 ms`).
+ */
+export class KrpcTimeoutError extends TimeoutError {
+  override readonly code: typeof ErrorCode.TIMEOUT = ErrorCode.TIMEOUT
+}
+
+/** `listen()` failed, or the listening socket failed to accept; `address` names it, `cause` says why. */
+export class KrpcListenError extends ListenError {
+  override name = 'KrpcListenError'
+  override readonly code: typeof ErrorCode.LISTEN = ErrorCode.LISTEN
+}
+
+/** A TLS peer failed or stalled its handshake; the connection was closed before any request. */
+export class KrpcTlsHandshakeError extends TlsHandshakeError {
+  override name = 'KrpcTlsHandshakeError'
+  override readonly code: typeof ErrorCode.TLS_HANDSHAKE = ErrorCode.TLS_HANDSHAKE
+}
+
+/** With `proxyProtocol`, a connection did not open with a valid PROXY header; `reason` says how. */
+export class KrpcProxyHeaderError extends ProxyHeaderError {
+  override name = 'KrpcProxyHeaderError'
+  override readonly code: typeof ErrorCode.PROXY_HEADER = ErrorCode.PROXY_HEADER
 }
 
 /**
@@ -215,14 +257,21 @@ export class KrpcTruncatedError extends KrpcRequestError {
   }
 }
 
-/** A connection past `maxConnections`, closed at once. */
-export class KrpcTooManyConnectionsError extends KrpcError {
+/** A connection past `maxConnections`, closed at once, before any request. */
+export class KrpcTooManyConnectionsError extends TooManyConnectionsError {
   override name = 'KrpcTooManyConnectionsError'
   override readonly code: typeof ErrorCode.TOO_MANY_CONNECTIONS = ErrorCode.TOO_MANY_CONNECTIONS
-  readonly limit: number
+}
 
-  constructor(limit: number) {
-    super(`connection refused: maxConnections (${limit}) are open`)
-    this.limit = limit
-  }
+/** What a server reports as `clientError`: a request it refused or could not read, or a connection refused before any request. */
+export type KrpcClientError = KrpcRequestError | KrpcTooManyConnectionsError | KrpcTlsHandshakeError | KrpcProxyHeaderError
+
+/** The classes framing's connect and listen raise under this package's codes. */
+export const KRPC_ERRORS: PlumbingErrors = {
+  Timeout: KrpcTimeoutError,
+  Connect: KrpcConnectError,
+  Listen: KrpcListenError,
+  TooManyConnections: KrpcTooManyConnectionsError,
+  TlsHandshake: KrpcTlsHandshakeError,
+  ProxyHeader: KrpcProxyHeaderError,
 }

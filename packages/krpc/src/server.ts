@@ -1,135 +1,94 @@
+// `createServer()`: the KRPC server, listening through framing's Listener or mounted in a node:http server.
 import { EventEmitter } from 'node:events'
 import { createServer as createHttpServer, STATUS_CODES } from 'node:http'
-import type { IncomingMessage, Server as HttpServer, ServerOptions as HttpServerOptions, ServerResponse } from 'node:http'
-import type { AddressInfo, Socket } from 'node:net'
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import { tmpdir } from 'node:os'
-import { checkLimit, UsageError } from '@proto/framing'
-import {
-  DEFAULT_BODY_TIMEOUT,
-  DEFAULT_FIELD_NAME_SIZE,
-  DEFAULT_FIELD_SIZE,
-  DEFAULT_FIELDS,
-  DEFAULT_FILE_SIZE,
-  DEFAULT_FILES,
-  DEFAULT_HEADERS_TIMEOUT,
-  DEFAULT_HOST,
-  DEFAULT_MAX_CONNECTIONS,
-  DEFAULT_MAX_HEADER_SIZE,
-  DEFAULT_PARTS,
-  DEFAULT_PORT,
-  DEFAULT_REQUEST_TIMEOUT,
-  RpcCode,
-} from './constants.ts'
-import type { KrpcContext, PeerInfo } from './context.ts'
-import { KrpcBadRequestError, KrpcClosedError, KrpcTooManyConnectionsError, KrpcTruncatedError } from './errors.ts'
-import type { KrpcError } from './errors.ts'
+import { checkOptions, describeTarget, Listener, peerInfo, UsageError } from '@proto/framing'
+import type { ListenAddress, ListenOptions, OptionNames, PathAddress, PeerInfo, TcpAddress } from '@proto/framing'
+import { Connection } from './connection.ts'
+import { channels } from './diagnostics.ts'
+import { DEFAULT_HOST, DEFAULT_PORT, RpcCode } from './constants.ts'
+import { KRPC_ERRORS, KrpcBadRequestError, KrpcClosedError, KrpcTruncatedError } from './errors.ts'
+import type { KrpcClientError, KrpcListenError } from './errors.ts'
 import { Exchange } from './exchange.ts'
-import type { ExchangeHost, MethodEntry, ResolvedLimits } from './exchange.ts'
+import { httpServerOptions, LIMIT_NAMES, resolveLimits } from './limits.ts'
+import { MethodTable } from './methods.ts'
+import type {
+  ExchangeHost,
+  KrpcConnection,
+  KrpcContext,
+  KrpcLimits,
+  KrpcMethod,
+  KrpcMethods,
+  PreMethodHook,
+  ResolvedLimits,
+} from './types.ts'
 
-/** A method: called with the call's arguments, `this` bound to the object that holds it. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- methods declare their own parameter types
-export type KrpcMethod = (...args: any[]) => unknown
-
-/** Methods by name: nested objects make dotted names, and keys may contain dots themselves. */
-export interface KrpcMethods {
-  [name: string]: KrpcMethod | KrpcMethods
-}
-
-/** The server's limits; every one is finite. */
-export interface KrpcLimits {
-  /** Bytes of one text field, the call included (-32004). @default 1_048_576 */
-  fieldSize?: number
-  /** Bytes of a field or part name (-32004). @default 100 */
-  fieldNameSize?: number
-  /** Bytes of one file part (-32005). @default 104_857_600 */
-  fileSize?: number
-  /** File parts in a body (-32006). @default 16 */
-  files?: number
-  /** Text fields in a body (-32006). @default 16 */
-  fields?: number
-  /** Parts of any kind in a body (-32006). @default 32 */
-  parts?: number
-  /** Milliseconds without a body byte while the server waits for one (-32007, 408). @default 30_000 */
-  bodyTimeout?: number
-  /** Milliseconds for a request's headers: Node answers 408. @default 60_000 */
-  headersTimeout?: number
-  /** Milliseconds for a whole request: Node answers 408. @default 600_000 */
-  requestTimeout?: number
-  /** Bytes of a request head, request line included: Node answers 431. @default 16_384 */
-  maxHeaderSize?: number
-  /** Open connections; one more is closed at once. @default 1024 */
-  maxConnections?: number
-}
-
+/** Options of `createServer()`. */
 export interface KrpcServerOptions {
-  /** Methods to register, as with `register()` for each (dotted) name. @default {} */
-  methods?: KrpcMethods
+  /** Methods to register, as with `handle()` for each (dotted) name. @default {} */
+  handlers?: KrpcMethods
   /** Awaited before the method is looked up, with the call's `pmhparams`; a throw answers -32000. @default undefined */
-  preMethodHook?: (pmhparams: unknown, ctx: KrpcContext) => unknown
-  /** @default the defaults of each limit */
+  preMethodHook?: PreMethodHook
+  /** Sizes, counts and times the server allows a peer. @default the default of each limit */
   limits?: KrpcLimits
-  /** Send `err.stack` as the `info` of -32000 and -32001. @default false */
+  /** Send `err.stack` as the `info` of -32000 and -32001 (development only). @default false */
   exposeErrors?: boolean
   /** Where file parts that must wait are spooled. @default os.tmpdir() */
   tmpDir?: string
 }
 
+const SERVER_OPTION_NAMES = {
+  handlers: true,
+  preMethodHook: true,
+  limits: LIMIT_NAMES,
+  exposeErrors: true,
+  tmpDir: true,
+} as const satisfies OptionNames<KrpcServerOptions>
+
+/** The events of a KRPC server. Nothing is emitted as `'error'`. */
 export interface KrpcServerEvents {
-  clientError: [err: KrpcError, peer: PeerInfo]
+  /** A connection was admitted, after its TLS handshake and PROXY header. */
+  connection: [connection: KrpcConnection]
+  /**
+   * A peer was refused or sent a request the server could not take. `peer` is the connection
+   * once one exists, else the `PeerInfo` of a connection refused before admission.
+   */
+  clientError: [err: KrpcClientError, peer: KrpcConnection | PeerInfo]
+  /** A method or the hook threw, or a result could not be sent. */
   handlerError: [err: unknown, ctx: KrpcContext]
+  /** The listening socket failed to accept a connection (EMFILE...); the server keeps listening. */
+  acceptError: [err: KrpcListenError]
+  /** The server is closed and every connection is gone. */
   close: []
 }
 
-export interface KrpcServer extends EventEmitter<KrpcServerEvents> {
+/** A KRPC server. */
+export interface KrpcServer extends EventEmitter<KrpcServerEvents>, AsyncDisposable {
   /**
-   * Adds a method under `name`, called with `this` undefined.
+   * Adds a method under `method`, called with `this` undefined.
    * @throws {UsageError} for an empty or taken name
    */
-  register(name: string, fn: KrpcMethod): this
+  handle(method: string, fn: KrpcMethod): this
   /** Serves KRPC inside an existing `node:http` server, whose own limits then apply. */
   readonly handler: (req: IncomingMessage, res: ServerResponse) => void
-  listen(opts?: { host?: string; port?: number; signal?: AbortSignal }): Promise<{ host: string; port: number }>
-  /** Stops accepting, lets calls in flight finish; `signal` destroys what is still open. */
-  close(opts?: { signal?: AbortSignal }): Promise<void>
-}
-
-/** The limits with their defaults, each checked to be a finite positive integer. */
-export function resolveLimits(limits: KrpcLimits = {}): ResolvedLimits {
-  const resolved: ResolvedLimits = {
-    fieldSize: checkLimit('fieldSize', limits.fieldSize, DEFAULT_FIELD_SIZE),
-    fieldNameSize: checkLimit('fieldNameSize', limits.fieldNameSize, DEFAULT_FIELD_NAME_SIZE),
-    fileSize: checkLimit('fileSize', limits.fileSize, DEFAULT_FILE_SIZE),
-    files: checkLimit('files', limits.files, DEFAULT_FILES),
-    fields: checkLimit('fields', limits.fields, DEFAULT_FIELDS),
-    parts: checkLimit('parts', limits.parts, DEFAULT_PARTS),
-    bodyTimeout: checkLimit('bodyTimeout', limits.bodyTimeout, DEFAULT_BODY_TIMEOUT),
-    headersTimeout: checkLimit('headersTimeout', limits.headersTimeout, DEFAULT_HEADERS_TIMEOUT),
-    requestTimeout: checkLimit('requestTimeout', limits.requestTimeout, DEFAULT_REQUEST_TIMEOUT),
-    maxHeaderSize: checkLimit('maxHeaderSize', limits.maxHeaderSize, DEFAULT_MAX_HEADER_SIZE),
-    maxConnections: checkLimit('maxConnections', limits.maxConnections, DEFAULT_MAX_CONNECTIONS),
-  }
-  if (resolved.headersTimeout > resolved.requestTimeout) {
-    throw new UsageError('headersTimeout must not be longer than requestTimeout')
-  }
-  return resolved
-}
-
-/** How `listen()` configures its `node:http` server. */
-export function httpServerOptions(limits: ResolvedLimits): HttpServerOptions {
-  return {
-    maxHeaderSize: limits.maxHeaderSize,
-    headersTimeout: limits.headersTimeout,
-    requestTimeout: limits.requestTimeout,
-    // Node checks both timeouts on this interval (30 s by default), which would let a short
-    // headersTimeout run long.
-    connectionsCheckingInterval: Math.min(30_000, Math.max(1, Math.ceil(limits.headersTimeout / 4))),
-    keepAlive: true,
-    noDelay: true,
-  }
-}
-
-function peerOf(socket: Socket): PeerInfo {
-  return { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 }
+  /**
+   * Listens: `{ host, port }` (defaults `127.0.0.1` and 8080), or `{ path }` for a unix socket,
+   * with `tls` (an HTTPS server), `proxyProtocol`, `ipv6Only`, `backlog`, `signal`.
+   * @throws {KrpcListenError} naming the address, with the cause
+   */
+  listen(options?: ListenOptions & { readonly path?: undefined }): Promise<TcpAddress>
+  listen(options: ListenOptions & { readonly path: string }): Promise<PathAddress>
+  listen(options?: ListenOptions): Promise<ListenAddress>
+  /** Where it listens; `null` before `listen()` resolves and after `close()`. */
+  address(): ListenAddress | null
+  /** Whether it listens. */
+  readonly listening: boolean
+  /** The connections open now. */
+  readonly connections: ReadonlySet<KrpcConnection>
+  /** Stops accepting, lets calls in flight finish, closes idle connections; `signal` destroys what is still open. */
+  close(options?: { signal?: AbortSignal }): Promise<void>
 }
 
 // Node's own answers to a bad request head, kept when the server reports it as clientError.
@@ -146,67 +105,59 @@ function statusForParseError(code: unknown): number {
   }
 }
 
-/**
- * Per socket: its open exchanges, told by one 'close' listener per socket that it has closed (a
- * peer that pipelines may have any number of them), and its response in progress, so a late
- * Node error does not write a second one.
- */
-interface SocketState {
-  readonly open: Exchange[]
-  response: ServerResponse | undefined
-}
-
 class Server extends EventEmitter<KrpcServerEvents> implements KrpcServer, ExchangeHost {
-  readonly methods = new Map<string, MethodEntry>()
-  readonly preMethodHook: ((pmhparams: unknown, ctx: KrpcContext) => unknown) | undefined
+  readonly methods = new MethodTable()
+  readonly preMethodHook: PreMethodHook | undefined
   readonly limits: ResolvedLimits
   readonly exposeErrors: boolean
   readonly tmpDir: string
   #closing = false
+  #listener: Listener | undefined
   #http: HttpServer | undefined
   #closed: Promise<void> | undefined
   readonly #exchanges = new Set<Exchange>()
   #idle: (() => void) | undefined
-  /** What the server keeps of each socket; see SocketState. */
-  readonly #sockets = new WeakMap<Socket, SocketState>()
+  readonly #connections = new Set<Connection>()
+  /** The connection of each socket a request came on. */
+  readonly #bySocket = new WeakMap<Socket, Connection>()
+  /** Connections the listener handed over and not yet closed (a mounted handler's belong to its server). */
+  #listened = 0
+  #gone: (() => void) | undefined
 
   constructor(options: KrpcServerOptions) {
     super()
+    checkOptions(options, SERVER_OPTION_NAMES, 'createServer()')
     this.limits = resolveLimits(options.limits)
+    const hook: unknown = options.preMethodHook
+    if (hook !== undefined && typeof hook !== 'function') throw new UsageError('preMethodHook must be a function')
     this.preMethodHook = options.preMethodHook
     this.exposeErrors = options.exposeErrors ?? false
     this.tmpDir = options.tmpDir ?? tmpdir()
-    if (options.methods !== undefined) this.#registerAll(options.methods, '')
+    if (options.handlers !== undefined) this.methods.addAll(options.handlers)
   }
 
   get closing(): boolean {
     return this.#closing
   }
 
-  #registerAll(methods: KrpcMethods, prefix: string): void {
-    for (const key of Object.keys(methods)) {
-      const value = methods[key]
-      const name = prefix + key
-      // Anything else is the holder's own data, which methods reach through `this`.
-      if (typeof value === 'function') this.#add(name, value, methods)
-      else if (typeof value === 'object' && value !== null) this.#registerAll(value, `${name}.`)
-    }
+  get connections(): ReadonlySet<KrpcConnection> {
+    return this.#connections
   }
 
-  #add(name: string, fn: KrpcMethod, holder: unknown): void {
-    if (name === '') throw new UsageError('a method name must not be empty')
-    if (this.methods.has(name)) throw new UsageError(`method ${name} is already registered`)
-    this.methods.set(name, { fn, holder })
+  get listening(): boolean {
+    return this.#listener?.listening ?? false
   }
 
-  register(name: string, fn: KrpcMethod): this {
-    if (typeof name !== 'string') throw new UsageError('a method name must be a string')
-    if (typeof fn !== 'function') throw new UsageError(`method ${name} must be a function`)
-    this.#add(name, fn, undefined)
+  address(): ListenAddress | null {
+    return this.#listener?.address() ?? null
+  }
+
+  handle(method: string, fn: KrpcMethod): this {
+    this.methods.addOne(method, fn)
     return this
   }
 
-  clientError(err: KrpcError, peer: PeerInfo): void {
+  clientError(err: KrpcClientError, peer: KrpcConnection | PeerInfo): void {
     this.emit('clientError', err, peer)
   }
 
@@ -216,35 +167,37 @@ class Server extends EventEmitter<KrpcServerEvents> implements KrpcServer, Excha
 
   readonly handler = (req: IncomingMessage, res: ServerResponse): void => {
     const socket = req.socket
-    const state = this.#sockets.get(socket) ?? this.#track(socket)
-    state.response = res
-    const exchange = new Exchange(this, req, res, this.#exchangeDone)
-    state.open.push(exchange)
+    const connection = this.#bySocket.get(socket) ?? this.#admit(socket, peerInfo(socket))
+    connection.response = res
+    connection.requests++
+    const exchange = new Exchange(this, connection, req, res, this.#exchangeDone)
+    connection.open.push(exchange)
     this.#exchanges.add(exchange)
     // Mounted in a server of its user's, the handler may be called once the socket has closed
     // and its 'close' has passed.
     if (socket.destroyed) process.nextTick(() => exchange.socketClosed())
   }
 
-  #track(socket: Socket): SocketState {
-    const state: SocketState = { open: [], response: undefined }
-    this.#sockets.set(socket, state)
+  /** A connection from now on: tracked until its socket closes. */
+  #admit(socket: Socket, remote: PeerInfo, listened = false): Connection {
+    const connection = new Connection(socket, remote, listened)
+    this.#bySocket.set(socket, connection)
+    this.#connections.add(connection)
+    if (listened) this.#listened++
     socket.once('close', () => {
-      // A copy: an exchange told may finish, and leave the list, at once.
-      for (const exchange of [...state.open]) exchange.socketClosed()
+      connection.socketClosed()
+      this.#connections.delete(connection)
+      if (channels.connectionClose.hasSubscribers) channels.connectionClose.publish({ side: 'server', remote, connection })
+      if (listened && --this.#listened === 0) this.#gone?.()
     })
-    return state
+    if (channels.connectionOpen.hasSubscribers) channels.connectionOpen.publish({ side: 'server', remote, connection })
+    this.emit('connection', connection)
+    return connection
   }
 
   #exchangeDone = (exchange: Exchange): void => {
     this.#exchanges.delete(exchange)
-    const open = this.#sockets.get(exchange.socket)?.open
-    if (open !== undefined) {
-      // Nearly always the only one; an array, unlike a set, allocates nothing to add and remove it.
-      const at = open.lastIndexOf(exchange)
-      if (at === open.length - 1) open.pop()
-      else if (at !== -1) open.splice(at, 1)
-    }
+    this.#bySocket.get(exchange.socket)?.done(exchange)
     if (this.#closing) {
       // A keep-alive connection that goes idle while the server closes is closed at once.
       this.#http?.closeIdleConnections()
@@ -252,47 +205,51 @@ class Server extends EventEmitter<KrpcServerEvents> implements KrpcServer, Excha
     }
   }
 
-  async listen(opts: { host?: string; port?: number; signal?: AbortSignal } = {}): Promise<{ host: string; port: number }> {
-    if (this.#http !== undefined || this.#closing) throw new UsageError('listen() may be called once, before close()')
-    const signal = opts.signal
-    signal?.throwIfAborted()
-    const http = createHttpServer(httpServerOptions(this.limits), this.handler)
-    http.maxConnections = this.limits.maxConnections
-    http.on('drop', (data?: { remoteAddress?: string; remotePort?: number }) => {
-      this.emit('clientError', new KrpcTooManyConnectionsError(this.limits.maxConnections),
-        { address: data?.remoteAddress ?? '', port: data?.remotePort ?? 0 })
-    })
-    http.on('clientError', (err: Error & { code?: unknown }, socket: Socket) => this.#onHttpClientError(err, socket))
-    this.#http = http
-    await new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => {
-        http.close()
-        reject(signal?.reason as Error)
-      }
-      signal?.addEventListener('abort', onAbort, { once: true })
-      http.once('error', (err) => {
-        signal?.removeEventListener('abort', onAbort)
-        reject(err)
+  listen(options?: ListenOptions & { readonly path?: undefined }): Promise<TcpAddress>
+  listen(options: ListenOptions & { readonly path: string }): Promise<PathAddress>
+  listen(options?: ListenOptions): Promise<ListenAddress>
+  async listen(options: ListenOptions = {}): Promise<ListenAddress> {
+    if (this.#closing) {
+      const where = options.path ?? describeTarget({ host: options.host ?? DEFAULT_HOST, port: options.port ?? DEFAULT_PORT })
+      throw new KRPC_ERRORS.Listen(where, { cause: new UsageError('the server is closed') })
+    }
+    if (this.#listener === undefined) {
+      const http = createHttpServer(httpServerOptions(this.limits), this.handler)
+      http.on('clientError', (err: Error & { code?: unknown }, socket: Socket) => this.#onHttpClientError(err, socket))
+      // node:http checks headersTimeout and requestTimeout, and finds idle connections, only
+      // once it has seen 'listening'; its sockets come from the listener, so it never listens.
+      http.emit('listening')
+      this.#http = http
+      this.#listener = new Listener({
+        defaults: { host: DEFAULT_HOST, port: DEFAULT_PORT },
+        maxConnections: this.limits.maxConnections,
+        errors: KRPC_ERRORS,
+        onConnection: (socket, remote) => {
+          // What node:http's own listening socket would do for each connection.
+          socket.setNoDelay(true)
+          socket.setKeepAlive(true)
+          this.#admit(socket, remote, true)
+          http.emit('connection', socket)
+        },
+        onClientError: (err, remote) => this.clientError(err as KrpcClientError, remote),
+        onAcceptError: (err) => this.emit('acceptError', err as KrpcListenError),
+        diagnostics: { channels, server: this },
       })
-      http.listen(opts.port ?? DEFAULT_PORT, opts.host ?? DEFAULT_HOST, () => {
-        signal?.removeEventListener('abort', onAbort)
-        resolve()
-      })
-    })
-    const address = http.address() as AddressInfo
-    return { host: address.address, port: address.port }
+    }
+    return this.#listener.listen(options)
   }
 
   #onHttpClientError(err: Error & { code?: unknown }, socket: Socket): void {
-    const peer = peerOf(socket)
+    const connection = this.#bySocket.get(socket)
+    const peer = connection ?? peerInfo(socket)
     if (err.code === 'HPE_INVALID_EOF_STATE') {
       // The peer left mid-request; a request already being served reports it itself.
-      if ((this.#sockets.get(socket)?.open.length ?? 0) === 0) this.emit('clientError', new KrpcTruncatedError({ cause: err }), peer)
+      if ((connection?.open.length ?? 0) === 0) this.clientError(new KrpcTruncatedError({ cause: err }), peer)
     } else if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') {
       const status = statusForParseError(err.code)
-      this.emit('clientError', new KrpcBadRequestError(err.message, status, RpcCode.INVALID_REQUEST, { cause: err }), peer)
+      this.clientError(new KrpcBadRequestError(err.message, status, RpcCode.INVALID_REQUEST, { cause: err }), peer)
       // Node's own rule: answer unless a response on this socket has begun and not finished.
-      const res = this.#sockets.get(socket)?.response
+      const res = connection?.response
       if (socket.writable && (res === undefined || !res.headersSent || res.writableFinished)) {
         socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
       }
@@ -300,13 +257,13 @@ class Server extends EventEmitter<KrpcServerEvents> implements KrpcServer, Excha
     socket.destroy()
   }
 
-  close(opts: { signal?: AbortSignal } = {}): Promise<void> {
+  close(options: { signal?: AbortSignal } = {}): Promise<void> {
     this.#closed ??= this.#close()
-    const signal = opts.signal
+    const signal = options.signal
     if (signal !== undefined) {
       const destroy = (): void => {
-        this.#http?.closeAllConnections()
         for (const exchange of this.#exchanges) exchange.destroy(new KrpcClosedError('the server closed', { cause: signal.reason }))
+        for (const connection of this.#connections) connection.socket.destroy()
       }
       if (signal.aborted) destroy()
       else {
@@ -319,17 +276,27 @@ class Server extends EventEmitter<KrpcServerEvents> implements KrpcServer, Excha
 
   async #close(): Promise<void> {
     this.#closing = true
+    const listening = this.#listener?.close()
     const http = this.#http
-    const stopped = http === undefined || !http.listening
-      ? Promise.resolve()
-      : new Promise<void>((resolve) => http.close(() => resolve()))
     http?.closeIdleConnections()
+    // node:http counts a connection that has sent nothing yet as busy until headersTimeout.
+    for (const connection of this.#connections) if (connection.listened && connection.unused) connection.socket.destroy()
     if (this.#exchanges.size > 0) await new Promise<void>((resolve) => {
       this.#idle = resolve
     })
     http?.closeIdleConnections()
-    await stopped
+    await listening
+    // Connections of the listener that are still open are in the middle of a request head.
+    if (this.#listened > 0) await new Promise<void>((resolve) => {
+      this.#gone = resolve
+    })
+    // Stops node:http's timer of headersTimeout and requestTimeout.
+    http?.close()
     this.emit('close')
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
   }
 }
 

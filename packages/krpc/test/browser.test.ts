@@ -10,9 +10,9 @@ import { chromium } from 'playwright-core'
 import type { BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type * as BrowserClient from '../src/client.browser.ts'
-import type { KrpcFile } from '../src/files.ts'
+import type { KrpcFile } from '../src/types.ts'
 import { createServer } from '../src/server.ts'
-import { readAll, vectorMethods } from './helpers.ts'
+import { BROWSER_MODULES, readAll, vectorMethods } from './helpers.ts'
 
 // Debian's chromium, installed by tooling/scripts/ensure-chromium.mjs; missing, the test fails.
 const CHROMIUM = '/usr/bin/chromium'
@@ -44,7 +44,7 @@ let context: BrowserContext
 let page: Page
 let userDataDir: string
 const pageErrors: string[] = []
-const krpcServer = createServer({ methods: {
+const krpcServer = createServer({ handlers: {
   ...vectorMethods(),
   describe: async (f: KrpcFile) => ({ field: f.field, filename: f.filename, mimeType: f.mimeType, text: (await readAll(f)).toString() }),
 } })
@@ -178,7 +178,7 @@ describe('the browser client in headless Chromium', () => {
 
   it('loaded only the browser modules, and nothing in the page failed', () => {
     const ours = served.filter((file) => file.startsWith(krpcDist)).map((file) => file.slice(krpcDist.length)).sort()
-    expect(ours).toEqual(['call.js', 'client.browser.js', 'codec.js', 'constants.js', 'errors.js'])
+    expect(ours).toEqual(BROWSER_MODULES)
     expect(served.filter((file) => !file.startsWith(krpcDist)).every((file) => file.startsWith(framingDist))).toBe(true)
     expect(pageErrors).toEqual([])
   })

@@ -7,7 +7,7 @@ import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { duplexPair, randomChunkings, splitAt } from '@proto/framing/testing'
 import { connect } from '../src/client.ts'
-import type { KrpcFile } from '../src/files.ts'
+import type { KrpcFile } from '../src/types.ts'
 import { createServer } from '../src/server.ts'
 import { readAll, readResponse } from './helpers.ts'
 
@@ -15,7 +15,7 @@ const numRuns = Number(process.env.FC_NUM_RUNS ?? 200)
 
 const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex')
 
-const krpc = createServer({ methods: { inspect: async (...args: unknown[]) => {
+const krpc = createServer({ handlers: { inspect: async (...args: unknown[]) => {
   const out: unknown[] = []
   for (const arg of args) {
     if (typeof arg === 'object' && arg !== null && typeof (arg as KrpcFile).field === 'string' && typeof (arg as KrpcFile).pipe === 'function') {

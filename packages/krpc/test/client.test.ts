@@ -8,11 +8,11 @@ import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { asFile, connect, isBinaryResult } from '../src/client.ts'
-import type { BinaryResult, KrpcClient, KrpcProxy } from '../src/client.ts'
+import type { BinaryResult, KrpcCallOptions, KrpcClient, KrpcConnectOptions, KrpcProxy } from '../src/client.ts'
 import { DEFAULT_MAX_RESULT_BYTES, DEFAULT_TIMEOUT } from '../src/constants.ts'
 import { currentCall } from '../src/context.ts'
-import { ErrorCode, RemoteError } from '../src/errors.ts'
-import type { KrpcFile } from '../src/files.ts'
+import { ErrorCode, KrpcTimeoutError, RemoteError } from '../src/errors.ts'
+import type { KrpcFile } from '../src/types.ts'
 import type { KrpcServerOptions } from '../src/server.ts'
 import { readAll, spoolDir, startServer } from './helpers.ts'
 import type { Running } from './helpers.ts'
@@ -78,7 +78,7 @@ describe('calls', () => {
   it('sends pmhparams and headers; defaults come from connect()', async () => {
     const seen: unknown[] = []
     const { url } = await serve({
-      methods: { who: () => currentCall().request.headers['x-token'] },
+      handlers: { who: () => currentCall().request.headers['x-token'] },
       preMethodHook: (pmh) => seen.push(pmh),
     })
     const c = await client({ url, headers: { 'X-Token': 't1' }, pmhparams: { counter: 1 } })
@@ -101,9 +101,15 @@ describe('calls', () => {
     await expect(c.call('echo', [new Blob(['x'])], { via: 'get' })).rejects.toMatchObject({ code: 'ERR_PROTO_USAGE' })
     await expect(c.call('echo', [], { files: { '1bad': new Blob(['x']) } })).rejects.toMatchObject({ code: 'ERR_PROTO_USAGE' })
     await expect(c.call('echo', [], { files: { ok: 'not a file' as unknown as Blob } })).rejects.toMatchObject({ code: 'ERR_PROTO_USAGE' })
-    await expect(c.call('echo', [], { timeout: 0 })).rejects.toMatchObject({ code: 'ERR_PROTO_USAGE' })
+    await expect(c.call('echo', [], { timeout: -1 })).rejects.toMatchObject({ code: 'ERR_PROTO_USAGE' })
+    await expect(c.call('echo', [], { timeout: 1.5 })).rejects.toMatchObject({ code: 'ERR_PROTO_USAGE' })
+    await expect(c.call('echo', [], { timout: 5 } as KrpcCallOptions)).rejects.toThrow("unknown option 'timout' for call() (did you mean 'timeout'?)")
+    await expect(c.call('echo', [], { timeout: 0 })).rejects.toMatchObject({ code: ErrorCode.TIMEOUT, name: 'TimeoutError' })
     await expect(c.call('echo', [], { via: 'put' as 'get' })).rejects.toMatchObject({ code: 'ERR_PROTO_USAGE' })
     await expect(connect({ url: 'ftp://x/' })).rejects.toMatchObject({ code: 'ERR_PROTO_USAGE' })
+    await expect(connect({ conectTimeout: 5 } as KrpcConnectOptions)).rejects.toThrow("unknown option 'conectTimeout' for connect() (did you mean 'connectTimeout'?)")
+    await expect(connect({ limits: { maxResultByte: 5 } } as KrpcConnectOptions)).rejects.toThrow("unknown option 'limits.maxResultByte'")
+    await expect(connect({ connectTimeout: -1 })).rejects.toMatchObject({ code: 'ERR_PROTO_USAGE' })
     await expect(connect({ url: 'not a url' })).rejects.toMatchObject({ code: 'ERR_PROTO_USAGE' })
     await expect(connect({ signal: AbortSignal.abort(new Error('no')) })).rejects.toThrow('no')
     expect(() => asFile('path' as unknown as Blob)).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
@@ -117,7 +123,7 @@ describe('file inputs', () => {
     const dir = await spoolDir()
     const path = join(dir.path, 'on-disk.txt')
     await writeFile(path, 'from disk')
-    const { port } = await serve({ methods: { files: async (...files: KrpcFile[]) => Promise.all(files.map(describeFile)) } })
+    const { port } = await serve({ handlers: { files: async (...files: KrpcFile[]) => Promise.all(files.map(describeFile)) } })
     const c = await client({ port })
     const result = await c.call('files', [
       new Blob(['blob'], { type: 'text/x-blob' }),
@@ -146,7 +152,7 @@ describe('file inputs', () => {
 
   it('sends Content-Length when every size is known, chunked otherwise', async () => {
     const seen: [string | undefined, string | undefined][] = []
-    const { port } = await serve({ methods: { n: () => {
+    const { port } = await serve({ handlers: { n: () => {
       const { headers } = currentCall().request
       seen.push([headers['content-length'], headers['transfer-encoding']])
       return 0
@@ -161,7 +167,7 @@ describe('file inputs', () => {
   })
 
   it('files in object params, a scalar file, and named parts for references written by hand', async () => {
-    const { port } = await serve({ methods: {
+    const { port } = await serve({ handlers: {
       obj: async (o: { doc: KrpcFile; n: number }) => [(await readAll(o.doc)).toString(), o.n],
       one: async (f: KrpcFile) => (await readAll(f)).toString(),
       named: async (label: string, f: KrpcFile) => [label, f.field, (await readAll(f)).toString()],
@@ -200,7 +206,7 @@ describe('file inputs', () => {
 
 describe('replies', () => {
   it('binary results: size, stream(), bytes() once, cancel()', async () => {
-    const { port } = await serve({ methods: {
+    const { port } = await serve({ handlers: {
       bin: (n: number) => Buffer.alloc(n, 7),
       flow: () => Readable.from([Buffer.from('ab'), Buffer.from('c')]),
       echo: (x: unknown) => x,
@@ -270,7 +276,7 @@ describe('replies', () => {
   })
 
   it('maxResultBytes (default 16 MiB): larger JSON or binary bytes() is ERR_KRPC_RESULT_TOO_LARGE', async () => {
-    const { port } = await serve({ methods: {
+    const { port } = await serve({ handlers: {
       text: (n: number) => 'x'.repeat(n),
       bin: (n: number) => Buffer.alloc(n),
       flow: (n: number) => Readable.from([Buffer.alloc(n)]),
@@ -281,7 +287,7 @@ describe('replies', () => {
     await expect(c.call('text', [DEFAULT_MAX_RESULT_BYTES - overhead + 1])).rejects.toMatchObject({ code: ErrorCode.RESULT_TOO_LARGE, limit: DEFAULT_MAX_RESULT_BYTES })
     const bin = await c.call('bin', [DEFAULT_MAX_RESULT_BYTES + 1]) as BinaryResult
     await expect(bin.bytes()).rejects.toMatchObject({ code: ErrorCode.RESULT_TOO_LARGE })
-    const small = await client({ port, maxResultBytes: 16 })
+    const small = await client({ port, limits: { maxResultBytes: 16 } })
     const flow = await small.call('flow', [17]) as BinaryResult
     await expect(flow.bytes()).rejects.toMatchObject({ code: ErrorCode.RESULT_TOO_LARGE, size: 17, limit: 16 })
     await expect(small.call('text', [3])).rejects.toMatchObject({ code: ErrorCode.RESULT_TOO_LARGE, size: 17 })
@@ -307,27 +313,57 @@ describe('timeouts, aborts and close', () => {
     return { inside, method, aborted: () => aborted }
   }
 
-  it('timeout (default 30 s) rejects with a TimeoutError DOMException', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+  it('timeout (default 30 s) rejects with KrpcTimeoutError, which says what timed out', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
     const wait = pending()
-    const { port } = await serve({ methods: { wait: wait.method } })
+    const { port } = await serve({ handlers: { wait: wait.method } })
     const c = await client({ port })
     const call = c.call('wait')
-    const settled = call.catch((err: unknown) => err)
+    let settled: unknown
+    call.catch((err: unknown) => {
+      settled = err
+    })
     await wait.inside
-    vi.advanceTimersByTime(DEFAULT_TIMEOUT - 1)
+    await vi.advanceTimersByTimeAsync(DEFAULT_TIMEOUT - 1)
+    expect(settled).toBeUndefined()
     const custom = c.call('wait', [], { timeout: 10 }).catch((err: unknown) => err)
-    vi.advanceTimersByTime(1)
-    const err = await settled
-    expect(err).toBeInstanceOf(DOMException)
-    expect((err as DOMException).name).toBe('TimeoutError')
-    vi.advanceTimersByTime(10)
-    expect(await custom).toMatchObject({ name: 'TimeoutError' })
+    await vi.advanceTimersByTimeAsync(1)
+    expect(settled).toBeInstanceOf(KrpcTimeoutError)
+    expect(settled).toMatchObject({ name: 'TimeoutError', code: ErrorCode.TIMEOUT, message: "call 'wait' timed out after 30000 ms" })
+    await vi.advanceTimersByTimeAsync(10)
+    expect(await custom).toMatchObject({ name: 'TimeoutError', code: ErrorCode.TIMEOUT, timeout: 10 })
+  })
+
+  it('a timeout of 2^31 + 5 ms fires at its time and not before', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
+    const wait = pending()
+    const { port } = await serve({ handlers: { wait: wait.method } })
+    const c = await client({ port, timeout: Number.POSITIVE_INFINITY })
+    let settled: unknown
+    c.call('wait', [], { timeout: 2 ** 31 + 5 }).catch((err: unknown) => {
+      settled = err
+    })
+    await wait.inside
+    await vi.advanceTimersByTimeAsync(2 ** 31 + 4)
+    expect(settled).toBeUndefined()
+    await vi.advanceTimersByTimeAsync(1)
+    expect(settled).toMatchObject({ code: ErrorCode.TIMEOUT, timeout: 2 ** 31 + 5 })
+    // Infinity waits for ever: the default of this client.
+    const stop = new AbortController()
+    let other: unknown
+    const waiting = c.call('wait', [], { signal: stop.signal }).catch((err: unknown) => {
+      other = err
+    })
+    await vi.advanceTimersByTimeAsync(10 * DEFAULT_TIMEOUT)
+    expect(other).toBeUndefined()
+    stop.abort(new Error('enough'))
+    await waiting
+    expect(other).toMatchObject({ message: 'enough' })
   })
 
   it('an abort rejects with signal.reason, and the server method sees its signal abort', async () => {
     const wait = pending()
-    const { port } = await serve({ methods: { wait: wait.method } })
+    const { port } = await serve({ handlers: { wait: wait.method } })
     const c = await client({ port })
     const controller = new AbortController()
     const call = c.call('wait', [], { signal: controller.signal })
@@ -342,7 +378,7 @@ describe('timeouts, aborts and close', () => {
 
   it('the timeout stops at a binary reply\'s headers; the caller\'s signal still ends the body', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
-    const { port } = await serve({ methods: { trickle: () => {
+    const { port } = await serve({ handlers: { trickle: () => {
       // The first chunk sends the headers; nothing follows until the caller gives up.
       const stream = new Readable({ read() {} })
       stream.push(Buffer.from('first'))
@@ -364,7 +400,7 @@ describe('timeouts, aborts and close', () => {
     const inside = new Promise<void>((resolve) => {
       entered = resolve
     })
-    const { port } = await serve({ methods: { slow: () => new Promise((resolve) => {
+    const { port } = await serve({ handlers: { slow: () => new Promise((resolve) => {
       release = resolve
       entered()
     }), bin: () => Buffer.from('unread') } })

@@ -8,9 +8,15 @@ import { loadVectors } from '@proto/framing/testing'
 import { expect } from 'vitest'
 import { createServer } from '../src/server.ts'
 import type { KrpcServer, KrpcServerOptions } from '../src/server.ts'
-import type { KrpcFile } from '../src/files.ts'
+import type { KrpcFile } from '../src/types.ts'
 
 export const vectors = loadVectors('krpc')
+
+/** The modules of the browser build of `./client`, file names in `dist`, sorted. */
+export const BROWSER_MODULES = [
+  'binary-result.js', 'browser-file.js', 'call-deadline.js', 'client-options.js', 'client.browser.js', 'codec.js', 'constants.js',
+  'errors.js', 'fetch-result.js', 'in-flight.js', 'prepare.js', 'proxy.js', 'response.js',
+]
 
 /** The bytes of a vector. */
 export function wire(name: string): Buffer {
@@ -127,7 +133,7 @@ export async function readAll(file: Readable): Promise<Buffer> {
 class PlainObject {}
 
 /** The methods the vectors call, as section 6 of the spec describes them. */
-export function vectorMethods(): NonNullable<KrpcServerOptions['methods']> {
+export function vectorMethods(): NonNullable<KrpcServerOptions['handlers']> {
   return {
     echo: (x: unknown) => x,
     concat: (...parts: unknown[]) => parts.join('|'),
@@ -144,7 +150,7 @@ export function vectorMethods(): NonNullable<KrpcServerOptions['methods']> {
     return_zero: () => 0,
     return_object: () => new PlainObject(),
     raise_ioerror: () => {
-      throw new Error('Ooops!')
+      throw Object.assign(new Error('Ooops!'), { expose: true })
     },
     raise_managed: () => {
       // eslint-disable-next-line @typescript-eslint/only-throw-error -- the original's managed errors are any object
@@ -158,7 +164,7 @@ export function vectorMethods(): NonNullable<KrpcServerOptions['methods']> {
 export function counterHook(pmhparams: unknown): void {
   if (pmhparams === null || pmhparams === undefined) return
   for (const key of Object.keys(pmhparams)) {
-    if (key !== 'counter') throw new TypeError(`hook() got an unexpected keyword argument '${key}'`)
+    if (key !== 'counter') throw Object.assign(new TypeError(`hook() got an unexpected keyword argument '${key}'`), { expose: true })
   }
 }
 
@@ -171,7 +177,7 @@ export interface Running {
 
 /** A server on 127.0.0.1:0 with the vector methods unless told otherwise. */
 export async function startServer(options: KrpcServerOptions = {}): Promise<Running> {
-  const server = createServer({ methods: vectorMethods(), ...options })
+  const server = createServer({ handlers: vectorMethods(), ...options })
   const { port } = await server.listen({ host: '127.0.0.1', port: 0 })
   return { server, port, url: `http://127.0.0.1:${port}/`, close: () => server.close({ signal: AbortSignal.timeout(10_000) }) }
 }

@@ -9,12 +9,14 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { asFile, connect } from '../src/client.ts'
 import {
   DEFAULT_BODY_TIMEOUT, DEFAULT_FIELD_NAME_SIZE, DEFAULT_FIELD_SIZE, DEFAULT_FIELDS, DEFAULT_FILE_SIZE, DEFAULT_FILES,
-  DEFAULT_HEADERS_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADER_SIZE, DEFAULT_PARTS, DEFAULT_REQUEST_TIMEOUT,
+  DEFAULT_HEADERS_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADER_SIZE, DEFAULT_PARTS, DEFAULT_REQUEST_TIMEOUT,
 } from '../src/constants.ts'
+import { currentCall } from '../src/context.ts'
 import { ErrorCode } from '../src/errors.ts'
 import type { KrpcError } from '../src/errors.ts'
-import type { KrpcFile } from '../src/files.ts'
-import { createServer, httpServerOptions, resolveLimits } from '../src/server.ts'
+import type { KrpcContext, KrpcFile, KrpcLimits } from '../src/types.ts'
+import { httpServerOptions, resolveLimits } from '../src/limits.ts'
+import { createServer } from '../src/server.ts'
 import type { KrpcServerOptions } from '../src/server.ts'
 import { multipart, post, postCall, readAll, readResponse, sendRaw, spoolDir, startServer } from './helpers.ts'
 import type { RawResponse, Running } from './helpers.ts'
@@ -72,11 +74,15 @@ describe('the defaults', () => {
     expect(resolveLimits()).toEqual({
       fieldSize: 1_048_576, fieldNameSize: 100, fileSize: 104_857_600, files: 16, fields: 16, parts: 32,
       bodyTimeout: 30_000, headersTimeout: 60_000, requestTimeout: 600_000, maxHeaderSize: 16_384, maxConnections: 1024,
+      idleTimeout: 5000,
     })
     expect([DEFAULT_FIELD_SIZE, DEFAULT_FIELD_NAME_SIZE, DEFAULT_FILE_SIZE, DEFAULT_FILES, DEFAULT_FIELDS, DEFAULT_PARTS,
-      DEFAULT_BODY_TIMEOUT, DEFAULT_HEADERS_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_MAX_HEADER_SIZE, DEFAULT_MAX_CONNECTIONS])
-      .toEqual([1_048_576, 100, 104_857_600, 16, 16, 32, 30_000, 60_000, 600_000, 16_384, 1024])
-    expect(httpServerOptions(resolveLimits())).toMatchObject({ maxHeaderSize: 16_384, headersTimeout: 60_000, requestTimeout: 600_000 })
+      DEFAULT_BODY_TIMEOUT, DEFAULT_HEADERS_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_MAX_HEADER_SIZE, DEFAULT_MAX_CONNECTIONS,
+      DEFAULT_IDLE_TIMEOUT])
+      .toEqual([1_048_576, 100, 104_857_600, 16, 16, 32, 30_000, 60_000, 600_000, 16_384, 1024, 5000])
+    expect(httpServerOptions(resolveLimits())).toMatchObject({ maxHeaderSize: 16_384, headersTimeout: 60_000, requestTimeout: 600_000,
+      keepAliveTimeout: 5000 })
+    expect(httpServerOptions(resolveLimits({ idleTimeout: 0 }))).toMatchObject({ keepAliveTimeout: 0 })
   })
 
   it.each([0, -1, 1.5, Number.POSITIVE_INFINITY, Number.NaN])('refuse %s with ERR_PROTO_USAGE', (value) => {
@@ -84,7 +90,11 @@ describe('the defaults', () => {
       'requestTimeout', 'maxHeaderSize', 'maxConnections']) {
       expect(() => resolveLimits({ [name]: value })).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
     }
+    if (value !== 0) expect(() => resolveLimits({ idleTimeout: value })).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
     expect(() => resolveLimits({ headersTimeout: 2, requestTimeout: 1 })).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
+    expect(() => resolveLimits({ idleTimeout: 2 ** 31 })).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
+    expect(() => createServer({ limits: { feildSize: 1 } as KrpcLimits })).toThrow("unknown option 'limits.feildSize' for createServer() (did you mean 'limits.fieldSize'?)")
+    expect(() => createServer({ method: {} } as KrpcServerOptions)).toThrow("unknown option 'method' for createServer()")
   })
 })
 
@@ -101,7 +111,7 @@ describe('one byte over each limit', () => {
   it('fieldSize: the call itself over the limit never reaches a method, urlencoded too', async () => {
     const called: unknown[] = []
     const text = '{"method": "spy", "params": ["0123456789"]}'
-    const { port } = await serve({ methods: { spy: (x: unknown) => called.push(x) }, limits: { fieldSize: text.length } })
+    const { port } = await serve({ handlers: { spy: (x: unknown) => called.push(x) }, limits: { fieldSize: text.length } })
     expect(errorOf(await upload(port, mp([callPart(text)])))).toEqual({ result: 1 })
     expect(errorOf(await upload(port, postCall(text)))).toEqual({ result: 2 })
     const longer = text.replace('0123456789', '0123456789a')
@@ -127,7 +137,7 @@ describe('one byte over each limit', () => {
     let entered: () => void = () => {}
     const { port } = await serve({
       limits: { fileSize: 1000 },
-      methods: { take: async (f: KrpcFile) => {
+      handlers: { take: async (f: KrpcFile) => {
         entered()
         let received = 0
         try {
@@ -163,7 +173,7 @@ describe('one byte over each limit', () => {
     const dir = await spoolDir()
     cleanups.push(() => dir.remove())
     const called: unknown[] = []
-    const { port } = await serve({ tmpDir: dir.path, limits: { fileSize: 1000 }, methods: { two: (...a: unknown[]) => called.push(a) } })
+    const { port } = await serve({ tmpDir: dir.path, limits: { fileSize: 1000 }, handlers: { two: (...a: unknown[]) => called.push(a) } })
     const call = callPart('{"method": "two", "params": ["__file__:a", "__file__:b"]}')
     expect(errorOf(await upload(port, mp([call, filePart('__file__:b', Buffer.alloc(1001)), filePart('__file__:a')])))).toEqual(fileTooLarge)
     expect(errorOf(await upload(port, mp([call, filePart('__file__:other', Buffer.alloc(1001)), filePart('__file__:a')])))).toEqual(fileTooLarge)
@@ -201,21 +211,26 @@ describe('one byte over each limit', () => {
     expect(errorOf(await upload(small.port, mp([waitingCall, { name: 'a', data: '' }, filePart('b'), lastPart])))).toEqual(tooMany('parts'))
   })
 
-  it('urlencoded: a body past what fields could ever need is refused whatever busboy counts', async () => {
+  it('urlencoded: a name or value is refused as soon as it passes its limit, long before the body ends', async () => {
     const { port } = await serve({ limits: { fields: 1, fieldSize: 10, fieldNameSize: 10 } })
-    // (fields + 1) × (3 × (10 + 10) + 2) = 124 bytes is the most a legitimate form can take; a
-    // body this long is past the quick parse, so busboy streams it and the cap stops it.
-    const res = await upload(port, post(`${'k'.repeat(70_000)}=1`, 'application/x-www-form-urlencoded'))
-    expect([res.status, errorOf(res)]).toEqual([413, tooLarge('fieldSize')])
+    const name = await upload(port, post(`${'k'.repeat(70_000)}=1`, 'application/x-www-form-urlencoded'))
+    expect([name.status, errorOf(name)]).toEqual([413, tooLarge('fieldNameSize')])
+    // Escapes count as the byte they stand for: 10 are within the limit, 11 are not.
+    const ten = await upload(port, post(`json=${'%31'.repeat(10)}`, 'application/x-www-form-urlencoded'))
+    expect(ten.status).not.toBe(413)
+    const value = await upload(port, post(`k=${'%31'.repeat(70_000)}`, 'application/x-www-form-urlencoded'))
+    expect([value.status, errorOf(value)]).toEqual([413, tooLarge('fieldSize')])
   })
 
-  it('urlencoded: a form larger than the quick parse takes goes through busboy whole', async () => {
+  it('urlencoded: a large form streams through the form reader, in UTF-8 or the charset it names', async () => {
     const { port } = await serve()
     const long = 'é'.repeat(100_000)
     const res = await upload(port, postCall(`{"method": "echo", "params": ["${long}"]}`))
     expect(errorOf(res)).toEqual({ result: long })
     const latin1 = await upload(port, post('json=%7B%22method%22%3A%22echo%22%2C%22params%22%3A%5B%22%E9%22%5D%7D', 'application/x-www-form-urlencoded; charset=latin1'))
     expect(errorOf(latin1)).toEqual({ result: 'é' })
+    const unknown = await upload(port, post('json=1', 'application/x-www-form-urlencoded; charset=x-nosuch'))
+    expect(unknown.status).toBe(415)
   })
 
   it('maxHeaderSize (default): a longer request line is 431 from Node, reported as clientError', async () => {
@@ -262,7 +277,7 @@ describe('bodyTimeout', () => {
       firstChunk = resolve
     })
     let streamError: unknown
-    const { port, clientErrors } = await serve({ methods: { read: async (f: KrpcFile) => {
+    const { port, clientErrors } = await serve({ handlers: { read: async (f: KrpcFile) => {
       try {
         for await (const _chunk of f) firstChunk()
       } catch (err) {
@@ -286,7 +301,7 @@ describe('bodyTimeout', () => {
 
   it('a small form whose body never starts, or stops short, sized or chunked, gets -32007 and 408 after exactly bodyTimeout', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
-    const krpc = createServer({ methods: { echo: (x: unknown) => x } })
+    const krpc = createServer({ handlers: { echo: (x: unknown) => x } })
     const clientErrors: unknown[] = []
     krpc.on('clientError', (err) => clientErrors.push(err.code))
     const http = createHttpServer(krpc.handler)
@@ -356,7 +371,7 @@ describe('hostile bodies', () => {
       reading = resolve
     })
     let streamError: unknown
-    const { port, clientErrors } = await serve({ tmpDir: dir.path, methods: { two: async (a: KrpcFile, b: KrpcFile) => {
+    const { port, clientErrors } = await serve({ tmpDir: dir.path, handlers: { two: async (a: KrpcFile, b: KrpcFile) => {
       try {
         for await (const _chunk of b) reading()
         await readAll(a)
@@ -377,6 +392,37 @@ describe('hostile bodies', () => {
     expect(await dir.entries()).toEqual([])
   })
 
+  it('an upload held back by a method that does not read ends as TRUNCATED within a second of the peer\'s reset', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] })
+    let held: KrpcContext | undefined
+    let aborted: unknown
+    const { port, clientErrors } = await serve({ handlers: { hold: () => {
+      held = currentCall()
+      return new Promise((resolve) => held?.signal.addEventListener('abort', () => {
+        aborted = held?.signal.reason
+        resolve(null)
+      }))
+    } } })
+    const socket = net.connect({ port, host: '127.0.0.1' })
+    socket.on('error', () => {})
+    await once(socket, 'connect')
+    socket.write(`POST / HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=${B}\r\nContent-Length: ${2 ** 40}\r\n\r\n`)
+    socket.write(`--${B}\r\nContent-Disposition: form-data; name="json"\r\n\r\n{"method": "hold", "params": ["__file__:f"]}\r\n`
+      + `--${B}\r\nContent-Disposition: form-data; name="__file__:f"; filename="f"\r\nContent-Type: application/octet-stream\r\n\r\n`)
+    const chunk = Buffer.alloc(65_536, 7)
+    // Writes until the server stops reading: the method never reads its file.
+    const flood = setImmediate(function more() {
+      while (socket.write(chunk));
+      socket.once('drain', () => setImmediate(more))
+    })
+    await vi.waitFor(() => expect(held?.request.isPaused()).toBe(true), { timeout: 10_000 })
+    clearImmediate(flood)
+    socket.resetAndDestroy()
+    await vi.advanceTimersByTimeAsync(1000)
+    await vi.waitFor(() => expect(clientErrors.map((e) => e.code)).toEqual([ErrorCode.TRUNCATED]))
+    expect(aborted).toMatchObject({ code: ErrorCode.TRUNCATED })
+  })
+
   it('1 GiB streamed to a slow reader keeps memory flat', async () => {
     const GiB = 1024 ** 3
     const chunk = Buffer.alloc(65_536, 0x5a)
@@ -384,7 +430,7 @@ describe('hostile bodies', () => {
     let peak = 0
     const { port } = await serve({
       limits: { fileSize: 2 * GiB },
-      methods: { slow: async (f: KrpcFile) => {
+      handlers: { slow: async (f: KrpcFile) => {
         let size = 0
         let n = 0
         for await (const piece of f as AsyncIterable<Buffer>) {

@@ -74,7 +74,7 @@ async function start(): Promise<Target> {
   const released = new Counter()
   const streams: Readable[] = []
   const streamed = new Counter()
-  const server = createServer({ methods: {
+  const server = createServer({ handlers: {
     echo: (value: unknown) => {
       echoes.add()
       return value

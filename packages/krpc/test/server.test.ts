@@ -5,13 +5,13 @@ import net from 'node:net'
 import { Readable } from 'node:stream'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { isProtoError } from '@proto/framing'
+import type { ListenOptions } from '@proto/framing'
 import { connect } from '../src/client.ts'
 import { currentCall } from '../src/context.ts'
-import type { KrpcContext } from '../src/context.ts'
 import { ErrorCode } from '../src/errors.ts'
-import type { KrpcFile } from '../src/files.ts'
 import { createServer } from '../src/server.ts'
-import type { KrpcMethods, KrpcServerOptions } from '../src/server.ts'
+import type { KrpcServerOptions } from '../src/server.ts'
+import type { KrpcContext, KrpcFile, KrpcMethods } from '../src/types.ts'
 import { multipart, post, postCall, readAll, readResponse, sendRaw, spoolDir, startServer } from './helpers.ts'
 import type { Running } from './helpers.ts'
 
@@ -34,20 +34,20 @@ async function callRaw(port: number, text: string): Promise<unknown> {
 }
 
 describe('methods', () => {
-  it('come from nested objects, dotted keys and register(), called on their holder', async () => {
+  it('come from nested objects, dotted keys and handle(), called on their holder', async () => {
     const holder = {
       prefix: 'p:',
       tag(this: { prefix: string }, x: string) {
         return this.prefix + x
       },
     }
-    const { port, server } = await serve({ methods: {
+    const { port, server } = await serve({ handlers: {
       math: { add: (a: number, b: number) => a + b },
       'str.upper': (s: string) => s.toUpperCase(),
       // A holder may carry its own data, which is not a method.
       holder: holder as unknown as KrpcMethods,
     } })
-    server.register('late', function (this: unknown) {
+    server.handle('late', function (this: unknown) {
       return this === undefined
     })
     expect(await callRaw(port, '{"method": "math.add", "params": [2, 3]}')).toEqual({ result: 5 })
@@ -62,16 +62,16 @@ describe('methods', () => {
   })
 
   it('refuse duplicates, empty names and non-functions with ERR_PROTO_USAGE', () => {
-    const server = createServer({ methods: { a: () => 1 } })
-    expect(() => server.register('a', () => 2)).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
-    expect(() => server.register('', () => 2)).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
-    expect(() => server.register('b', 5 as never)).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
-    expect(() => createServer({ methods: { 'a.b': () => 1, a: { b: () => 2 } } })).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
+    const server = createServer({ handlers: { a: () => 1 } })
+    expect(() => server.handle('a', () => 2)).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
+    expect(() => server.handle('', () => 2)).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
+    expect(() => server.handle('b', 5 as never)).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
+    expect(() => createServer({ handlers: { 'a.b': () => 1, a: { b: () => 2 } } })).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
   })
 
   it('receive positional, named, scalar or no arguments', async () => {
     const seen: unknown[][] = []
-    const { port } = await serve({ methods: { args: (...args: unknown[]) => seen.push(args) } })
+    const { port } = await serve({ handlers: { args: (...args: unknown[]) => seen.push(args) } })
     const params = ['[1, "a"]', '{"x": 1}', '"solo"', '7', 'true', 'null', 'false', '0', '""', '[]', '{}']
     for (const p of params) await callRaw(port, `{"method": "args", "params": ${p}}`)
     await callRaw(port, '{"method": "args"}')
@@ -92,7 +92,7 @@ describe('file arguments', () => {
   }
 
   it('replace top-level references in lists, objects and scalar params only', async () => {
-    const { port } = await serve({ methods: { show: async (...args: unknown[]) => {
+    const { port } = await serve({ handlers: { show: async (...args: unknown[]) => {
       const out: unknown[] = []
       for (const arg of args) {
         if (typeof arg === 'object' && arg !== null && !(arg instanceof Readable) && !Array.isArray(arg)) {
@@ -114,7 +114,7 @@ describe('file arguments', () => {
   })
 
   it('octet-stream parts without a filename are files; filename defaults to "" and type to text/plain', async () => {
-    const { port } = await serve({ methods: { show: describeFile } })
+    const { port } = await serve({ handlers: { show: describeFile } })
     expect(await send(port, [{ name: 'json', data: '{"method": "show", "params": ["__file__:a"]}' },
       { name: '__file__:a', type: 'application/octet-stream', data: 'x' }]))
       .toEqual({ result: { field: '__file__:a', filename: '', mimeType: 'application/octet-stream', data: 'x' } })
@@ -129,7 +129,7 @@ describe('file arguments', () => {
     let mode = 0
     const { port } = await serve({
       tmpDir: dir.path,
-      methods: {
+      handlers: {
         both: async (a: KrpcFile, b: KrpcFile) => {
           during = await dir.entries()
           mode = (await stat(`${dir.path}/${during[0] ?? ''}`)).mode & 0o777
@@ -160,7 +160,7 @@ describe('file arguments', () => {
     const startedPromise = new Promise<void>((resolve) => {
       started = resolve
     })
-    const { port } = await serve({ methods: { live: async (f: KrpcFile) => {
+    const { port } = await serve({ handlers: { live: async (f: KrpcFile) => {
       started()
       return (await readAll(f)).toString()
     } } })
@@ -179,7 +179,7 @@ describe('file arguments', () => {
   })
 
   it('drain a live part the method left unread, keeping the connection', async () => {
-    const { port } = await serve({ methods: { ignore: () => 'ignored' } })
+    const { port } = await serve({ handlers: { ignore: () => 'ignored' } })
     const body = multipart(boundary, [{ name: 'json', data: '{"method": "ignore", "params": ["__file__:f"]}' },
       { name: '__file__:f', filename: 'f', data: Buffer.alloc(200_000, 1) }])
     const socket = net.connect({ port, host: '127.0.0.1' })
@@ -201,7 +201,7 @@ describe('results', () => {
     ['Readable', () => Readable.from([Buffer.from([1]), Buffer.from([2, 3])]), undefined],
     ['ReadableStream', () => new Blob([new Uint8Array([1, 2, 3])]).stream(), undefined],
   ])('a %s is a binary reply', async (_name, make, length) => {
-    const { port } = await serve({ methods: { bin: make } })
+    const { port } = await serve({ handlers: { bin: make } })
     const res = await sendRaw(port, postCall('{"method": "bin"}'))
     expect(res.headers['content-type']).toBe('application/octet-stream')
     expect(res.headers['content-length']).toBe(length)
@@ -210,7 +210,7 @@ describe('results', () => {
   })
 
   it('refuses non-plain results with -32003 before any header', async () => {
-    const { port } = await serve({ methods: { nested: () => ({ data: new Uint8Array(1) }), big: () => 1n, fn: () => () => 1 } })
+    const { port } = await serve({ handlers: { nested: () => ({ data: new Uint8Array(1) }), big: () => 1n, fn: () => () => 1 } })
     for (const [method, type] of [['nested', 'Uint8Array'], ['big', 'bigint'], ['fn', 'function']]) {
       const res = await sendRaw(port, postCall(`{"method": "${method}"}`))
       expect(res.status).toBe(200)
@@ -226,19 +226,19 @@ describe('results', () => {
       badStream: () => new Readable({ read() { this.destroy(new Error('stream broke')) } }),
     }
     const errors: unknown[] = []
-    const plain = await serve({ methods })
+    const plain = await serve({ handlers: methods })
     plain.server.on('handlerError', (err) => errors.push(err))
     for (const method of ['badJson', 'badStream']) {
       expect(await callRaw(plain.port, `{"method": "${method}"}`)).toEqual({ error: { code: -32001, message: 'Unhandled exception.' } })
     }
     expect(errors.map((e) => (e as Error).message)).toEqual(['toJSON broke', 'stream broke'])
-    const exposed = await serve({ methods, exposeErrors: true })
+    const exposed = await serve({ handlers: methods, exposeErrors: true })
     const body = await callRaw(exposed.port, '{"method": "badJson"}') as { error: { info: string } }
     expect(body.error.info).toMatch(/^Error: toJSON broke\n\s+at /)
   })
 
   it('cuts the connection when a binary reply fails after its first byte', async () => {
-    const { port } = await serve({ methods: { half: () => new Readable({
+    const { port } = await serve({ handlers: { half: () => new Readable({
       read() {
         this.push(Buffer.from('part'))
         this.read = () => { this.destroy(new Error('gone')) }
@@ -250,19 +250,40 @@ describe('results', () => {
     await expect(read()).rejects.toMatchObject({ code: ErrorCode.CLOSED })
   })
 
-  it('sends stacks for -32000 only with exposeErrors, String(v) for non-Errors', async () => {
-    const methods = { boom: () => { throw new RangeError('bad range') }, str: () => { throw 'plain' } } // eslint-disable-line @typescript-eslint/only-throw-error
-    const hidden = await serve({ methods })
+  it('sends a handler\'s error text only from an error marked public, its stack only with exposeErrors', async () => {
+    const secret = (): never => {
+      throw new Error("ENOENT: no such file or directory, open '/srv/secret/db-password.txt'")
+    }
+    const methods = {
+      boom: () => { throw Object.assign(new RangeError('bad range'), { expose: true }) },
+      secret,
+      notPublic: () => { throw Object.assign(new Error('hidden'), { expose: 'yes' }) },
+      str: () => { throw 'plain' }, // eslint-disable-line @typescript-eslint/only-throw-error
+      obj: () => { throw { expose: true, toString: () => 'an object' } }, // eslint-disable-line @typescript-eslint/only-throw-error
+    }
+    const hidden = await serve({ handlers: methods, preMethodHook: (pmh) => {
+      if (pmh === 'fail') throw new Error('the hook saw /etc/shadow')
+    } })
     const handlerErrors: [unknown, KrpcContext][] = []
     hidden.server.on('handlerError', (err, ctx) => handlerErrors.push([err, ctx]))
     expect(await callRaw(hidden.port, '{"method": "boom"}')).toEqual({
       error: { code: -32000, message: 'Method call raised an exception.', info: 'RangeError: bad range' },
     })
-    expect(await callRaw(hidden.port, '{"method": "str"}')).toMatchObject({ error: { info: 'plain' } })
-    expect(handlerErrors.map(([err, ctx]) => [err instanceof Error ? err.message : err, ctx.method])).toEqual([['bad range', 'boom'], ['plain', 'str']])
-    const exposed = await serve({ methods, exposeErrors: true })
-    const body = await callRaw(exposed.port, '{"method": "boom"}') as { error: { info: string } }
-    expect(body.error.info).toMatch(/^RangeError: bad range\n\s+at /)
+    const internal = { error: { code: -32000, message: 'Method call raised an exception.', info: 'internal error' } }
+    expect(await callRaw(hidden.port, '{"method": "secret"}')).toEqual(internal)
+    expect(await callRaw(hidden.port, '{"method": "notPublic"}')).toEqual(internal)
+    expect(await callRaw(hidden.port, '{"method": "str"}')).toEqual(internal)
+    expect(await callRaw(hidden.port, '{"method": "obj"}')).toMatchObject({ error: { info: 'an object' } })
+    expect(await callRaw(hidden.port, '{"method": "boom", "pmhparams": "fail"}')).toEqual(internal)
+    expect(handlerErrors.map(([err, ctx]) => [err instanceof Error ? err.message : typeof err === 'string' ? err : 'object', ctx.method])).toEqual([
+      ['bad range', 'boom'], ["ENOENT: no such file or directory, open '/srv/secret/db-password.txt'", 'secret'], ['hidden', 'notPublic'],
+      ['plain', 'str'], ['object', 'obj'], ['the hook saw /etc/shadow', 'boom'],
+    ])
+    const exposed = await serve({ handlers: methods, exposeErrors: true })
+    for (const method of ['boom', 'secret']) {
+      const body = await callRaw(exposed.port, `{"method": "${method}"}`) as { error: { info: string } }
+      expect(body.error.info).toMatch(/^(RangeError: bad range|Error: ENOENT.*)\n\s+at /)
+    }
   })
 })
 
@@ -271,11 +292,11 @@ describe('hook and context', () => {
     const order: string[] = []
     let hookCtx: KrpcContext | undefined
     const { port } = await serve({
-      methods: { who: async () => {
+      handlers: { who: async () => {
         await Promise.resolve()
         const ctx = currentCall()
         order.push(`method ${ctx.method}`)
-        return [ctx.method, ctx.pmhparams, ctx.peer.address, ctx.request.method]
+        return [ctx.method, ctx.pmhparams, ctx.remote.address, ctx.request.method]
       } },
       preMethodHook: (pmhparams, ctx) => {
         hookCtx = ctx
@@ -295,7 +316,7 @@ describe('hook and context', () => {
     const inside = new Promise<void>((resolve) => {
       entered = resolve
     })
-    const { port } = await serve({ methods: { wait: () => {
+    const { port } = await serve({ handlers: { wait: () => {
       seen = currentCall().signal
       entered()
       return new Promise((resolve) => seen?.addEventListener('abort', resolve))
@@ -345,6 +366,26 @@ describe('HTTP', () => {
     expect([first.body.toString(), second.body.toString(), first.closed]).toEqual(['{"result": "chunked"}', '{"result": "again"}', false])
   })
 
+  it('refuses a transfer coding other than chunked with 501, and takes Chunked in any case', async () => {
+    const { port, server } = await serve({})
+    const errors: unknown[] = []
+    server.on('clientError', (err) => errors.push(err))
+    const form = new URLSearchParams({ json: '{"method": "echo", "params": ["coded"]}' }).toString()
+    const chunked = `${form.length.toString(16)}\r\n${form}\r\n0\r\n\r\n`
+    const head = (codings: string): string =>
+      `POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n${codings}\r\n`
+    for (const codings of ['Transfer-Encoding: gzip, chunked\r\n', 'Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n',
+      'Transfer-Encoding: identity,chunked\r\n']) {
+      const res = await sendRaw(port, Buffer.from(head(codings) + chunked))
+      expect([res.status, JSON.parse(res.body.toString()), res.closed]).toEqual([501,
+        { error: { code: -32600, message: 'Invalid request.', info: 'Unsupported Transfer-Encoding.' } }, true])
+    }
+    const refused: unknown = expect.objectContaining({ code: ErrorCode.BAD_REQUEST, status: 501 })
+    expect(errors).toEqual([refused, refused, refused])
+    const res = await sendRaw(port, Buffer.from(head('Transfer-Encoding: Chunked\r\n') + chunked))
+    expect([res.status, res.body.toString()]).toEqual([200, '{"result": "coded"}'])
+  })
+
   it('answers early and drains the rest of the body', async () => {
     const { port } = await serve({})
     const body = multipart('B', [{ name: 'json', data: '{"method": "nosuch", "params": ["__file__:f"]}' },
@@ -363,7 +404,7 @@ describe('HTTP', () => {
   })
 
   it('serves inside an existing node:http server through handler', async () => {
-    const krpc = createServer({ methods: { echo: (x: unknown) => x } })
+    const krpc = createServer({ handlers: { echo: (x: unknown) => x } })
     const host = http.createServer((req, res) => {
       if (req.url === '/other') res.end('other')
       else krpc.handler(req, res)
@@ -379,7 +420,7 @@ describe('HTTP', () => {
   })
 
   it('lets go of a call that handler gets after its connection has closed', async () => {
-    const krpc = createServer({ methods: { echo: (x: unknown) => x } })
+    const krpc = createServer({ handlers: { echo: (x: unknown) => x } })
     let handed: () => void = () => {}
     const handedOver = new Promise<void>((resolve) => {
       handed = resolve
@@ -412,7 +453,7 @@ describe('listen and close', () => {
     const inside = new Promise<void>((resolve) => {
       entered = resolve
     })
-    const server = createServer({ methods: { slow: () => new Promise((resolve) => {
+    const server = createServer({ handlers: { slow: () => new Promise((resolve) => {
       entered()
       release = () => resolve('done')
     }), echo: (x: unknown) => x } })
@@ -439,7 +480,7 @@ describe('listen and close', () => {
     const inside = new Promise<void>((resolve) => {
       entered = resolve
     })
-    const server = createServer({ methods: { never: () => new Promise(() => entered()) } })
+    const server = createServer({ handlers: { never: () => new Promise(() => entered()) } })
     const { port } = await server.listen({ port: 0 })
     const socket = net.connect({ port, host: '127.0.0.1' })
     socket.write(postCall('{"method": "never"}'))
@@ -458,7 +499,8 @@ describe('listen and close', () => {
     const { host, port } = await server.listen({ port: 0 })
     expect(host).toBe('127.0.0.1')
     expect(port).toBeGreaterThan(0)
-    await expect(server.listen({ port: 0 })).rejects.toMatchObject({ code: 'ERR_PROTO_USAGE' })
+    await expect(server.listen({ port: 0 })).rejects.toMatchObject({ code: ErrorCode.LISTEN })
     await server.close()
+    await expect(createServer().listen({ port: 0, hots: 'x' } as ListenOptions)).rejects.toThrow("unknown option 'hots' for listen()")
   })
 })

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest'
 import * as index from '../src/index.ts'
 import * as nodeClient from '../src/client.ts'
 import * as browserClient from '../src/client.browser.ts'
+import { BROWSER_MODULES } from './helpers.ts'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 
@@ -36,8 +37,9 @@ describe('the public surface', () => {
     expect(index.DEFAULT_PORT).toBe(8080)
     expect(Object.values(index.ErrorCode).sort()).toEqual([
       'ERR_KRPC_BAD_REQUEST', 'ERR_KRPC_BAD_RESPONSE', 'ERR_KRPC_BODY_TIMEOUT', 'ERR_KRPC_CLOSED', 'ERR_KRPC_CONNECT',
-      'ERR_KRPC_FIELD_TOO_LARGE', 'ERR_KRPC_FILE_SIZE_MISMATCH', 'ERR_KRPC_FILE_TOO_LARGE', 'ERR_KRPC_HTTP_STATUS', 'ERR_KRPC_REMOTE',
-      'ERR_KRPC_RESULT_TOO_LARGE', 'ERR_KRPC_TOO_MANY_CONNECTIONS', 'ERR_KRPC_TOO_MANY_PARTS', 'ERR_KRPC_TRUNCATED', 'ERR_KRPC_UNSERIALIZABLE',
+      'ERR_KRPC_FIELD_TOO_LARGE', 'ERR_KRPC_FILE_SIZE_MISMATCH', 'ERR_KRPC_FILE_TOO_LARGE', 'ERR_KRPC_HTTP_STATUS', 'ERR_KRPC_LISTEN',
+      'ERR_KRPC_PROXY_HEADER', 'ERR_KRPC_REMOTE', 'ERR_KRPC_RESULT_TOO_LARGE', 'ERR_KRPC_TIMEOUT', 'ERR_KRPC_TLS_HANDSHAKE',
+      'ERR_KRPC_TOO_MANY_CONNECTIONS', 'ERR_KRPC_TOO_MANY_PARTS', 'ERR_KRPC_TRUNCATED', 'ERR_KRPC_UNSERIALIZABLE',
     ])
     expect(new index.RemoteError(-1, 'm', 500)).toBeInstanceOf(index.KrpcError)
   })
@@ -54,7 +56,7 @@ describe('the public surface', () => {
     expect(existsSync(entry), 'build the package first (npx tsc -p tsconfig.build.json)').toBe(true)
     const { files, bare } = importGraph(entry)
     expect(bare).toEqual(['@proto/framing/errors'])
-    expect(files.map((file) => file.slice(join(root, 'dist').length + 1)).sort()).toEqual(['call.js', 'client.browser.js', 'codec.js', 'constants.js', 'errors.js'])
+    expect(files.map((file) => file.slice(join(root, 'dist').length + 1)).sort()).toEqual(BROWSER_MODULES)
     const code = (file: string): string => readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '')
     for (const file of files) expect(code(file), file).not.toMatch(/\bBuffer\b|['"]node:/)
     const framing = importGraph(fileURLToPath(import.meta.resolve('@proto/framing/errors')))

@@ -2,7 +2,7 @@ import { once } from 'node:events'
 import net from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { connect, isBinaryResult } from '../src/client.ts'
-import type { BinaryResult } from '../src/call.ts'
+import type { BinaryResult } from '../src/types.ts'
 import { encodeJson } from '../src/codec.ts'
 import { ErrorCode } from '../src/errors.ts'
 import {
@@ -20,7 +20,7 @@ beforeAll(async () => {
   hookCalls = []
   echoed = []
   hooked = await startServer({
-    methods: {
+    handlers: {
       echo: (x: unknown) => {
         echoed.push(x)
         return x

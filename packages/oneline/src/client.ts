@@ -1,54 +1,84 @@
-import net from 'node:net'
-import { checkLimit, FramedConnection, LineDecoder, WriteBufferFullError } from '@proto/framing'
-import type { CallOptions } from '@proto/framing'
-import { decodeLine, encodeLine } from './codec.ts'
+// connect(): the client, its requests matched to the server's lines in order, and its goodbye.
+import type { Duplex } from 'node:stream'
 import {
-  Command,
-  DEFAULT_HOST,
-  DEFAULT_MAX_LINE_BYTES,
-  DEFAULT_MAX_QUEUED_LINES,
-  DEFAULT_MAX_WRITE_BUFFER_BYTES,
-  DEFAULT_PORT,
-  DEFAULT_TIMEOUT,
-  PONG,
-} from './constants.ts'
-import { ErrorCode, OnelineBadPongError, OnelineClosedError, OnelineConnectError, toOnelineError } from './errors.ts'
-import type { OnelineError } from './errors.ts'
+  CONNECT_OPTION_NAMES,
+  DeadlineScheduler,
+  ErrorCode as ProtoErrorCode,
+  FramedConnection,
+  LineDecoder,
+  checkLimit,
+  checkOptions,
+  checkTimeout,
+  connectStream,
+  describeTarget,
+  guardCall,
+  isProtoError,
+  peerInfo,
+  toText,
+} from '@proto/framing'
+import type { CallGuard, CallOptions, ConnectOptions, OptionNames, PeerInfo, ProtoError } from '@proto/framing'
+import { encodeLine } from './codec.ts'
+import { Command, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_TIMEOUT, PONG } from './constants.ts'
+import { channels } from './diagnostics.ts'
+import { ErrorCode, ONELINE_ERRORS, OnelineBadPongError, OnelineClosedError, OnelineTimeoutError, toOnelineError } from './errors.ts'
+import { CLIENT_LIMIT_NAMES, checkOptionNames, clientLimits } from './limits.ts'
+import type { ClientLimits } from './limits.ts'
+import { PendingRequest, deferred } from './pending.ts'
+import type { Deferred } from './pending.ts'
+import type { OnelineClientLimits, OnelineCommandInfo } from './types.ts'
 
-export interface OnelineConnectOptions {
-  /** @default '127.0.0.1' */
-  host?: string
+/** Options of `connect()`: where to (host and port, `path` or `socket`), TLS, deadlines and limits. */
+export interface OnelineConnectOptions extends ConnectOptions {
+  /** A host name or an IP address (an IPv6 one without brackets). @default '127.0.0.1' */
+  host?: string | undefined
   /** @default 5001 */
-  port?: number
-  /** Aborts connecting, including the wait for `pong`. */
-  signal?: AbortSignal
-  /** Milliseconds for connect (TCP and ping/pong) and the default of every later call that waits for the server. @default 3000 */
-  timeout?: number
+  port?: number | undefined
+  /**
+   * Milliseconds to wait for `pong` once connected (a busy server keeps a client waiting for its
+   * turn), and the default deadline of every later call: `request`, `send`, `ping`, `close`,
+   * `shutdown`. 0 expires at once, `Infinity` never.
+   * @default 3000
+   */
+  timeout?: number | undefined
   /** Remove one CR before the LF of each received line. @default false */
-  stripCR?: boolean
-  /** Bytes of a received line before its LF, CR included. @default 65_536 */
-  maxLineBytes?: number
-  /** Received lines no request claims, kept for the async iterator; beyond this reading pauses. @default 1024 */
-  maxQueuedLines?: number
-  /** Unsent bytes held before a call fails with `ERR_PROTO_WRITE_BUFFER_FULL`. @default 67_108_864 */
-  maxWriteBufferBytes?: number
+  stripCR?: boolean | undefined
+  /** What the client holds of what the server sends. @default {} (every limit at its default) */
+  limits?: OnelineClientLimits | undefined
 }
 
+/** Options of `request()`. */
 export interface OnelineRequestOptions extends CallOptions {
   /** Response lines to wait for; 0 resolves once the command is written. @default 1 */
-  lines?: number
+  lines?: number | undefined
 }
 
+/** A connection to a oneline server. */
 export interface OnelineClient extends AsyncIterable<string>, AsyncDisposable {
-  /** Writes `command` + LF and expects nothing; replies go to the async iterator. */
+  /** The server's address and port (`''` and 0 for a unix socket or a given stream). */
+  readonly remote: PeerInfo
+  /**
+   * Writes `command` + LF and expects nothing; replies go to the async iterator. Resolves once
+   * the line is handed to the socket.
+   * @throws {OnelineInvalidLineError} for a command that holds LF
+   */
   send(command: string, opts?: CallOptions): Promise<void>
-  /** Writes `command` + LF and resolves with the next `lines` lines no earlier request claims. */
+  /**
+   * Writes `command` + LF and resolves with the next `lines` lines no earlier request claims.
+   * @throws {OnelineTimeoutError} after `timeout`; the request keeps its place and its lines are dropped
+   * @throws {OnelineClosedError} when the connection ends first
+   */
   request(command: string, opts?: OnelineRequestOptions): Promise<string[]>
-  /** Rejects with `ERR_ONELINE_BAD_PONG` unless the server answers `pong`. */
+  /**
+   * Sends `ping`.
+   * @throws {OnelineBadPongError} unless the server answers `pong`
+   */
   ping(opts?: CallOptions): Promise<void>
   /** Stops the server (if it allows it) and waits for it to close this connection. */
   shutdown(opts?: CallOptions): Promise<void>
-  /** Sends `disconnect`, waits for the server to close, then closes. */
+  /**
+   * Sends `disconnect`, waits for the server to close, then closes; the connection is closed
+   * when it settles, whether it resolves or rejects.
+   */
   disconnect(opts?: CallOptions): Promise<void>
   /** The same as `disconnect()`. */
   close(opts?: CallOptions): Promise<void>
@@ -56,235 +86,132 @@ export interface OnelineClient extends AsyncIterable<string>, AsyncDisposable {
   readonly closed: Promise<void>
 }
 
-/** Opens a connection and resolves once the server has answered `ping` with `pong`. */
-export async function connect(options: OnelineConnectOptions = {}): Promise<OnelineClient> {
-  const { host = DEFAULT_HOST, port = DEFAULT_PORT } = options
-  const timeout = checkLimit('timeout', options.timeout, DEFAULT_TIMEOUT)
-  const limits = {
-    timeout,
-    maxLineBytes: checkLimit('maxLineBytes', options.maxLineBytes, DEFAULT_MAX_LINE_BYTES),
-    maxQueuedLines: checkLimit('maxQueuedLines', options.maxQueuedLines, DEFAULT_MAX_QUEUED_LINES),
-    maxWriteBufferBytes: checkLimit('maxWriteBufferBytes', options.maxWriteBufferBytes, DEFAULT_MAX_WRITE_BUFFER_BYTES),
-    stripCR: options.stripCR ?? false,
-  }
-  // One deadline for the TCP connect and the ping/pong, as the original's 3 s wait.
-  const controller = new AbortController()
-  const timer = setTimeout(() => controller.abort(timeoutError()), timeout)
-  const forward = (): void => controller.abort(options.signal?.reason)
-  options.signal?.throwIfAborted()
-  options.signal?.addEventListener('abort', forward, { once: true })
-  try {
-    const socket = await openSocket(host, port, controller.signal)
-    const client = new Client(socket, limits)
-    try {
-      await client.ping({ signal: controller.signal })
-    } catch (err) {
-      client.destroy()
-      throw err
-    }
-    return client
-  } finally {
-    clearTimeout(timer)
-    options.signal?.removeEventListener('abort', forward)
-  }
-}
+const OPTION_NAMES = {
+  ...CONNECT_OPTION_NAMES,
+  timeout: true,
+  stripCR: true,
+  limits: CLIENT_LIMIT_NAMES,
+} as const satisfies OptionNames<OnelineConnectOptions>
 
-function openSocket(host: string, port: number, signal: AbortSignal): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    signal.throwIfAborted()
-    const socket = net.connect({ host, port, allowHalfOpen: true, noDelay: true })
-    const settle = (err?: Error): void => {
-      socket.off('connect', connected)
-      socket.off('error', fail)
-      signal.removeEventListener('abort', abort)
-      if (err === undefined) return resolve(socket)
-      socket.destroy()
-      reject(err)
-    }
-    const connected = (): void => settle()
-    const fail = (err: Error): void => settle(new OnelineConnectError(host, port, err))
-    // An abort rejects with whatever reason it was given, Error or not.
-    const abort = (): void => settle(signal.reason as Error)
-    socket.once('connect', connected)
-    socket.once('error', fail)
-    signal.addEventListener('abort', abort, { once: true })
-  })
-}
+const CALL_OPTION_NAMES = { signal: true, timeout: true } as const satisfies OptionNames<CallOptions>
+const REQUEST_OPTION_NAMES = { ...CALL_OPTION_NAMES, lines: true } as const satisfies OptionNames<OnelineRequestOptions>
 
 /**
- * `promise`, unless the call's signal aborts (→ `signal.reason`) or its timeout passes (→ a
- * `TimeoutError` DOMException) first. A plain timer, as in `Waiter`.
+ * Opens a connection (TCP, a unix socket or a given stream, with TLS if asked) and resolves once
+ * the server has answered `ping` with `pong`: a server busy with another client answers when this
+ * one's turn comes, within `timeout`. On failure the connection is closed.
+ * @throws {UsageError} for an unknown option or a bad value
+ * @throws {OnelineConnectError} when the connection cannot be opened
+ * @throws {OnelineTimeoutError} after `connectTimeout` (the connection) or `timeout` (the pong)
+ * @throws {OnelineBadPongError} when the first line is not `pong`
+ * @throws {OnelineClosedError} when the server closes first
+ * @throws the signal's reason when it aborts first
  */
-function bounded<T>(promise: Promise<T>, opts: CallOptions, fallbackTimeout?: number): Promise<T> {
-  const { signal } = opts
-  const timeout = opts.timeout ?? fallbackTimeout
-  if (signal === undefined && timeout === undefined) return promise
-  const ms = timeout === undefined ? undefined : checkLimit('timeout', timeout, 0, 0)
-  signal?.throwIfAborted()
-  return new Promise<T>((resolve, reject) => {
-    const giveUp = (reason: Error): void => {
-      cleanup()
-      reject(reason)
-    }
-    const abort = (): void => giveUp(signal?.reason as Error)
-    const timer = ms === undefined ? undefined : setTimeout(() => giveUp(timeoutError()), ms)
-    const cleanup = (): void => {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', abort)
-    }
-    signal?.addEventListener('abort', abort, { once: true })
-    promise.then(
-      (value) => {
-        cleanup()
-        resolve(value)
-      },
-      (err: Error) => {
-        cleanup()
-        reject(err)
-      },
-    )
-  })
+export async function connect(options: OnelineConnectOptions = {}): Promise<OnelineClient> {
+  checkOptionNames(options, OPTION_NAMES, 'connect()')
+  const settings: ClientSettings = {
+    timeout: checkTimeout('timeout', options.timeout, DEFAULT_TIMEOUT),
+    limits: clientLimits(options.limits),
+    stripCR: options.stripCR ?? false,
+    target: targetOf(options),
+  }
+  const stream = await connectStream(options, { host: DEFAULT_HOST, port: DEFAULT_PORT, errors: ONELINE_ERRORS })
+  const client = new Client(stream, settings)
+  try {
+    await client.handshake(options.signal)
+  } catch (err) {
+    client.destroy()
+    throw err
+  }
+  client.opened()
+  return client
 }
 
-interface Deferred<T> {
-  readonly promise: Promise<T>
-  resolve(value: T): void
-  reject(err: unknown): void
+interface ClientSettings {
+  readonly timeout: number
+  readonly limits: ClientLimits
+  readonly stripCR: boolean
+  /** The server as messages name it. */
+  readonly target: string
 }
 
-// Promise.withResolvers arrived in Node 22.
-function deferred<T>(): Deferred<T> {
-  let resolve: (value: T) => void = ignore
-  let reject: (err: unknown) => void = ignore
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res
-    reject = rej
-  })
-  return { promise, resolve, reject }
+function targetOf(options: OnelineConnectOptions): string {
+  if (options.socket !== undefined) return 'the given socket'
+  if (options.path !== undefined) return options.path
+  return describeTarget({ host: options.host ?? DEFAULT_HOST, port: options.port ?? DEFAULT_PORT })
 }
 
-/** A request waiting for its lines, in the order the server will answer. */
-class Waiter {
-  remaining: number
-  /** When the request times out, on the `performance.now()` clock. */
-  readonly deadline: number
-  // Made at the first line, one element long: an empty literal reserves room for 17 on its first push.
-  #lines: string[] | undefined
-  /** Answered, failed or given up; a given-up request still counts its lines and drops them. */
-  done = false
-  readonly promise: Promise<string[]>
-  #resolve: (lines: string[]) => void = ignore
-  #reject: (err: Error) => void = ignore
-  readonly #signal: AbortSignal | undefined
-  readonly #abort: (() => void) | undefined
-
-  // A listener only for a caller's signal: on Node 20 `AbortSignal.timeout()` and an abort
-  // listener each cost tens of microseconds, more than a loopback round trip.
-  constructor(lines: number, deadline: number, signal: AbortSignal | undefined) {
-    this.remaining = lines
-    this.deadline = deadline
-    this.promise = new Promise<string[]>((resolve, reject) => {
-      this.#resolve = resolve
-      this.#reject = reject
-    })
-    if (signal === undefined) return
-    this.#signal = signal
-    this.#abort = () => this.reject(signal.reason as Error)
-    signal.addEventListener('abort', this.#abort, { once: true })
-  }
-
-  add(line: string): void {
-    if (this.#lines === undefined) this.#lines = [line]
-    else this.#lines.push(line)
-  }
-
-  resolve(): void {
-    if (this.#settle()) this.#resolve(this.#lines ?? [])
-  }
-
-  reject(err: Error): void {
-    if (this.#settle()) this.#reject(err)
-  }
-
-  #settle(): boolean {
-    if (this.done) return false
-    this.done = true
-    if (this.#abort !== undefined) this.#signal?.removeEventListener('abort', this.#abort)
-    return true
-  }
+/** A command as a timeout's message names it: quoted, and cut short past 60 characters. */
+function quote(command: string): string {
+  return `'${command.length > 60 ? `${command.slice(0, 57)}...` : command}'`
 }
 
-/** A sync failure of a promise-returning call, as its rejection. */
-function rejected(err: Error): Promise<never> {
+/** What a call threw before it started, as its rejection. */
+function rejected(err: unknown): Promise<never> {
+  // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- rethrown as it was thrown
   return Promise.reject(err)
 }
 
-/** What `AbortSignal.timeout()` would abort with. */
-function timeoutError(): DOMException {
-  return new DOMException('The operation was aborted due to timeout', 'TimeoutError')
-}
-
-interface Limits {
-  timeout: number
-  maxLineBytes: number
-  maxQueuedLines: number
-  maxWriteBufferBytes: number
-  stripCR: boolean
-}
-
 const ignore = (): void => {}
-// The longest delay a Node timer takes.
-const MAX_TIMER_DELAY = 2_147_483_647
 // The options of a call made without any, shared rather than a new object per call.
 const NO_OPTIONS: OnelineRequestOptions = Object.freeze({})
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined }
 
 class Client implements OnelineClient {
+  readonly remote: PeerInfo
+  readonly closed: Promise<void>
   readonly #conn: FramedConnection
-  readonly #limits: Limits
-  /** What toOnelineError names; the client has no idle limit. */
-  readonly #errorLimits: { maxLineBytes: number; idleTimeout: number }
-  readonly #waiters: Waiter[] = []
+  readonly #settings: ClientSettings
+  /** Every deadline of the client's calls, on one timer. */
+  readonly #deadlines = new DeadlineScheduler()
+  readonly #waiters: PendingRequest[] = []
   /** Lines no request claimed, for the async iterator. */
   readonly #unclaimed: string[] = []
   readonly #readers: Deferred<IteratorResult<string>>[] = []
   /** Set once the server's side has ended: `failure` is what ended it, if anything did. */
-  #ended: { failure: OnelineError | undefined } | undefined
+  #ended: { failure: ProtoError | undefined } | undefined
   readonly #eof = deferred<void>()
   /** Wakes the reading loop paused on a full `#unclaimed`. */
   #resume: (() => void) | undefined
-  /**
-   * One timer for every waiting request, armed for the earliest deadline and left running when
-   * that request is answered: a request costs a clock read rather than a timer of its own.
-   */
-  #timer: ReturnType<typeof setTimeout> | undefined
-  #timerDeadline = Number.POSITIVE_INFINITY
   #leaving: Promise<void> | undefined
-  readonly closed: Promise<void>
+  /** The connection has been announced on `connection:open`, so its close is announced too. */
+  #announced = false
 
-  constructor(socket: net.Socket, limits: Limits) {
-    this.#limits = limits
-    this.#errorLimits = { maxLineBytes: limits.maxLineBytes, idleTimeout: 0 }
-    const decoder = new LineDecoder({ maxLineBytes: limits.maxLineBytes, stripCR: limits.stripCR, trailing: 'discard' })
-    this.#conn = new FramedConnection(socket, { decoder, maxWriteBufferBytes: limits.maxWriteBufferBytes })
+  constructor(stream: Duplex, settings: ClientSettings) {
+    this.#settings = settings
+    this.remote = peerInfo(stream)
+    const { limits } = settings
+    const decoder = new LineDecoder({ maxLineBytes: limits.maxLineBytes, stripCR: settings.stripCR, trailing: 'discard' })
+    this.#conn = new FramedConnection(stream, { decoder, maxWriteBufferBytes: limits.maxWriteBufferBytes })
     this.closed = this.#conn.closed.then(ignore)
     void this.#read()
   }
 
+  /** The `ping` of connect: `pong` must come within the connect's `timeout`. */
+  async handshake(signal: AbortSignal | undefined): Promise<void> {
+    const [line = ''] = await this.#request(Command.PING, signal === undefined ? NO_OPTIONS : { signal }, 'waiting for pong from', false)
+    if (line !== PONG) throw new OnelineBadPongError(line)
+  }
+
+  /** Announces the connection on `connection:open`, once connect has succeeded. */
+  opened(): void {
+    if (!channels.connectionOpen.hasSubscribers) return
+    this.#announced = true
+    channels.connectionOpen.publish({ side: 'client', remote: this.remote, connection: this })
+  }
+
   async #read(): Promise<void> {
-    let failure: OnelineError | undefined
+    let failure: ProtoError | undefined
     try {
       for await (const raw of this.#conn.frames()) {
-        this.#deliver(decodeLine(raw))
+        this.#deliver(toText(raw))
         // Holding the frame keeps framing from reading further, so the server feels the pause.
-        while (this.#waiters.length === 0 && this.#unclaimed.length >= this.#limits.maxQueuedLines && this.#leaving === undefined) {
+        while (this.#waiters.length === 0 && this.#unclaimed.length >= this.#settings.limits.maxQueuedLines && this.#leaving === undefined) {
           await new Promise<void>((resolve) => (this.#resume = resolve))
         }
       }
     } catch (err) {
-      const mapped = toOnelineError(err, this.#errorLimits)
-      // Only I/O errors reach here, and they map to oneline errors, never WRITE_BUFFER_FULL.
-      if (!(mapped instanceof WriteBufferFullError)) failure = mapped
+      failure = toOnelineError(err)
     }
     this.#end(failure)
     const conn = this.#conn
@@ -305,37 +232,10 @@ class Client implements OnelineClient {
     const reader = this.#readers.shift()
     if (reader !== undefined) reader.resolve({ done: false, value: line })
     // While leaving nobody reads on; the lines past the limit go, so the server's EOF can arrive.
-    else if (this.#leaving === undefined || this.#unclaimed.length < this.#limits.maxQueuedLines) this.#unclaimed.push(line)
+    else if (this.#leaving === undefined || this.#unclaimed.length < this.#settings.limits.maxQueuedLines) this.#unclaimed.push(line)
   }
 
-  #armTimer(deadline: number): void {
-    if (deadline >= this.#timerDeadline) return
-    clearTimeout(this.#timer)
-    this.#timerDeadline = deadline
-    // Node fires a longer delay at once: a far deadline takes several turns of the timer.
-    this.#timer = setTimeout(this.#onTimer, Math.min(MAX_TIMER_DELAY, Math.max(0, deadline - performance.now())))
-    // The socket keeps the process alive while requests wait; the timer need not.
-    this.#timer.unref()
-  }
-
-  /** Times out every request past its deadline, then waits for the earliest one left. */
-  readonly #onTimer = (): void => {
-    this.#timer = undefined
-    this.#timerDeadline = Number.POSITIVE_INFINITY
-    const now = performance.now()
-    let next = Number.POSITIVE_INFINITY
-    for (const waiter of this.#waiters) {
-      if (waiter.done) continue
-      if (waiter.deadline <= now) waiter.reject(timeoutError())
-      else next = Math.min(next, waiter.deadline)
-    }
-    if (next !== Number.POSITIVE_INFINITY) this.#armTimer(next)
-  }
-
-  #end(failure: OnelineError | undefined): void {
-    clearTimeout(this.#timer)
-    this.#timer = undefined
-    this.#timerDeadline = Number.POSITIVE_INFINITY
+  #end(failure: ProtoError | undefined): void {
     this.#ended = { failure }
     const err = this.#closedError()
     for (const waiter of this.#waiters.splice(0)) waiter.reject(err)
@@ -344,9 +244,12 @@ class Client implements OnelineClient {
       else reader.reject(err)
     }
     this.#eof.resolve()
+    if (this.#announced && channels.connectionClose.hasSubscribers) {
+      channels.connectionClose.publish({ side: 'client', remote: this.remote, connection: this, ...(failure === undefined ? {} : { error: failure }) })
+    }
   }
 
-  #closedError(): OnelineError {
+  #closedError(): ProtoError {
     const failure = this.#ended?.failure
     if (failure?.code === ErrorCode.CLOSED) return failure
     return new OnelineClosedError('connection closed before the expected lines', failure && { cause: failure })
@@ -364,58 +267,113 @@ class Client implements OnelineClient {
     try {
       await this.#conn.write(bytes)
     } catch (err) {
-      throw toOnelineError(err, this.#errorLimits)
+      throw toOnelineError(err)
     }
   }
 
-  send(command: string, opts: CallOptions = {}): Promise<void> {
-    try {
-      return bounded(this.#write(encodeLine(command)), opts)
-    } catch (err) {
-      return rejected(err as Error)
+  /**
+   * The deadline and signal of one call: `fail` at the deadline or abort, until released. Its
+   * timeout names `what` and the command, the message made only if it fires.
+   */
+  #guard(opts: CallOptions, fail: (err: unknown) => void, what: string, command?: string): CallGuard {
+    const timeoutError = (timeout: number): Error => {
+      const call = command === undefined ? what : `${what} ${quote(command)} to`
+      return new OnelineTimeoutError(`${call} ${this.#settings.target}`, timeout)
     }
+    return guardCall(this.#deadlines, opts, this.#settings.timeout, fail, timeoutError)
+  }
+
+  /** The diagnostics of a command, when someone listens: its start now, and `report` for its end. */
+  #diagnose(command: string, lines: number): ((error: unknown) => void) | undefined {
+    if (!channels.requestStart.hasSubscribers) return undefined
+    const request: OnelineCommandInfo = { command, invalid: false, lines }
+    const message = { side: 'client', remote: this.remote, connection: this, request } as const
+    channels.requestStart.publish(message)
+    return (error) => {
+      if (error === undefined) channels.requestEnd.publish(message)
+      else channels.requestError.publish({ ...message, error })
+    }
+  }
+
+  send(command: string, opts: CallOptions = NO_OPTIONS): Promise<void> {
+    const call = deferred<void>()
+    let guard: CallGuard
+    let bytes: Uint8Array
+    try {
+      if (opts !== NO_OPTIONS) checkOptions(opts, CALL_OPTION_NAMES, 'send()')
+      bytes = encodeLine(command)
+      guard = this.#guard(opts, call.reject, 'send', command)
+    } catch (err) {
+      return rejected(err)
+    }
+    const report = this.#diagnose(command, 0)
+    this.#write(bytes).then(call.resolve, call.reject)
+    return call.promise.then(
+      () => {
+        guard.release()
+        report?.(undefined)
+      },
+      (err: unknown) => {
+        guard.release()
+        report?.(err)
+        throw err
+      },
+    )
   }
 
   request(command: string, opts: OnelineRequestOptions = NO_OPTIONS): Promise<string[]> {
-    let waiter: Waiter
     try {
-      const bytes = encodeLine(command)
-      const lines = checkLimit('lines', opts.lines, 1, 0)
-      const timeout = checkLimit('timeout', opts.timeout, this.#limits.timeout, 0)
-      opts.signal?.throwIfAborted()
-      if (lines === 0) return bounded(this.#write(bytes), opts, timeout).then(() => [])
-      if (this.#ended !== undefined) throw this.#closedError()
-      waiter = new Waiter(lines, performance.now() + timeout, opts.signal)
-      // Queued before writing, so concurrent requests line up in the order their bytes go out.
-      this.#waiters.push(waiter)
-      this.#armTimer(waiter.deadline)
-      this.#wake()
-      this.#conn.write(bytes).then(undefined, (err: unknown) => {
-        // Nothing was written, so nothing will answer: the request must not hold a place.
-        if (err instanceof WriteBufferFullError) this.#waiters.splice(this.#waiters.indexOf(waiter), 1)
-        waiter.reject(toOnelineError(err, this.#errorLimits))
-      })
+      if (opts !== NO_OPTIONS) checkOptions(opts, REQUEST_OPTION_NAMES, 'request()')
     } catch (err) {
-      return rejected(err as Error)
+      return rejected(err)
     }
+    return this.#request(command, opts, 'request', true)
+  }
+
+  #request(command: string, opts: OnelineRequestOptions, what: string, diagnose: boolean): Promise<string[]> {
+    let waiter: PendingRequest
+    let bytes: Uint8Array
+    try {
+      bytes = encodeLine(command)
+      const lines = checkLimit('lines', opts.lines, 1, 0)
+      if (this.#ended !== undefined) throw this.#closedError()
+      waiter = new PendingRequest(lines)
+      waiter.guard = this.#guard(opts, waiter.reject, what, what === 'request' ? command : undefined)
+      if (diagnose) waiter.report = this.#diagnose(command, lines)
+    } catch (err) {
+      return rejected(err)
+    }
+    if (waiter.remaining === 0) {
+      this.#write(bytes).then(() => waiter.resolve(), waiter.reject)
+      return waiter.promise
+    }
+    // Queued before writing, so concurrent requests line up in the order their bytes go out.
+    this.#waiters.push(waiter)
+    this.#wake()
+    this.#conn.write(bytes).then(undefined, (err: unknown) => {
+      // Nothing was written, so nothing will answer: the request must not hold a place.
+      if (isProtoError(err) && err.code === ProtoErrorCode.WRITE_BUFFER_FULL) this.#waiters.splice(this.#waiters.indexOf(waiter), 1)
+      waiter.reject(toOnelineError(err))
+    })
     // Given up by timeout or signal, the request keeps its place and its lines are dropped.
     return waiter.promise
   }
 
-  async ping(opts: CallOptions = {}): Promise<void> {
-    const [line = ''] = await this.request(Command.PING, opts)
+  async ping(opts: CallOptions = NO_OPTIONS): Promise<void> {
+    if (opts !== NO_OPTIONS) checkOptions(opts, CALL_OPTION_NAMES, 'ping()')
+    const [line = ''] = await this.#request(Command.PING, opts, 'ping to', true)
     if (line !== PONG) throw new OnelineBadPongError(line)
   }
 
-  shutdown(opts: CallOptions = {}): Promise<void> {
-    return (this.#leaving ??= this.#leave(Command.SHUTDOWN, opts))
+  shutdown(opts: CallOptions = NO_OPTIONS): Promise<void> {
+    return (this.#leaving ??= this.#leave(Command.SHUTDOWN, opts, 'shutdown of'))
   }
 
-  disconnect(opts: CallOptions = {}): Promise<void> {
-    return (this.#leaving ??= this.#leave(Command.DISCONNECT, opts))
+  disconnect(opts: CallOptions = NO_OPTIONS): Promise<void> {
+    return (this.#leaving ??= this.#leave(Command.DISCONNECT, opts, 'disconnect from'))
   }
 
-  close(opts: CallOptions = {}): Promise<void> {
+  close(opts: CallOptions = NO_OPTIONS): Promise<void> {
     return this.disconnect(opts)
   }
 
@@ -443,24 +401,39 @@ class Client implements OnelineClient {
     return reader.promise
   }
 
-  /** Sends the leaving command, waits for the server's EOF, then closes the socket. */
-  async #leave(command: string, opts: CallOptions): Promise<void> {
+  /**
+   * Sends the leaving command, waits for the server's EOF, then closes the socket; the socket is
+   * closed however it ends, an already aborted signal or a timeout of 0 included.
+   */
+  async #leave(command: string, opts: CallOptions, what: string): Promise<void> {
     // A reader paused on a full line queue must go on, or the EOF is never seen.
     this.#wake()
-    const leave = async (): Promise<void> => {
-      if (this.#ended !== undefined) return
-      await this.#write(encodeLine(command)).catch((err: unknown) => {
-        // A connection that is already gone has nothing left to close.
-        if (!(err instanceof OnelineClosedError)) throw err
-      })
-      await this.#eof.promise
-      await this.#conn.end()
-    }
+    const left = deferred<void>()
+    let guard: CallGuard | undefined
     try {
-      await bounded(leave(), opts, this.#limits.timeout)
+      if (opts !== NO_OPTIONS) checkOptions(opts, CALL_OPTION_NAMES, `${command}()`)
+      // Armed before the goodbye starts: when it throws, nothing is left running unobserved.
+      guard = this.#guard(opts, left.reject, what)
+      this.#goodbye(command).then(left.resolve, left.reject)
+      await left.promise
     } finally {
+      guard?.release()
       this.#conn.destroy()
       await this.closed
+    }
+  }
+
+  async #goodbye(command: string): Promise<void> {
+    if (this.#ended !== undefined) return
+    await this.#write(encodeLine(command)).catch((err: unknown) => {
+      // A connection that is already gone has nothing left to close.
+      if (!isProtoError(err) || err.code !== ErrorCode.CLOSED) throw err
+    })
+    await this.#eof.promise
+    try {
+      await this.#conn.end()
+    } catch (err) {
+      throw toOnelineError(err)
     }
   }
 

@@ -1,5 +1,6 @@
+// The wire form of oneline, with no I/O: a line to its bytes, received bytes to text.
 import { isUtf8 } from 'node:buffer'
-import { ErrorCode as ProtoErrorCode, encodeLine as encodeFramedLine, isProtoError } from '@proto/framing'
+import { ErrorCode as ProtoErrorCode, encodeLine as encodeFramedLine, isProtoError, toText } from '@proto/framing'
 import { OnelineInvalidLineError } from './errors.ts'
 
 // Outgoing lines have no length limit of their own: the receiver enforces its limit.
@@ -24,12 +25,7 @@ export function encodeLine(text: string): Uint8Array {
  * (the original dropped every byte above 0x7F).
  */
 export function decodeCommand(raw: Uint8Array): { text: string; invalid: boolean } {
-  const text = decodeLine(raw)
+  const text = toText(raw)
   // Only a U+FFFD in the text can mean a replacement; the full check runs just then.
   return { text, invalid: text.includes('\uFFFD') && !isUtf8(raw) }
-}
-
-/** Received line bytes as text, invalid UTF-8 replaced as in `decodeCommand`; a leading BOM is kept. */
-export function decodeLine(raw: Uint8Array): string {
-  return Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8')
 }

@@ -1,5 +1,8 @@
+// Default values of every option, the default address, and the built-in commands.
+
 /** The port of the original's sample application. */
 export const DEFAULT_PORT = 5001
+/** The address `listen()` binds and `connect()` dials when given none. */
 export const DEFAULT_HOST = '127.0.0.1'
 
 /** Bytes of a received line before its LF, CR included. */
@@ -10,12 +13,18 @@ export const DEFAULT_MAX_QUEUE = 16
 export const DEFAULT_BUSY = 'queue'
 /** Milliseconds the active client may stay silent; 0 is off, as in the original. */
 export const DEFAULT_IDLE_TIMEOUT = 0
-/** Bytes a connection may hold unsent before a write fails: framing's default, 64 MiB. */
-export { DEFAULT_MAX_WRITE_BUFFER_BYTES } from '@proto/framing'
-/** Milliseconds the client waits in connect, request, ping, close and shutdown. */
+/** Milliseconds the client waits in request, send, ping, close and shutdown, and for `pong` in connect. */
 export const DEFAULT_TIMEOUT = 3000
 /** Received lines no request claims, held for the async iterator before reading pauses. */
 export const DEFAULT_MAX_QUEUED_LINES = 1024
+export {
+  /** Milliseconds `connect()` waits for the connection (TLS handshake included): framing's default, 30 000. */
+  DEFAULT_CONNECT_TIMEOUT,
+  /** Connections a server holds open at once, TLS handshakes and PROXY headers included: framing's default, 1024. */
+  DEFAULT_MAX_CONNECTIONS,
+  /** Bytes a connection may hold unsent before a write fails: framing's default, 64 MiB. */
+  DEFAULT_MAX_WRITE_BUFFER_BYTES,
+} from '@proto/framing'
 
 /** Built-in commands, matched exactly and case-sensitively. */
 export const Command = {

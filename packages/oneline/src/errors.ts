@@ -1,4 +1,18 @@
-import { ErrorCode as ProtoErrorCode, isProtoError, ProtoError, WriteBufferFullError } from '@proto/framing'
+// The errors of @proto/oneline, their codes, and how framing's errors become them.
+import {
+  ConnectError,
+  ErrorCode as ProtoErrorCode,
+  ListenError,
+  ProtoError,
+  ProxyHeaderError,
+  TimeoutError,
+  TlsHandshakeError,
+  TooManyConnectionsError,
+  errorMapper,
+  escapeControl,
+  isProtoError,
+} from '@proto/framing'
+import type { FrameTooLargeError, IdleTimeoutError, PlumbingErrors, ProxyHeaderFailure } from '@proto/framing'
 
 /** Stable codes of every error this package creates. Match on `err.code`. */
 export const ErrorCode = {
@@ -10,10 +24,21 @@ export const ErrorCode = {
   BAD_PONG: 'ERR_ONELINE_BAD_PONG',
   CLOSED: 'ERR_ONELINE_CLOSED',
   CONNECT: 'ERR_ONELINE_CONNECT',
+  TIMEOUT: 'ERR_ONELINE_TIMEOUT',
+  LISTEN: 'ERR_ONELINE_LISTEN',
+  TOO_MANY_CONNECTIONS: 'ERR_ONELINE_TOO_MANY_CONNECTIONS',
+  TLS_HANDSHAKE: 'ERR_ONELINE_TLS_HANDSHAKE',
+  PROXY_HEADER: 'ERR_ONELINE_PROXY_HEADER',
 } as const
+
+/** One of the codes in `ErrorCode`. */
 export type OnelineErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
-/** Base of every oneline error. */
+/**
+ * Base of oneline's own errors. The errors of connecting, listening, admission and deadlines
+ * extend framing's classes of the same names instead (`OnelineTimeoutError` extends
+ * `TimeoutError`, ...): match on `err.code`, which every one of them carries.
+ */
 export abstract class OnelineError extends ProtoError {
   abstract override readonly code: OnelineErrorCode
 }
@@ -43,6 +68,7 @@ export class OnelineBusyError extends OnelineError {
 export class OnelineIdleTimeoutError extends OnelineError {
   override name = 'OnelineIdleTimeoutError'
   override readonly code = ErrorCode.IDLE_TIMEOUT
+  /** The limit, in milliseconds. */
   readonly timeout: number
   constructor(timeout: number, options?: ErrorOptions) {
     super(`client silent for ${timeout} ms`, options)
@@ -72,10 +98,11 @@ export class OnelineUnpromptedError extends OnelineError {
 export class OnelineBadPongError extends OnelineError {
   override name = 'OnelineBadPongError'
   override readonly code = ErrorCode.BAD_PONG
-  /** The line received instead of `pong`. */
+  /** The line received instead of `pong`, exactly as it came. */
   readonly line: string
   constructor(line: string) {
-    super(`expected pong, got ${JSON.stringify(line)}`)
+    // The line is the server's text: escaped, so that a message printed as it is drives no terminal.
+    super(`expected pong, got '${escapeControl(line)}'`)
     this.line = line
   }
 }
@@ -89,36 +116,77 @@ export class OnelineClosedError extends OnelineError {
   }
 }
 
-/** The TCP connection could not be opened; `cause` is the `net` error. */
-export class OnelineConnectError extends OnelineError {
+/**
+ * A caller's deadline passed: a request, a send, a disconnect, the wait for `pong`, or the
+ * connect itself. `name` is `'TimeoutError'` and the message says what timed out.
+ */
+export class OnelineTimeoutError extends TimeoutError {
+  override readonly code = ErrorCode.TIMEOUT
+}
+
+/** The connection could not be opened (TCP, unix socket or TLS); `cause` says why. */
+export class OnelineConnectError extends ConnectError {
   override name = 'OnelineConnectError'
   override readonly code = ErrorCode.CONNECT
-  constructor(host: string, port: number, cause: unknown) {
-    super(`cannot connect to ${host}:${port}`, { cause })
+}
+
+/** The server could not listen, or its listening socket failed to accept; `cause` says why. */
+export class OnelineListenError extends ListenError {
+  override name = 'OnelineListenError'
+  override readonly code = ErrorCode.LISTEN
+}
+
+/** A connection arrived while `maxConnections` were open, TLS handshakes and PROXY headers included. */
+export class OnelineTooManyConnectionsError extends TooManyConnectionsError {
+  override name = 'OnelineTooManyConnectionsError'
+  override readonly code = ErrorCode.TOO_MANY_CONNECTIONS
+}
+
+/** A TLS client failed its handshake, or did not finish it in time. */
+export class OnelineTlsHandshakeError extends TlsHandshakeError {
+  override name = 'OnelineTlsHandshakeError'
+  override readonly code = ErrorCode.TLS_HANDSHAKE
+}
+
+/** With `proxyProtocol` on, a connection did not open with a valid PROXY header; `reason` says how. */
+export class OnelineProxyHeaderError extends ProxyHeaderError {
+  override name = 'OnelineProxyHeaderError'
+  override readonly code = ErrorCode.PROXY_HEADER
+  constructor(reason: ProxyHeaderFailure, message: string, options?: ErrorOptions) {
+    // The message may quote what the peer sent in place of a header.
+    super(reason, escapeControl(message), options)
   }
 }
 
+/** The classes framing's connect and listener make their errors with, so that they carry oneline codes. */
+export const ONELINE_ERRORS: PlumbingErrors = {
+  Timeout: OnelineTimeoutError,
+  Connect: OnelineConnectError,
+  Listen: OnelineListenError,
+  TooManyConnections: OnelineTooManyConnectionsError,
+  TlsHandshake: OnelineTlsHandshakeError,
+  ProxyHeader: OnelineProxyHeaderError,
+}
+
+const mapFramingError = errorMapper({
+  codes: {
+    [ProtoErrorCode.FRAME_TOO_LARGE]: (err) => new OnelineLineTooLongError((err as FrameTooLargeError).limit, { cause: err }),
+    [ProtoErrorCode.INVALID_FRAME]: (err) => new OnelineInvalidLineError({ cause: err }),
+    [ProtoErrorCode.IDLE_TIMEOUT]: (err) => new OnelineIdleTimeoutError((err as IdleTimeoutError).timeout, { cause: err }),
+    // A capture that stops inside a line: the connection ended before the line did.
+    [ProtoErrorCode.TRUNCATED_FRAME]: (err) => new OnelineClosedError(err.message, { cause: err }),
+  },
+  closed: (message, cause) => new OnelineClosedError(message, { cause }),
+  // What else reaches a connection's reads and writes is a socket's error: the connection is gone.
+  fallback: (err) => new OnelineClosedError(isProtoError(err) ? err.message : 'connection closed', { cause: err }),
+})
+
 /**
- * What a connection failure means for oneline: framing errors under the oneline prefix (framing
- * §2.7), `ERR_PROTO_WRITE_BUFFER_FULL` unchanged, and anything else (a socket error) as
- * `ERR_ONELINE_CLOSED` with it as `cause`.
+ * What a connection failure means for oneline: framing's errors under the oneline prefix (a line
+ * too long, an LF in a line, the idle limit, a failed stream as `ERR_ONELINE_CLOSED` with what
+ * ended it as `cause`), a socket error as `ERR_ONELINE_CLOSED` with it as `cause`; oneline's own
+ * errors, `ERR_PROTO_USAGE` and `ERR_PROTO_WRITE_BUFFER_FULL` as they are.
  */
-export function toOnelineError(
-  err: unknown,
-  limits: { maxLineBytes: number; idleTimeout: number },
-): OnelineError | WriteBufferFullError {
-  if (err instanceof OnelineError || err instanceof WriteBufferFullError) return err
-  if (!isProtoError(err)) return new OnelineClosedError(undefined, { cause: err })
-  switch (err.code) {
-    case ProtoErrorCode.FRAME_TOO_LARGE:
-    case ProtoErrorCode.BAD_LENGTH:
-      return new OnelineLineTooLongError(limits.maxLineBytes, { cause: err })
-    case ProtoErrorCode.INVALID_FRAME:
-      return new OnelineInvalidLineError({ cause: err })
-    case ProtoErrorCode.IDLE_TIMEOUT:
-      return new OnelineIdleTimeoutError(limits.idleTimeout, { cause: err })
-    default:
-      // A failed stream arrives as ClosedError, whose cause is the socket error.
-      return new OnelineClosedError(err.message, { cause: err.cause ?? err })
-  }
+export function toOnelineError(err: unknown): ProtoError {
+  return mapFramingError(err) as ProtoError
 }

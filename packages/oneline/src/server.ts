@@ -1,190 +1,183 @@
+// createServer(): admission, the queue of waiting clients, serving one client at a time, and closing.
 import { EventEmitter } from 'node:events'
-import net from 'node:net'
-import { checkLimit, FramedConnection, LineDecoder, UsageError } from '@proto/framing'
-import type { WriteBufferFullError } from '@proto/framing'
-import { decodeCommand, encodeLine } from './codec.ts'
-import {
-  Command,
-  DEFAULT_BUSY,
-  DEFAULT_HOST,
-  DEFAULT_IDLE_TIMEOUT,
-  DEFAULT_MAX_LINE_BYTES,
-  DEFAULT_MAX_QUEUE,
-  DEFAULT_MAX_WRITE_BUFFER_BYTES,
-  DEFAULT_PORT,
-  PONG,
-} from './constants.ts'
-import { OnelineBusyError, OnelineClosedError, OnelineUnpromptedError, toOnelineError } from './errors.ts'
-import type { OnelineError } from './errors.ts'
-import { WaitingConnection } from './waiting.ts'
+import type net from 'node:net'
+import { Listener, UsageError, checkOptions } from '@proto/framing'
+import type { ListenAddress, ListenError, ListenOptions, OptionNames, PathAddress, PeerInfo, ProtoError, TcpAddress } from '@proto/framing'
+import { runCommand } from './commands.ts'
+import type { CommandHost } from './commands.ts'
+import { ServerConnection } from './connection.ts'
+import type { ServeSettings } from './connection.ts'
+import { DEFAULT_BUSY, DEFAULT_HOST, DEFAULT_PORT } from './constants.ts'
+import { channels } from './diagnostics.ts'
+import { ONELINE_ERRORS, OnelineBusyError, toOnelineError } from './errors.ts'
+import { LIMIT_NAMES, checkOptionNames, serverLimits } from './limits.ts'
+import type { OnelineConnection, OnelineContext, OnelineHandler, OnelineLimits } from './types.ts'
 
-/** Address of a connected client. */
-export interface PeerInfo {
-  address: string
-  port: number
-}
-
-/** What a handler receives with each command. */
-export interface OnelineContext {
-  /** The command bytes were not valid UTF-8 (the text then carries U+FFFD). */
-  readonly invalid: boolean
-  /** Exact command bytes, LF removed (CR kept unless `stripCR`). */
-  readonly raw: Uint8Array
-  /** Aborts when the client goes away. */
-  readonly signal: AbortSignal
-  readonly peer: PeerInfo
-  /** Writes one line now; only while the handler runs, else `ERR_ONELINE_UNPROMPTED`. */
-  send(line: string): void
-}
-
-/** One line, several lines, or none. */
-export type OnelineReply = string | string[] | void
-export type OnelineHandler = (command: string, ctx: OnelineContext) => OnelineReply | Promise<OnelineReply>
-
+/** Options of `createServer()`. */
 export interface OnelineServerOptions {
-  /** Answers every command that is not a built-in. Without one, such commands get no lines. @default undefined */
-  handler?: OnelineHandler
+  /** Answers every command that is not a built-in; `server.handle()` sets it too. Without one, such commands get no lines. @default undefined */
+  handler?: OnelineHandler | undefined
   /** Remove one CR before the LF of each command. @default false */
-  stripCR?: boolean
+  stripCR?: boolean | undefined
   /** Let any client stop the server with `shutdown`; when false it goes to the handler. @default true */
-  allowShutdown?: boolean
+  allowShutdown?: boolean | undefined
   /** A connection arriving while a client is active waits in the queue, or is closed. @default 'queue' */
-  busy?: 'queue' | 'refuse'
-  /** Connections that may wait for their turn. @default 16 */
-  maxQueue?: number
-  /** Bytes of a command before its LF, CR included. @default 65_536 */
-  maxLineBytes?: number
-  /** Milliseconds the active client may stay silent; 0 is off. @default 0 */
-  idleTimeout?: number
-  /** Unsent bytes held for one client. @default 67_108_864 */
-  maxWriteBufferBytes?: number
+  busy?: 'queue' | 'refuse' | undefined
+  /** What the server holds for its clients. @default {} (every limit at its default) */
+  limits?: OnelineLimits | undefined
 }
 
+/** The events of an `OnelineServer`. Nothing is emitted as `'error'`. */
 export interface OnelineServerEvents {
-  /** A client became active. */
-  connection: [peer: PeerInfo]
-  /** A client was refused or closed for misbehaving or failing; the server carries on. */
-  clientError: [err: OnelineError | WriteBufferFullError, peer: PeerInfo]
+  /** A connection was admitted (after TLS and the PROXY header): it is active, or waits in the queue. */
+  connection: [connection: OnelineConnection]
+  /** A client's turn came: its commands are served from now on. */
+  active: [connection: OnelineConnection]
+  /**
+   * A client was refused or closed for misbehaving or failing; the server carries on. `peer` is
+   * the connection once one exists, else the `PeerInfo` of a client refused at admission (busy,
+   * too many connections, a failed TLS handshake, a bad PROXY header).
+   */
+  clientError: [err: ProtoError, peer: OnelineConnection | PeerInfo]
   /** A handler threw or returned a line with LF; its client was closed. */
   handlerError: [err: unknown, ctx: OnelineContext]
-  /** A client sent `shutdown`; the server is closing. */
-  shutdown: [peer: PeerInfo]
+  /** The listening socket failed to accept a connection (EMFILE, ...); the server keeps listening. */
+  acceptError: [err: ListenError]
+  /** A client sent `shutdown` and `allowShutdown` is on: the server is closing. */
+  shutdown: [connection: OnelineConnection]
+  /** The server is closed and every connection is gone. */
   close: []
 }
 
-export interface OnelineServer extends EventEmitter<OnelineServerEvents> {
-  listen(opts?: { host?: string; port?: number; signal?: AbortSignal }): Promise<{ host: string; port: number }>
+/** A oneline server: one client served at a time, the others waiting in a queue. */
+export interface OnelineServer extends EventEmitter<OnelineServerEvents>, AsyncDisposable {
+  /**
+   * Sets the handler of every command that is not a built-in, for every client, current and future.
+   * @throws {UsageError} when `handler` is not a function
+   */
+  handle(handler: OnelineHandler): this
+  /**
+   * Binds and starts accepting: `{ host, port }` (port 0 picks a free one), `{ path }` for a unix
+   * socket, with `tls`, `proxyProtocol`, `ipv6Only`, `backlog` and `signal`. Resolves with what
+   * `address()` then returns.
+   * @throws {OnelineListenError} naming the address, with the cause (a busy port, ...)
+   * @throws {UsageError} for an unknown option or a bad value
+   */
+  listen(options?: ListenOptions & { readonly path?: undefined }): Promise<TcpAddress>
+  listen(options: ListenOptions & { readonly path: string }): Promise<PathAddress>
+  listen(options?: ListenOptions): Promise<ListenAddress>
+  /** Where it listens: `{ host, port, family }` or `{ path }`; `null` before `listen()` resolves and after `close()`. */
+  address(): ListenAddress | null
+  /** Whether it is listening. */
+  readonly listening: boolean
+  /** The clients it holds: the active one and those waiting in the queue. */
+  readonly connections: ReadonlySet<OnelineConnection>
   /** The client being served. */
-  readonly active: PeerInfo | null
+  readonly active: OnelineConnection | null
   /** Connections waiting for their turn. */
   readonly queued: number
-  /** Stops accepting, lets the active command finish, then closes every client. */
-  close(opts?: { signal?: AbortSignal }): Promise<void>
+  /**
+   * Stops accepting, lets a running handler finish and write its lines, then closes the active
+   * and queued clients; resolves once every one is gone. Aborting `signal` destroys them at once.
+   */
+  close(options?: { signal?: AbortSignal | undefined }): Promise<void>
 }
 
+const OPTION_NAMES = {
+  handler: true,
+  stripCR: true,
+  allowShutdown: true,
+  busy: true,
+  limits: LIMIT_NAMES,
+} as const satisfies OptionNames<OnelineServerOptions>
+
+const CLOSE_OPTION_NAMES = { signal: true } as const
+
+/**
+ * A oneline server. Call `listen()` to start it.
+ * @throws {UsageError} for an unknown option or a bad value
+ */
 export function createServer(options: OnelineServerOptions = {}): OnelineServer {
   return new Server(options)
 }
 
-interface Session {
-  readonly conn: FramedConnection
-  readonly peer: PeerInfo
-  readonly signal: AbortSignal
-  /** A command is being handled, so closing must wait for it. */
-  busy: boolean
-  /** The server has begun closing this connection, so its read failure is not the peer's doing. */
-  released: boolean
-}
-
-type Outcome = 'next' | 'leave' | 'shutdown'
-
-const ignore = (): void => {}
-
-function isPromiseLike(value: unknown): value is PromiseLike<OnelineReply> {
-  return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function'
-}
-
-const PONG_LINE = encodeLine(PONG)
-
-/** The commands in what a queued client sent while it waited, then the rest; `decoder` goes on into `frames`. */
-async function* heldFirst(held: Buffer, decoder: LineDecoder, frames: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  yield* decoder.push(held)
-  // As in framing's reads, a fault comes after the commands before it.
-  if (decoder.error !== undefined) throw decoder.error
-  yield* frames
-}
-
 class Server extends EventEmitter<OnelineServerEvents> implements OnelineServer {
-  readonly #handler: OnelineHandler | undefined
-  readonly #stripCR: boolean
-  readonly #allowShutdown: boolean
+  #handler: OnelineHandler | undefined
+  readonly #settings: ServeSettings
   readonly #refuse: boolean
-  readonly #maxQueue: number
-  readonly #maxLineBytes: number
-  readonly #idleTimeout: number
-  /** What toOnelineError names when a client passes a limit. */
-  readonly #limits: { maxLineBytes: number; idleTimeout: number }
-  readonly #maxWriteBufferBytes: number
-  readonly #net: net.Server
-  readonly #queue: WaitingConnection[] = []
-  /** Every served connection until it has closed, the active one included. */
-  readonly #open = new Set<FramedConnection>()
-  #active: Session | null = null
+  readonly #host: CommandHost
+  readonly #listener: Listener<object>
+  readonly #queue: ServerConnection[] = []
+  readonly #connections = new Set<ServerConnection>()
+  #active: ServerConnection | null = null
   #closing: Promise<void> | undefined
 
   constructor(options: OnelineServerOptions) {
     super()
+    checkOptionNames(options, OPTION_NAMES, 'createServer()')
     const busy = options.busy ?? DEFAULT_BUSY
     if (busy !== 'queue' && busy !== 'refuse') throw new UsageError(`busy must be 'queue' or 'refuse', got ${String(busy)}`)
-    this.#handler = options.handler
-    this.#stripCR = options.stripCR ?? false
-    this.#allowShutdown = options.allowShutdown ?? true
+    if (options.handler !== undefined) this.handle(options.handler)
+    const limits = serverLimits(options.limits)
+    this.#settings = { limits, stripCR: options.stripCR ?? false }
     this.#refuse = busy === 'refuse'
-    this.#maxQueue = checkLimit('maxQueue', options.maxQueue, DEFAULT_MAX_QUEUE, 0)
-    this.#maxLineBytes = checkLimit('maxLineBytes', options.maxLineBytes, DEFAULT_MAX_LINE_BYTES)
-    this.#idleTimeout = checkLimit('idleTimeout', options.idleTimeout, DEFAULT_IDLE_TIMEOUT, 0)
-    this.#limits = { maxLineBytes: this.#maxLineBytes, idleTimeout: this.#idleTimeout }
-    this.#maxWriteBufferBytes = checkLimit('maxWriteBufferBytes', options.maxWriteBufferBytes, DEFAULT_MAX_WRITE_BUFFER_BYTES)
-    // pauseOnConnect: nothing is read before the connection is served or queued.
-    this.#net = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, this.#accept)
-    // Accept failures such as EMFILE leave the server listening; they must not crash the process.
-    this.#net.on('error', ignore)
+    const allowShutdown = options.allowShutdown ?? true
+    const handler = (): OnelineHandler | undefined => this.#handler
+    this.#host = {
+      get handler() {
+        return handler()
+      },
+      allowShutdown,
+      handlerError: (err, ctx) => this.emit('handlerError', err, ctx),
+    }
+    this.#listener = new Listener<object>({
+      defaults: { host: DEFAULT_HOST, port: DEFAULT_PORT },
+      maxConnections: limits.maxConnections,
+      errors: ONELINE_ERRORS,
+      onConnection: this.#admit,
+      onClientError: (err, remote) => this.emit('clientError', err, remote),
+      onAcceptError: (err) => this.emit('acceptError', err),
+      diagnostics: { channels, server: this },
+    })
   }
 
-  get active(): PeerInfo | null {
-    return this.#active?.peer ?? null
+  handle(handler: OnelineHandler): this {
+    if (typeof handler !== 'function') throw new UsageError(`a handler must be a function, got ${typeof handler}`)
+    this.#handler = handler
+    return this
+  }
+
+  get listening(): boolean {
+    return this.#listener.listening
+  }
+
+  get connections(): ReadonlySet<OnelineConnection> {
+    return this.#connections
+  }
+
+  get active(): OnelineConnection | null {
+    return this.#active
   }
 
   get queued(): number {
     return this.#queue.length
   }
 
-  async listen(opts: { host?: string; port?: number; signal?: AbortSignal } = {}): Promise<{ host: string; port: number }> {
-    const { host = DEFAULT_HOST, port = DEFAULT_PORT, signal } = opts
-    signal?.throwIfAborted()
-    if (this.#closing !== undefined) throw new UsageError('the server is closed')
-    await new Promise<void>((resolve, reject) => {
-      const settle = (err?: Error): void => {
-        this.#net.off('error', settle)
-        signal?.removeEventListener('abort', abort)
-        if (err === undefined) resolve()
-        else reject(err)
-      }
-      const abort = (): void => {
-        this.#net.close()
-        settle(signal?.reason as Error)
-      }
-      this.#net.on('error', settle)
-      signal?.addEventListener('abort', abort, { once: true })
-      this.#net.listen({ host, port }, () => settle())
-    })
-    const address = this.#net.address() as net.AddressInfo
-    return { host: address.address, port: address.port }
+  address(): ListenAddress | null {
+    return this.#listener.address()
   }
 
-  close(opts: { signal?: AbortSignal } = {}): Promise<void> {
+  listen(options?: ListenOptions & { readonly path?: undefined }): Promise<TcpAddress>
+  listen(options: ListenOptions & { readonly path: string }): Promise<PathAddress>
+  listen(options?: ListenOptions): Promise<ListenAddress>
+  listen(options?: ListenOptions): Promise<ListenAddress> {
+    return this.#listener.listen(options)
+  }
+
+  close(options: { signal?: AbortSignal | undefined } = {}): Promise<void> {
+    checkOptions(options, CLOSE_OPTION_NAMES, 'close()')
     this.#closing ??= this.#closeAll()
-    const { signal } = opts
+    const { signal } = options
     if (signal !== undefined) {
       if (signal.aborted) this.#destroyAll()
       else {
@@ -196,158 +189,102 @@ class Server extends EventEmitter<OnelineServerEvents> implements OnelineServer 
     return this.#closing
   }
 
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+
   async #closeAll(): Promise<void> {
-    // net.Server#close calls back once every accepted socket has closed, ours included.
-    const closed = new Promise<void>((resolve) => this.#net.close(() => resolve()))
-    for (const waiting of this.#queue.splice(0)) waiting.socket.destroy()
-    const session = this.#active
-    // A busy session ends itself once its command has written its lines.
-    if (session !== null && !session.busy) this.#release(session)
-    await closed
+    const stopped = this.#listener.close()
+    for (const waiting of this.#queue.splice(0)) waiting.destroy()
+    const active = this.#active
+    // A busy client is released by its serving once its command has written its lines.
+    if (active !== null && !active.busy) active.release()
+    await stopped
+    await Promise.all(Array.from(this.#connections, (connection) => connection.closed))
     this.emit('close')
   }
 
   #destroyAll(): void {
-    for (const waiting of this.#queue.splice(0)) waiting.socket.destroy()
-    for (const conn of this.#open) conn.destroy()
+    for (const connection of this.#connections) connection.destroy()
   }
 
-  readonly #accept = (socket: net.Socket): void => {
-    // FramedConnection reports the active socket's errors; this covers the time before and after.
-    socket.on('error', ignore)
-    const peer: PeerInfo = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 }
-    if (this.#active === null) {
-      this.#activate(socket, peer, undefined)
-      return
-    }
-    if (this.#refuse || this.#queue.length >= this.#maxQueue) {
+  /** A connection the listener admitted: refused when busy, else served at once or queued. */
+  readonly #admit = (socket: net.Socket, remote: PeerInfo): void => {
+    if (this.#closing !== undefined) {
       socket.destroy()
-      const reason = this.#refuse ? 'busy with another client' : `waiting queue is full (${this.#maxQueue})`
-      this.emit('clientError', new OnelineBusyError(reason), peer)
       return
     }
-    // Read while it waits, so that its leaving is seen; what it sends is held up to one line's limit.
-    this.#queue.push(new WaitingConnection(socket, peer, this.#maxLineBytes, this.#leaveQueue))
+    const { maxQueue, maxLineBytes } = this.#settings.limits
+    if (this.#active !== null && (this.#refuse || this.#queue.length >= maxQueue)) {
+      socket.destroy()
+      const reason = this.#refuse ? 'busy with another client' : `waiting queue is full (${maxQueue})`
+      this.emit('clientError', new OnelineBusyError(reason), remote)
+      return
+    }
+    const connection = new ServerConnection(socket, remote, this.#gone)
+    this.#connections.add(connection)
+    const served = this.#active === null
+    if (served) {
+      this.#active = connection
+      connection.activate(this.#settings)
+    } else {
+      // Read while it waits, so that its leaving is seen; what it sends is held up to one line's limit.
+      connection.wait(maxLineBytes, () => this.#leaveQueue(connection))
+      this.#queue.push(connection)
+    }
+    if (channels.connectionOpen.hasSubscribers) channels.connectionOpen.publish({ side: 'server', remote, connection })
+    this.emit('connection', connection)
+    if (served) this.#serve(connection)
   }
 
-  readonly #leaveQueue = (waiting: WaitingConnection): void => {
-    const index = this.#queue.indexOf(waiting)
+  readonly #gone = (connection: ServerConnection, error: ProtoError | undefined): void => {
+    this.#connections.delete(connection)
+    this.#leaveQueue(connection)
+    if (channels.connectionClose.hasSubscribers) {
+      channels.connectionClose.publish({ side: 'server', remote: connection.remote, connection, ...(error === undefined ? {} : { error }) })
+    }
+  }
+
+  #leaveQueue(connection: ServerConnection): void {
+    const index = this.#queue.indexOf(connection)
     if (index !== -1) this.#queue.splice(index, 1)
   }
 
-  /** Serves `socket`; `held` is what it sent while it waited in the queue. */
-  #activate(socket: net.Socket, peer: PeerInfo, held: Buffer | undefined): void {
-    const decoder = new LineDecoder({ maxLineBytes: this.#maxLineBytes, stripCR: this.#stripCR, trailing: 'discard' })
-    const conn = new FramedConnection(socket, {
-      decoder,
-      idleTimeout: this.#idleTimeout,
-      maxWriteBufferBytes: this.#maxWriteBufferBytes,
-    })
-    const controller = new AbortController()
-    this.#open.add(conn)
-    void conn.closed.then((err) => {
-      this.#open.delete(conn)
-      controller.abort(new OnelineClosedError('client went away', err === undefined ? undefined : { cause: err }))
-    })
-    const session: Session = { conn, peer, signal: controller.signal, busy: false, released: false }
-    this.#active = session
-    this.emit('connection', peer)
-    const frames = conn.frames()
-    void this.#serve(session, held === undefined || held.length === 0 ? frames : heldFirst(held, decoder, frames))
+  #next(): void {
+    for (let waiting = this.#queue.shift(); waiting !== undefined; waiting = this.#queue.shift()) {
+      // 'close' comes a tick after destroy, so a dead socket can still be in the queue.
+      if (waiting.destroyed) continue
+      this.#active = waiting
+      waiting.activate(this.#settings)
+      this.#serve(waiting)
+      return
+    }
   }
 
-  async #serve(session: Session, commands: AsyncIterable<Buffer>): Promise<void> {
+  #serve(connection: ServerConnection): void {
+    this.emit('active', connection)
+    void this.#serveCommands(connection)
+  }
+
+  async #serveCommands(connection: ServerConnection): Promise<void> {
     try {
-      for await (const raw of commands) {
+      for await (const raw of connection.commands()) {
         // close() between two pipelined commands: the rest stay unanswered.
-        if (session.released) break
-        session.busy = true
-        const outcome = await this.#run(raw, session)
-        session.busy = false
+        if (connection.released) break
+        connection.busy = true
+        const outcome = await runCommand(raw, connection.source(), this.#host)
+        connection.busy = false
         if (outcome === 'shutdown') {
-          this.emit('shutdown', session.peer)
+          this.emit('shutdown', connection)
           void this.close()
         }
         if (outcome !== 'next' || this.#closing !== undefined) break
       }
     } catch (err) {
-      if (!session.released) this.emit('clientError', toOnelineError(err, this.#limits), session.peer)
+      if (!connection.released) this.emit('clientError', toOnelineError(err), connection)
     }
-    this.#release(session)
+    connection.release()
     this.#active = null
     this.#next()
-  }
-
-  /** Sends FIN after what is already written, then frees the socket; the next client need not wait. */
-  #release(session: Session): void {
-    if (session.released) return
-    session.released = true
-    const { conn } = session
-    // Reading has stopped, so the peer's FIN would never be seen: destroy once ours is out.
-    void conn.end().then(
-      () => conn.destroy(),
-      () => conn.destroy(),
-    )
-  }
-
-  #next(): void {
-    for (let waiting = this.#queue.shift(); waiting !== undefined; waiting = this.#queue.shift()) {
-      const held = waiting.take()
-      // 'close' comes a tick after destroy, so a dead socket can still be in the queue.
-      if (waiting.socket.destroyed) continue
-      this.#activate(waiting.socket, waiting.peer, held)
-      return
-    }
-  }
-
-  /** Handles one command: a built-in, or the handler with its lines written. */
-  async #run(raw: Buffer, session: Session): Promise<Outcome> {
-    const { text, invalid } = decodeCommand(raw)
-    if (text === Command.PING) {
-      await session.conn.write(PONG_LINE)
-      return 'next'
-    }
-    if (text === Command.DISCONNECT) return 'leave'
-    if (text === Command.SHUTDOWN && this.#allowShutdown) return 'shutdown'
-    const handler = this.#handler
-    if (handler === undefined) return 'next'
-
-    const { conn } = session
-    // Lines from ctx.send, each write's failure kept at once so none goes unhandled meanwhile.
-    let sent: Promise<void>[] | undefined
-    let failure: unknown
-    let settled = false
-    const ctx: OnelineContext = {
-      invalid,
-      raw,
-      signal: session.signal,
-      peer: session.peer,
-      send(line) {
-        if (settled) throw new OnelineUnpromptedError()
-        ;(sent ??= []).push(conn.write(encodeLine(line)).catch((err: unknown) => void (failure ??= err)))
-      },
-    }
-    let replied: Promise<void> | undefined
-    try {
-      const result = handler(text, ctx)
-      // A synchronous handler's reply goes out without waiting a microtask for it.
-      const reply = isPromiseLike(result) ? await result : result
-      settled = true
-      if (typeof reply === 'string') replied = conn.write(encodeLine(reply))
-      else if (reply !== undefined && reply.length > 0) replied = conn.write(reply.map(encodeLine))
-    } catch (err) {
-      settled = true
-      this.emit('handlerError', err, ctx)
-      // The lines sent before the failure still go out before the FIN.
-      return 'leave'
-    }
-    try {
-      await replied
-      if (sent !== undefined) await Promise.all(sent)
-    } catch (err) {
-      failure ??= err
-    }
-    if (failure !== undefined) throw toOnelineError(failure, this.#limits)
-    return 'next'
   }
 }

@@ -9,8 +9,9 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { Readable, Writable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
+import { encodeProxyHeader } from '@proto/framing'
 import type { CliIO } from '@proto/framing/cli'
-import { cliCases } from '@proto/framing/testing'
+import { cliCases, makeTestCertificate, silentServer } from '@proto/framing/testing'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { cli, main } from '../src/cli.ts'
 import { connect } from '../src/client.ts'
@@ -122,7 +123,7 @@ describe('usage', () => {
     const result = await run([flag])
     expect(result.code).toBe(0)
     expect(result.err).toBe('')
-    for (const text of ['Usage: oneline serve [options]', 'Usage: oneline send HOST:PORT COMMAND... [options]', 'Usage: oneline decode [FILE|-] [options]', '--allow-shutdown']) {
+    for (const text of ['Usage: oneline serve [options]', 'Usage: oneline send (HOST:PORT | --socket PATH) COMMAND... [options]', 'Usage: oneline decode [FILE|-] [options]', '--allow-shutdown']) {
       expect(result.out).toContain(text)
     }
   })
@@ -244,7 +245,90 @@ describe('serve', () => {
     const result = await run(['serve', '--port', String(port)])
     expect(result.code).toBe(2)
     expect(result.out).toBe('')
-    expect(result.err).toMatch(new RegExp(`^oneline: cannot listen on 127\\.0\\.0\\.1:${port} \\(ERR_ONELINE_LISTEN\\)\\n {2}cause: .*EADDRINUSE.* \\(EADDRINUSE\\)\\n$`))
+    expect(result.err).toMatch(new RegExp(`^oneline: cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE.* \\(ERR_ONELINE_LISTEN\\)\\n {2}cause: .*EADDRINUSE.* \\(EADDRINUSE\\)\\n$`))
+  })
+})
+
+describe('serve and send: sockets, TLS, balancers and limits', () => {
+  /** Runs `oneline serve ...args` in process; resolves once it prints its listening line. */
+  async function serveAt(...args: string[]) {
+    const controller = new AbortController()
+    const cap = capture({ signal: controller.signal })
+    const exit = main(['serve', ...args], cap.io)
+    const line = await cap.stdout.firstLine()
+    const stop = (): void => controller.abort()
+    serving.push({ stop, exit })
+    return { line, exit, stop, cap }
+  }
+
+  it('serves a unix socket with --socket, and send reaches it with --socket', async () => {
+    const path = join(dir, 'serve.sock')
+    const { line } = await serveAt('--socket', path)
+    expect(line).toBe(`listening ${path}`)
+    expect(await run(['send', '--socket', path, 'count 2', '--lines', '2', '--json'])).toEqual({ code: 0, out: '["1","2"]\n', err: '' })
+    expect(await run(['send', '--socket', path, 'echo through a file'])).toEqual({ code: 0, out: 'through a file\n', err: '' })
+  })
+
+  it('serves TLS with --tls-cert and --tls-key; send trusts it with --ca, and refuses it with --tls alone', async () => {
+    const { key, cert, ca } = await makeTestCertificate()
+    await writeFile(join(dir, 'key.pem'), key)
+    await writeFile(join(dir, 'cert.pem'), cert)
+    await writeFile(join(dir, 'ca.pem'), ca)
+    const { line } = await serveAt('--port', '0', '--tls-cert', join(dir, 'cert.pem'), '--tls-key', join(dir, 'key.pem'))
+    const address = /^listening (127\.0\.0\.1:\d+)$/.exec(line)?.[1] ?? expect.unreachable(line)
+    expect(await run(['send', address, 'echo sealed', '--ca', join(dir, 'ca.pem')])).toEqual({ code: 0, out: 'sealed\n', err: '' })
+    const untrusted = await run(['send', address, 'echo sealed', '--tls'])
+    expect(untrusted.code).toBe(2)
+    expect(untrusted.err).toMatch(/^oneline: cannot connect to 127\.0\.0\.1:\d+: .*\(ERR_ONELINE_CONNECT\)\n/)
+  })
+
+  it('refuses --tls-cert without --tls-key', async () => {
+    const result = await run(['serve', '--port', '0', '--tls-cert', join(dir, 'cert.pem')])
+    expect(result.code).toBe(2)
+    expect(result.err.split('\n')[0]).toBe('oneline: --tls-cert and --tls-key go together (ERR_PROTO_CLI_USAGE)')
+  })
+
+  it('reads a PROXY header with --proxy-protocol, and reports a connection without one, escaped', async () => {
+    const { line, exit, stop, cap } = await serveAt('--port', '0', '--proxy-protocol', 'v1')
+    const port = Number(/:(\d+)$/.exec(line)?.[1])
+    const balanced = await res.socket(port)
+    balanced.write(encodeProxyHeader({ version: 1, command: 'proxy', transport: 'tcp', source: { address: '198.51.100.9', port: 7 }, destination: { address: '127.0.0.1', port } }))
+    balanced.write('echo via a balancer\n')
+    expect(await balanced.line()).toBe('via a balancer\n')
+    const direct = await res.socket(port)
+    direct.write('\u001b[2J\r\n')
+    expect(await direct.rest().catch(() => Buffer.alloc(0))).toHaveLength(0)
+    stop()
+    expect(await exit).toBe(0)
+    expect(cap.err()).toMatch(/^client 127\.0\.0\.1:\d+: .*\(ERR_ONELINE_PROXY_HEADER\)\n/)
+    expect(cap.err()).not.toMatch(/\u001b/)
+  })
+
+  it('refuses connections past --max-connections, and closes a client whose replies pass --max-write-buffer-bytes', async () => {
+    const { line, exit, stop, cap } = await serveAt('--port', '0', '--max-connections', '1', '--max-write-buffer-bytes', '64')
+    const port = Number(/:(\d+)$/.exec(line)?.[1])
+    const first = await res.socket(port)
+    first.write('ping\n')
+    await first.bytes(5)
+    const second = await res.socket(port)
+    expect(await second.rest().catch(() => Buffer.alloc(0))).toHaveLength(0)
+    first.write('count 100\n')
+    expect(await first.rest().catch(() => Buffer.alloc(0))).toHaveLength(0)
+    stop()
+    expect(await exit).toBe(0)
+    expect(cap.err()).toContain(`(${ErrorCode.TOO_MANY_CONNECTIONS})`)
+    expect(cap.err()).toContain('(ERR_PROTO_WRITE_BUFFER_FULL)')
+  })
+
+  it('gives up after --connect-timeout on a server that never finishes its TLS handshake, saying what timed out', async () => {
+    const silent = await silentServer()
+    try {
+      const result = await run(['send', `127.0.0.1:${silent.port}`, 'ping', '--tls', '--connect-timeout', '100'])
+      expect(result.code).toBe(2)
+      expect(result.err).toBe(`oneline: connect to 127.0.0.1:${silent.port} timed out after 100 ms (${ErrorCode.TIMEOUT})\n`)
+    } finally {
+      await silent.close()
+    }
   })
 })
 
@@ -283,17 +367,19 @@ describe('send', () => {
     await exit
     const result = await run(['send', `127.0.0.1:${port}`, 'ping', '--json'])
     expect(result.code).toBe(2)
-    expect(result.err).toMatch(new RegExp(`^oneline: cannot connect to 127\\.0\\.0\\.1:${port} \\(${ErrorCode.CONNECT}\\)\\n {2}cause: .*ECONNREFUSED`))
+    expect(result.err).toMatch(new RegExp(`^oneline: cannot connect to 127\\.0\\.0\\.1:${port}: .*ECONNREFUSED.* \\(${ErrorCode.CONNECT}\\)\\n {2}cause: .*ECONNREFUSED`))
     expect(JSON.parse(result.out)).toEqual({
-      error: { code: ErrorCode.CONNECT, message: `cannot connect to 127.0.0.1:${port}`, cause: expect.objectContaining({ code: 'ECONNREFUSED' }) },
+      error: { code: ErrorCode.CONNECT, message: expect.stringMatching(new RegExp(`^cannot connect to 127\\.0\\.0\\.1:${port}: connect ECONNREFUSED`)), cause: expect.objectContaining({ code: 'ECONNREFUSED' }) },
     })
   })
 
-  it('exits 2 with TimeoutError when the reply does not come in --timeout', async () => {
+  it('exits 2 with ERR_ONELINE_TIMEOUT, saying what timed out, when the reply does not come in --timeout', async () => {
     const { port } = await serve()
     const result = await run(['send', `127.0.0.1:${port}`, 'echo one', '--lines', '2', '--timeout', '50', '--json'])
     expect(result.code).toBe(2)
-    expect(JSON.parse(result.out)).toEqual({ error: { code: 'TimeoutError', message: expect.any(String) } })
+    const message = `request 'echo one' to 127.0.0.1:${port} timed out after 50 ms`
+    expect(JSON.parse(result.out)).toEqual({ error: { code: ErrorCode.TIMEOUT, message } })
+    expect(result.err).toBe(`oneline: ${message} (${ErrorCode.TIMEOUT})\n`)
   })
 
   it('stops waiting on the stop signal', async () => {

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { connect } from '../src/client.ts'
 import type { OnelineClient } from '../src/client.ts'
 import { DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_QUEUED_LINES, DEFAULT_TIMEOUT } from '../src/constants.ts'
-import { demoHandler } from '../src/demo-handler.ts'
+import { demoHandler } from '../src/demo.ts'
 import { ErrorCode } from '../src/errors.ts'
 import { RawClient, Resources, turn, vectorHandler, wire } from './helpers.ts'
 
@@ -186,10 +186,19 @@ describe('connect', () => {
     await client.close()
   })
 
-  it('rejects bad options with ERR_PROTO_USAGE', async () => {
-    await expect(connect({ timeout: 0 })).rejects.toMatchObject({ code: 'ERR_PROTO_USAGE' })
-    await expect(connect({ maxQueuedLines: -1 })).rejects.toMatchObject({ code: 'ERR_PROTO_USAGE' })
-    await expect(connect({ maxLineBytes: 1.5 })).rejects.toMatchObject({ code: 'ERR_PROTO_USAGE' })
+  it('rejects bad options with ERR_PROTO_USAGE before connecting', async () => {
+    await expect(connect({ timeout: -1 })).rejects.toMatchObject({ code: 'ERR_PROTO_USAGE' })
+    await expect(connect({ connectTimeout: 1.5 })).rejects.toMatchObject({ code: 'ERR_PROTO_USAGE' })
+    await expect(connect({ limits: { maxQueuedLines: -1 } })).rejects.toMatchObject({ code: 'ERR_PROTO_USAGE' })
+    await expect(connect({ limits: { maxLineBytes: 1.5 } })).rejects.toMatchObject({ code: 'ERR_PROTO_USAGE' })
+  })
+
+  it.each([
+    [{ timout: 10 }, "unknown option 'timout' for connect() (did you mean 'timeout'?)"],
+    [{ maxLineBytes: 10 }, "unknown option 'maxLineBytes' for connect() (did you mean 'limits.maxLineBytes'?)"],
+    [{ limits: { maxQueueLines: 10 } }, "unknown option 'limits.maxQueueLines' for connect() (did you mean 'limits.maxQueuedLines'?)"],
+  ])('refuses the misspelt option %o, naming the closest', async (options, message) => {
+    await expect(connect(options as never)).rejects.toMatchObject({ code: 'ERR_PROTO_USAGE', message })
   })
 })
 
@@ -277,16 +286,41 @@ describe('requests', () => {
     expect(await long).toMatchObject({ name: 'TimeoutError' })
   })
 
-  it('waits out a timeout longer than a Node timer can take', async () => {
+  it('waits out a timeout of 2^31 + 5 ms, longer than a Node timer can take, and not a millisecond less', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
     const { client, peer } = await handshake()
-    const reply = client.request('x', { timeout: 2 ** 32 }).catch((err: unknown) => err)
+    const reply = client.request('x', { timeout: 2 ** 31 + 5 }).catch((err: unknown) => err)
     await peer.bytes(2)
-    await vi.advanceTimersByTimeAsync(2 ** 32 - 1)
+    await vi.advanceTimersByTimeAsync(2 ** 31 + 4)
     const settled = await Promise.race([reply, turn().then(() => 'pending')])
     expect(settled).toBe('pending')
     await vi.advanceTimersByTimeAsync(1)
-    expect(await reply).toMatchObject({ name: 'TimeoutError' })
+    expect(await reply).toMatchObject({ name: 'TimeoutError', code: ErrorCode.TIMEOUT, timeout: 2 ** 31 + 5 })
+  })
+
+  it('times out with ERR_ONELINE_TIMEOUT, name TimeoutError, saying which request timed out', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
+    const { client, peer, fake } = await handshake()
+    const reply = client.request('echo slow', { timeout: 20 }).catch((err: unknown) => err)
+    await peer.bytes(10)
+    await vi.advanceTimersByTimeAsync(20)
+    expect(await reply).toMatchObject({
+      name: 'TimeoutError',
+      code: ErrorCode.TIMEOUT,
+      message: `request 'echo slow' to 127.0.0.1:${fake.port} timed out after 20 ms`,
+    })
+    await expect(client.request('x', { timeout: 0 })).rejects.toMatchObject({ code: ErrorCode.TIMEOUT, timeout: 0 })
+    await expect(client.ping({ timeout: 0 })).rejects.toMatchObject({ message: `ping to 127.0.0.1:${fake.port} timed out after 0 ms` })
+    await expect(client.send('x', { timeout: 0 })).rejects.toMatchObject({ message: `send 'x' to 127.0.0.1:${fake.port} timed out after 0 ms` })
+    const long = `echo ${'y'.repeat(100)}`
+    await expect(client.request(long, { timeout: 0 })).rejects.toMatchObject({ message: `request '${long.slice(0, 57)}...' to 127.0.0.1:${fake.port} timed out after 0 ms` })
+  })
+
+  it('refuses a misspelt call option, naming the closest', async () => {
+    const { client } = await handshake()
+    await expect(client.request('x', { line: 2 } as never)).rejects.toMatchObject({ code: 'ERR_PROTO_USAGE', message: "unknown option 'line' for request() (did you mean 'lines'?)" })
+    await expect(client.send('x', { timeot: 2 } as never)).rejects.toMatchObject({ code: 'ERR_PROTO_USAGE' })
+    await expect(client.ping({ signl: undefined } as never)).rejects.toMatchObject({ code: 'ERR_PROTO_USAGE' })
   })
 
   it('rejects an aborted request with the reason, and keeps its place', async () => {
@@ -380,7 +414,7 @@ describe('client limits', () => {
   })
 
   it('rejects a write past maxWriteBufferBytes without losing step', async () => {
-    const { client, peer } = await handshake({ maxWriteBufferBytes: 16 })
+    const { client, peer } = await handshake({ limits: { maxWriteBufferBytes: 16 } })
     await expect(client.send('x'.repeat(16))).rejects.toMatchObject({ code: 'ERR_PROTO_WRITE_BUFFER_FULL' })
     await expect(client.request('y'.repeat(16))).rejects.toMatchObject({ code: 'ERR_PROTO_WRITE_BUFFER_FULL' })
     const reply = client.request('z')
@@ -426,7 +460,7 @@ describe('iteration', () => {
   })
 
   it('throws ERR_ONELINE_CLOSED from the iterator when the connection fails', async () => {
-    const { client, peer } = await handshake({ maxLineBytes: 4 })
+    const { client, peer } = await handshake({ limits: { maxLineBytes: 4 } })
     peer.write('ok\ntoo long\n')
     const lines: string[] = []
     const err: unknown = await (async () => {
@@ -438,7 +472,7 @@ describe('iteration', () => {
 
   it('pauses reading past maxQueuedLines, then delivers every line in order', async () => {
     const connectSpy = vi.spyOn(net, 'connect')
-    const { client, peer } = await handshake({ maxQueuedLines: 4 })
+    const { client, peer } = await handshake({ limits: { maxQueuedLines: 4 } })
     const socket = connectSpy.mock.results[0]?.value as net.Socket
     // 50 000 numbered lines of 20 bytes: 1 MB, far more than framing reads ahead.
     const lines = 50_000
@@ -470,14 +504,11 @@ describe('iteration', () => {
     expect(await reply).toEqual(['x'])
   })
 
-  it('sends disconnect on await using', async () => {
+  it('sends disconnect on Symbol.asyncDispose, as `await using` does', async () => {
     const { port } = await res.server({ handler: vectorHandler })
-    const disconnected = (async () => {
-      await using client = await connect({ port })
-      expect(await client.request('cmd01')).toEqual(['ack'])
-      return client
-    })()
-    const client = await disconnected
+    const client = await connect({ port })
+    expect(await client.request('cmd01')).toEqual(['ack'])
+    await client[Symbol.asyncDispose]()
     await client.closed
     await expect(client.ping()).rejects.toMatchObject({ code: ErrorCode.CLOSED })
   })
@@ -500,6 +531,17 @@ describe('close', () => {
     const reason = new Error('no')
     await expect(client.send('x', { signal: AbortSignal.abort(reason) })).rejects.toBe(reason)
     await expect(client.send('x', { timeout: -1 })).rejects.toMatchObject({ code: 'ERR_PROTO_USAGE' })
+  })
+
+  it.each([
+    ['an aborted signal', { signal: AbortSignal.abort(new Error('interrupted')) }, { message: 'interrupted' }],
+    ['a timeout of 0', { timeout: 0 }, { code: ErrorCode.TIMEOUT, message: expect.stringMatching(/^disconnect from 127\.0\.0\.1:\d+ timed out after 0 ms$/) }],
+  ])('closes at once with %s, sending nothing and leaving nothing running', async (_name, opts, expected) => {
+    const { client, peer } = await handshake()
+    await expect(client.close(opts)).rejects.toMatchObject(expected)
+    await client.closed
+    // No disconnect line: the goodbye never started, so nothing of it can fail unobserved later.
+    expect(await peer.rest().catch(() => Buffer.alloc(0))).toHaveLength(0)
   })
 
   it('resolves at once when the connection is already gone, and twice alike', async () => {

@@ -4,7 +4,8 @@ import { ByteReader } from '@proto/framing'
 import { loadVectors } from '@proto/framing/testing'
 import { expect } from 'vitest'
 import { createServer } from '../src/server.ts'
-import type { OnelineHandler, OnelineServer, OnelineServerOptions } from '../src/server.ts'
+import type { OnelineServer, OnelineServerOptions } from '../src/server.ts'
+import type { OnelineHandler } from '../src/types.ts'
 
 export const vectors = loadVectors('oneline')
 

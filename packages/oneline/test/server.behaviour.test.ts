@@ -2,10 +2,11 @@ import { once } from 'node:events'
 import net from 'node:net'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_QUEUE } from '../src/constants.ts'
-import { demoHandler } from '../src/demo-handler.ts'
+import { demoHandler } from '../src/demo.ts'
 import { ErrorCode } from '../src/errors.ts'
-import type { OnelineContext, PeerInfo } from '../src/server.ts'
+import type { PeerInfo } from '@proto/framing'
 import { createServer } from '../src/server.ts'
+import type { OnelineConnection, OnelineContext } from '../src/types.ts'
 import { Resources, turn, vectorHandler, wire } from './helpers.ts'
 
 const res = new Resources()
@@ -168,22 +169,42 @@ describe('options', () => {
   })
 
   it.each([
-    [{ maxQueue: -1 }],
-    [{ maxLineBytes: 0 }],
-    [{ idleTimeout: 1.5 }],
-    [{ maxWriteBufferBytes: 0 }],
+    [{ limits: { maxQueue: -1 } }],
+    [{ limits: { maxLineBytes: 0 } }],
+    [{ limits: { idleTimeout: 1.5 } }],
+    [{ limits: { maxWriteBufferBytes: 0 } }],
+    [{ limits: { maxConnections: 0 } }],
     [{ busy: 'wait' as 'queue' }],
   ])('rejects the bad option %o with ERR_PROTO_USAGE', (options) => {
     expect(() => createServer(options)).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
   })
+
+  it.each([
+    [{ maxLineBytes: 8 }, "unknown option 'maxLineBytes' for createServer() (did you mean 'limits.maxLineBytes'?)"],
+    [{ handlers: vectorHandler }, "unknown option 'handlers' for createServer() (did you mean 'handler'?)"],
+    [{ limits: { maxLineByte: 8 } }, "unknown option 'limits.maxLineByte' for createServer() (did you mean 'limits.maxLineBytes'?)"],
+  ])('refuses the misspelt option %o, naming the closest', (options, message) => {
+    expect(() => createServer(options as never)).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE', message }))
+  })
+
+  it('takes its handler from handle(), for the clients already connected too', async () => {
+    const { server, port } = await res.server({})
+    const c = await res.socket(port)
+    c.write(wire('ping_request'))
+    expect(await c.bytes(5)).toEqual(wire('ping_response'))
+    expect(server.handle((command) => `got ${command}`)).toBe(server)
+    c.write('hello\n')
+    expect(await c.line()).toBe('got hello\n')
+    expect(() => server.handle('nope' as never)).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
+  })
 })
 
 describe('handlers', () => {
-  it('writes ctx.send lines first, then the returned ones, and reports the peer', async () => {
-    let peer: unknown
+  it('writes ctx.send lines first, then the returned ones, and gives the peer as ctx.remote', async () => {
+    let remote: unknown
     const { port } = await res.server({
       handler: async (command, ctx) => {
-        peer = ctx.peer
+        remote = ctx.remote
         ctx.send('first')
         await turn()
         ctx.send('second')
@@ -193,7 +214,7 @@ describe('handlers', () => {
     const c = await res.socket(port)
     c.write('go\n')
     expect((await c.bytes(21)).toString()).toBe('first\nsecond\ngo\nlast\n')
-    expect(peer).toEqual({ address: '127.0.0.1', port: c.socket.localPort })
+    expect(remote).toEqual({ address: '127.0.0.1', port: c.socket.localPort })
   })
 
   it('refuses ctx.send after the handler settled', async () => {
@@ -257,7 +278,7 @@ describe('handlers', () => {
     expect((await c1.rest()).toString()).toBe('partial\n')
     const [err, ctx] = (await reported) as [unknown, OnelineContext]
     expect(err).toBe(failure)
-    expect(ctx.peer.port).toBe(c1Port)
+    expect(ctx.remote.port).toBe(c1Port)
     expect(await c2.line()).toBe('fine\n')
   })
 
@@ -275,7 +296,7 @@ describe('handlers', () => {
 describe('limits and hostile input', () => {
   it('accepts a command of exactly maxLineBytes and closes on one byte more', async () => {
     const { calls, handler } = recording()
-    const { server, port } = await res.server({ handler: (command, ctx) => void handler(command, ctx), maxLineBytes: 8 })
+    const { server, port } = await res.server({ handler: (command, ctx) => void handler(command, ctx), limits: { maxLineBytes: 8 } })
     const c = await res.socket(port)
     const reported = once(server, 'clientError')
     c.write('12345678\nping\n123456789\n')
@@ -351,7 +372,7 @@ describe('limits and hostile input', () => {
   })
 
   it('refuses the third connection with maxQueue: 1', async () => {
-    const { server, port } = await res.server({ handler: vectorHandler, maxQueue: 1 })
+    const { server, port } = await res.server({ handler: vectorHandler, limits: { maxQueue: 1 } })
     await res.socket(port)
     await res.socket(port)
     const reported = once(server, 'clientError')
@@ -363,7 +384,7 @@ describe('limits and hostile input', () => {
 
   it('closes an idle active client after idleTimeout and serves the next', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
-    const { server, port } = await res.server({ handler: vectorHandler, idleTimeout: 60_000 })
+    const { server, port } = await res.server({ handler: vectorHandler, limits: { idleTimeout: 60_000 } })
     const errors: unknown[] = []
     server.on('clientError', (err) => errors.push(err))
     const c1 = await res.socket(port)
@@ -422,7 +443,7 @@ describe('limits and hostile input', () => {
 
   it('closes a client whose unread replies pass maxWriteBufferBytes', async () => {
     const { server, port } = await res.server({
-      maxWriteBufferBytes: 1024,
+      limits: { maxWriteBufferBytes: 1024 },
       handler: (_command, ctx) => {
         for (let i = 0; i < 100; i++) ctx.send('0123456789abcdef')
       },
@@ -439,19 +460,32 @@ describe('limits and hostile input', () => {
 })
 
 describe('lifecycle', () => {
-  it('reports each client as it becomes active, with active and queued', async () => {
+  it('reports each connection as it is admitted and as it becomes active, with active, queued and connections', async () => {
     const { server, port } = await res.server()
     expect(server.active).toBeNull()
-    const first = once(server, 'connection')
+    const admitted: OnelineConnection[] = []
+    server.on('connection', (connection) => admitted.push(connection))
+    const first = once(server, 'active')
     const c1 = await res.socket(port)
-    const [peer] = await first
-    expect(peer).toEqual({ address: '127.0.0.1', port: c1.socket.localPort })
-    expect(server.active).toEqual(peer)
+    const [connection] = (await first) as [OnelineConnection]
+    expect(connection).toMatchObject({ address: '127.0.0.1', port: c1.socket.localPort, state: 'active' })
+    expect(connection.remote).toEqual({ address: '127.0.0.1', port: c1.socket.localPort })
+    expect(server.active).toBe(connection)
+    expect(admitted).toEqual([connection])
+    const queuedUp = once(server, 'connection')
     const c2 = await res.socket(port)
+    const [waiting] = (await queuedUp) as [OnelineConnection]
+    expect(waiting).toMatchObject({ port: c2.socket.localPort, state: 'queued' })
+    expect(server.queued).toBe(1)
+    expect([...server.connections]).toEqual([connection, waiting])
     c2.write(wire('ping_request'))
-    const second = once(server, 'connection')
+    const second = once(server, 'active')
     c1.write(wire('disconnect_request'))
-    expect(await second).toEqual([{ address: '127.0.0.1', port: c2.socket.localPort }])
+    expect(await second).toEqual([waiting])
+    expect(waiting.state).toBe('active')
+    await connection.closed
+    expect(connection.state).toBe('closed')
+    expect([...server.connections]).toEqual([waiting])
     expect(server.queued).toBe(0)
   })
 
@@ -510,12 +544,18 @@ describe('lifecycle', () => {
     expect(reason).toMatchObject({ code: ErrorCode.CLOSED })
   })
 
-  it('rejects listen on a port in use with the net error, and after close with ERR_PROTO_USAGE', async () => {
+  it('rejects listen on a port in use with ERR_ONELINE_LISTEN, the net error as cause, and after close the same way', async () => {
     const { port } = await res.server()
     const second = createServer()
-    await expect(second.listen({ host: '127.0.0.1', port })).rejects.toMatchObject({ code: 'EADDRINUSE' })
+    const busy: unknown = await second.listen({ host: '127.0.0.1', port }).catch((err: unknown) => err)
+    expect(busy).toMatchObject({
+      code: ErrorCode.LISTEN,
+      name: 'OnelineListenError',
+      message: expect.stringContaining(`127.0.0.1:${port}`),
+      cause: expect.objectContaining({ code: 'EADDRINUSE' }),
+    })
     await second.close()
-    await expect(second.listen({ port: 0 })).rejects.toMatchObject({ code: 'ERR_PROTO_USAGE' })
+    await expect(second.listen({ port: 0 })).rejects.toMatchObject({ code: ErrorCode.LISTEN, cause: expect.objectContaining({ code: 'ERR_PROTO_USAGE' }) })
   })
 
   it('rejects listen with the reason of an aborted signal', async () => {

@@ -3,8 +3,8 @@ import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { connect } from '../src/client.ts'
 import type { OnelineClient } from '../src/client.ts'
-import { demoHandler } from '../src/demo-handler.ts'
-import type { OnelineHandler } from '../src/server.ts'
+import { demoHandler } from '../src/demo.ts'
+import type { OnelineHandler } from '../src/types.ts'
 import { numRuns, Resources } from './helpers.ts'
 
 const res = new Resources()

@@ -2,7 +2,7 @@ import { once } from 'node:events'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_QUEUE } from '../src/constants.ts'
 import { ErrorCode } from '../src/errors.ts'
-import type { OnelineContext } from '../src/server.ts'
+import type { OnelineContext } from '../src/types.ts'
 import { closed, Flood, Resources, until, vectorHandler, wire } from './helpers.ts'
 import type { RawClient } from './helpers.ts'
 
@@ -107,7 +107,7 @@ describe('a client that leaves the queue', () => {
   })
 
   it('answers the commands a waiting client sent before a line over maxLineBytes, then closes it', async () => {
-    const { server, port } = await res.server({ handler: vectorHandler, maxLineBytes: 16 })
+    const { server, port } = await res.server({ handler: vectorHandler, limits: { maxLineBytes: 16 } })
     const active = await res.socket(port)
     active.write(wire('ping_request'))
     await active.bytes(5)

@@ -140,8 +140,8 @@ describe('byte-exact against the original server', () => {
     const c1Port = c1.socket.localPort
     c1.write(wire('origclient_shutdown_request'))
     expect(await c1.rest()).toEqual(wire('origclient_shutdown_response'))
-    const [peer] = await shutdown
-    expect(peer).toEqual({ address: '127.0.0.1', port: c1Port })
+    const [connection] = await shutdown
+    expect(connection).toMatchObject({ address: '127.0.0.1', port: c1Port })
     await queuedClosed
     await serverClosed
     const refused = net.connect({ host: '127.0.0.1', port })

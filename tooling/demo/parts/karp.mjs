@@ -1,5 +1,6 @@
 // karp: `karp serve` on a free port; `karp request` calls its echo, upper and fail routes (fail is
-// a remote failure: exit code 1); SIGTERM stops the server, which closes gracefully.
+// a remote failure: exit code 1) and a route it does not have (exit code 1 too); SIGTERM stops the
+// server, which closes gracefully.
 import { runCli, shown, withServer } from '../cli.mjs'
 
 export async function run() {
@@ -8,6 +9,7 @@ export async function run() {
       [['echo', 'hello karp'], 0],
       [['upper', 'hello karp'], 0],
       [['fail', 'anything'], 1],
+      [['nosuch', 'anything'], 1],
     ]) {
       const { code, out, err } = await runCli('karp', ['request', address, ...args])
       console.log(`$ karp request ${address} ${shown(args)}`)

@@ -220,7 +220,7 @@ describe('our client against the original server', () => {
   })
 
   it('answers `karp request`', async () => {
-    // The original never closes its side, so the command cuts the connection after its grace.
+    // The original never closes its side; the command ends the connection once it is answered.
     const { port } = await originalServer()
     expect(await karpRequestCli(port, 'echo', UNICODE)).toMatchObject({ code: 0, stdout: `${UNICODE}\n` })
   })

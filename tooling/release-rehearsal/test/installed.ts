@@ -109,7 +109,8 @@ export class InstalledProject {
 
   /**
    * The published files of `name`: nothing unshippable, every `exports` and `bin` target with
-   * its types, the README, and a LICENSE identical to the repository's.
+   * its types, the README (and PROTOCOL.md, but for framing), and a LICENSE identical to the
+   * repository's.
    */
   contents(name: string): Verdict {
     const dir = join(this.dir, 'node_modules', name)

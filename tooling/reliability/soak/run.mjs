@@ -170,7 +170,7 @@ const PER_CONNECTION = 200
 
 async function soakKarp() {
   const karp = await import('@proto/karp')
-  const server = karp.createServer({ maxFrameBytes: MiB, routes: { echo: (ctx) => ctx.data } })
+  const server = karp.createServer({ limits: { maxFrameBytes: MiB }, handlers: { echo: (request) => request.data } })
   const { port } = await server.listen({ host: HOST, port: 0 })
   const frame = (id, payload, length) => {
     const data = Buffer.from(payload).toString('base64')
@@ -180,16 +180,16 @@ async function soakKarp() {
     server,
     port,
     async worker(_index, deadline) {
-      const peer = await karp.connect({ host: HOST, port, timeout: 10_000 })
+      const connection = await karp.connect({ host: HOST, port, timeout: 10_000 })
       let done = 0
       try {
         for (; done < PER_CONNECTION && Date.now() < deadline; done++) {
           const payload = randomBytes(Math.floor(Math.random() * 4096))
-          const reply = await peer.request('echo', payload)
+          const reply = await connection.request('echo', payload)
           if (!Buffer.from(reply.data).equals(payload)) throw new Error('karp echo came back different')
         }
       } finally {
-        await peer.close()
+        await connection.close()
       }
       return done
     },
@@ -256,7 +256,7 @@ async function soakTej() {
 
 async function soakOneline() {
   const oneline = await import('@proto/oneline')
-  const server = oneline.createServer({ handler: oneline.demoHandler, allowShutdown: false, idleTimeout: 2_000, maxQueue: 64 })
+  const server = oneline.createServer({ handler: oneline.demoHandler, allowShutdown: false, limits: { idleTimeout: 2_000, maxQueue: 64 } })
   const { port } = await server.listen({ host: HOST, port: 0 })
   return soak('oneline', {
     server,
@@ -291,7 +291,7 @@ async function soakOneline() {
 async function soakKrpc() {
   const krpc = await import('@proto/krpc')
   const server = krpc.createServer({
-    methods: {
+    handlers: {
       echo: (value) => value,
       upload: async (file) => {
         let size = 0

@@ -2,9 +2,10 @@
 // that never end, lengths that lie, garbage by the hundred thousand, and peers that send
 // without reading; a well-behaved peer calls `echo` beside them.
 import { once } from 'node:events'
+import type net from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { connect, createServer, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_FRAME_BYTES, ErrorCode } from '@proto/karp'
-import type { KarpPeer, KarpServer, KarpServerOptions } from '@proto/karp'
+import type { KarpConnection, KarpServer, KarpServerOptions } from '@proto/karp'
 import {
   ClientErrors,
   closed,
@@ -38,6 +39,20 @@ const STORM_HELD = 32 * MiB
 const STORM_RSS = 48 * MiB
 const STORM_CONNECTIONS = 1_000
 const ATTACK_BYTES = 64 * MiB
+/**
+ * The 1-byte-segment attack: one unfinished request line of SEGMENTED_BYTES, each byte in a TCP
+ * segment of its own, against maxFrameBytes SEGMENTED_LIMIT (a 16 MiB line this way would take
+ * minutes); memory follows the bytes held, so the bound scales with the limit.
+ */
+const SEGMENTED_LIMIT = 131_072
+const SEGMENTED_BYTES = 100_000
+/**
+ * Held growth for those 100 000 bytes (0.1 MiB); worst of four readings 0.44 MiB held, 2.6 MiB
+ * RSS (a 1 MiB line sent the same way, once: 1.16 MiB held, 5.6 MiB RSS). Before framing kept
+ * waiting input by what it costs, each segment pinned a Buffer of its own: 19.0 MiB held and
+ * 45.0 MiB RSS for the same 100 000 bytes.
+ */
+const SEGMENTED_HELD = 2 * MiB
 /** A small output limit, so a peer that never reads meets it within a short flood. */
 const FLOOD_WRITE_BUFFER = 4 * MiB
 
@@ -47,10 +62,10 @@ let errors: ClientErrors<{ code: string; cause?: unknown }>
 
 async function start(options: KarpServerOptions = {}): Promise<KarpServer> {
   const created = createServer({
-    routes: {
-      echo: (ctx) => ctx.data,
+    handlers: {
+      echo: (request) => request.data,
       // Never settles until its peer goes: the in-flight limit must hold.
-      hang: (ctx) => new Promise<undefined>((resolve) => ctx.signal.addEventListener('abort', () => resolve(undefined), { once: true })),
+      hang: (_request, ctx) => new Promise<undefined>((resolve) => ctx.signal.addEventListener('abort', () => resolve(undefined), { once: true })),
     },
     ...options,
   })
@@ -62,9 +77,25 @@ async function start(options: KarpServerOptions = {}): Promise<KarpServer> {
 
 /** A well-behaved peer: one `echo` request on its own connection, then close. */
 async function probe(): Promise<void> {
-  const peer = await connect({ host: '127.0.0.1', port, timeout: 20_000 })
-  expect((await peer.request('echo', 'probe')).text()).toBe('probe')
-  await peer.close()
+  const connection = await connect({ host: '127.0.0.1', port, timeout: 20_000 })
+  expect((await connection.request('echo', 'probe')).text()).toBe('probe')
+  await connection.close()
+}
+
+/**
+ * Writes `bytes` to `socket` one byte per write and TCP segment (Nagle off), one per turn of the
+ * event loop, so the server in this process reads each in a read of its own, as from a peer that
+ * sends 1-byte segments; a memory reading every 4096 bytes. Resolves once the last was read.
+ */
+async function segmented(socket: net.Socket, bytes: Uint8Array, watch?: MemoryWatch): Promise<void> {
+  socket.setNoDelay(true)
+  for (const [i, byte] of bytes.entries()) {
+    if (!socket.writable) return
+    socket.write(Buffer.of(byte))
+    await new Promise((resolve) => setImmediate(resolve))
+    if (i % 4096 === 4095) watch?.sample()
+  }
+  await new Promise((resolve) => setImmediate(resolve))
 }
 
 /** A request frame as the wire carries it; `length` may lie. */
@@ -154,15 +185,15 @@ describe('karp under attack', () => {
     const s = await start()
     const connected = once(s, 'connection')
     const attacker = await connectRaw(port)
-    const [peer] = (await connected) as [KarpPeer]
+    const [connection] = (await connected) as [KarpConnection]
     const received = new Received(attacker)
     // The half frame rides with a whole one: once that is answered, the server holds the half,
     // and the reset cannot overtake it and look like a FIN.
     attacker.write(`${requestFrame('echo', '0000000000000008', 'one')}KARP_HEADecho010000000000000009C_LEN4KARP_DA`)
     await received.untilIncludes('\n')
     reset(attacker)
-    await peer.closed
-    expect(s.peers.has(peer)).toBe(false)
+    await connection.closed
+    expect(s.connections.has(connection)).toBe(false)
     await probe()
     // A reset is the peer leaving, not a bad frame: karp reports nothing.
     expect(errors.all).toEqual([])
@@ -170,7 +201,7 @@ describe('karp under attack', () => {
 
   it('runs no more than maxInFlight handlers for a peer that floods a route that never answers', async () => {
     const maxInFlight = 64
-    await start({ maxInFlight })
+    await start({ limits: { maxInFlight } })
     const attacker = await connectRaw(port)
     const received = new Received(attacker)
     const requests = 1_000
@@ -186,7 +217,7 @@ describe('karp under attack', () => {
   })
 
   it('closes a peer that pipelines requests and never reads the replies once its output passes maxWriteBufferBytes', async () => {
-    await start({ maxWriteBufferBytes: FLOOD_WRITE_BUFFER })
+    await start({ limits: { maxWriteBufferBytes: FLOOD_WRITE_BUFFER } })
     const watch = new MemoryWatch('karp pipelined flood, never reads')
     const attacker = await connectRaw(port)
     attacker.pause()
@@ -202,6 +233,32 @@ describe('karp under attack', () => {
     attacker.destroy()
   })
 
+  it('holds an unfinished line sent one byte per TCP segment by the bytes received, then cuts it at maxFrameBytes', async () => {
+    const s = await start({ limits: { maxFrameBytes: SEGMENTED_LIMIT } })
+    const line = Buffer.from(requestFrame('echo', '0000000000000001', 's'.repeat(SEGMENTED_LIMIT)))
+    // The path the attack takes is compiled before the baseline, on a connection of its own,
+    // reset (a FIN would make its half line a last frame, reported) and gone from the server.
+    const connected = once(s, 'connection')
+    const warm = await connectRaw(port)
+    const [warmed] = (await connected) as [KarpConnection]
+    await segmented(warm, line.subarray(0, 10_000))
+    reset(warm)
+    await warmed.closed
+    const watch = new MemoryWatch(`karp ${SEGMENTED_BYTES} 1-byte segments of one line`)
+    const attacker = await connectRaw(port)
+    await segmented(attacker, line.subarray(0, SEGMENTED_BYTES), watch)
+    await probe()
+    const growth = watch.settle()
+    expect(errors.all).toEqual([])
+    // The rest of the line passes the limit: the attacker goes, reported once.
+    attacker.write(line.subarray(SEGMENTED_BYTES))
+    await errors.until(ErrorCode.FRAME_TOO_LARGE)
+    await closed(attacker)
+    await probe()
+    expect(growth.peakHeld).toBeLessThan(SEGMENTED_HELD)
+    expect(errors.codes()).toEqual([ErrorCode.FRAME_TOO_LARGE])
+  }, 60_000)
+
   it(`serves a peer beside ${STORM_CONNECTIONS} idle connections and refuses those past maxConnections`, async () => {
     const s = await start()
     const watch = new MemoryWatch('karp connection storm')
@@ -214,7 +271,7 @@ describe('karp under attack', () => {
     const more = await openMany(port, extra)
     await errors.until(ErrorCode.TOO_MANY_CONNECTIONS, STORM_CONNECTIONS + extra - DEFAULT_MAX_CONNECTIONS)
     expect(errors.codes()).toEqual([ErrorCode.TOO_MANY_CONNECTIONS])
-    expect(s.peers.size).toBe(DEFAULT_MAX_CONNECTIONS)
+    expect(s.connections.size).toBe(DEFAULT_MAX_CONNECTIONS)
     for (const socket of [...sockets, ...more]) socket.destroy()
   })
 })

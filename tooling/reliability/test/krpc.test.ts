@@ -50,7 +50,7 @@ let holdsAborted = 0
 async function start(limits: KrpcLimits = {}): Promise<KrpcServer> {
   spoolDir = await mkdtemp(join(tmpdir(), 'krpc-reliability-'))
   const created = createServer({
-    methods: {
+    handlers: {
       echo: (value: unknown) => value,
       // Counts a file's bytes as they stream in.
       upload: async (file: KrpcFile) => {

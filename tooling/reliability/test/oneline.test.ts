@@ -2,6 +2,7 @@
 // time" means: the probe waits in the queue while the attacker is active and is served once the
 // server has closed the attacker. In the connection storm the probe is the active client.
 import { once } from 'node:events'
+import type net from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { connect, createServer, DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_QUEUE, demoHandler, ErrorCode } from '@proto/oneline'
 import type { OnelineServer, OnelineServerOptions } from '@proto/oneline'
@@ -36,6 +37,24 @@ const STORM_CONNECTIONS = 1_000
 /** Connect-and-reset rounds, many times maxQueue; worst reading 0.12 MiB held. */
 const RESET_ROUNDS = 1_000
 const RESET_LOOP_HELD = 0.5 * MiB
+/**
+ * The 1-byte-segment attacks run with maxLineBytes at 16 KiB, a quarter of the default, so that
+ * sending every byte in a segment of its own takes seconds rather than a minute; memory follows
+ * the bytes held, so the readings at the default are four times these.
+ */
+const SEGMENTED_LIMIT = 16_384
+/**
+ * One unfinished line of SEGMENTED_LIMIT sent one byte per TCP segment by the active client;
+ * worst reading 0.40 MiB, most of it the connections' own. When framing's LineDecoder kept each
+ * segment as it came, the same line held 3.2 MiB (12.5 MiB at the default limit).
+ */
+const SEGMENTED_LINE_HELD = 1.5 * MiB
+/**
+ * maxQueue waiting clients each sending SEGMENTED_LIMIT one byte per segment while the probe is
+ * served (256 KiB in all); worst reading 0.37 MiB. Kept as they came, the segments took 194.5 MiB
+ * at the default limit; copied into one buffer per client, 1.1 MiB.
+ */
+const SEGMENTED_QUEUE_HELD = 1.5 * MiB
 /** Small enough to keep the suite fast, large enough that a dribbled byte is never late. */
 const IDLE_TIMEOUT = 300
 /** The probe may wait in the queue while an attack runs; every attack here ends well before. */
@@ -63,10 +82,39 @@ async function probe(): Promise<void> {
 
 /** A raw connection that the server has made its active client. */
 async function activeAttacker(s: OnelineServer) {
-  const active = once(s, 'connection')
+  const active = once(s, 'active')
   const socket = await connectRaw(port)
   await active
   return socket
+}
+
+/**
+ * Sends `length` bytes of `a` to each socket, one byte per TCP segment: each turn of the event
+ * loop writes one byte to every socket (without Nagle's delay), and the server's next poll
+ * reads it as a chunk of its own, as from a peer that sends tiny segments on purpose. Takes a
+ * memory reading every 4096 bytes.
+ */
+async function segmented(sockets: readonly net.Socket[], length: number, watch: MemoryWatch): Promise<void> {
+  const byte = Buffer.from('a')
+  for (const socket of sockets) socket.setNoDelay(true)
+  for (let sent = 0; sent < length; sent++) {
+    for (const socket of sockets) if (socket.writable) socket.write(byte)
+    await new Promise<void>((resolve) => setImmediate(resolve))
+    if (sent % 4096 === 4095) watch.sample()
+  }
+}
+
+/** Resolves once `count` connections wait in the queue; each one is announced as it is admitted. */
+function queuedUp(count: number): Promise<void> {
+  return new Promise((resolve) => {
+    const check = (): void => {
+      if ((server?.queued ?? 0) < count) return
+      server?.off('connection', check)
+      resolve()
+    }
+    server?.on('connection', check)
+    check()
+  })
 }
 
 afterEach(async () => {
@@ -109,7 +157,7 @@ describe('oneline under attack', () => {
   })
 
   it('answers a slowloris while its bytes come and closes it with IDLE_TIMEOUT once they stop', async () => {
-    const s = await start({ idleTimeout: IDLE_TIMEOUT })
+    const s = await start({ limits: { idleTimeout: IDLE_TIMEOUT } })
     const attacker = await activeAttacker(s)
     const received = new Received(attacker)
     await dribble(attacker, Buffer.from('echo slow\n'))
@@ -125,7 +173,7 @@ describe('oneline under attack', () => {
   })
 
   it('closes a client that connects and says nothing with IDLE_TIMEOUT', async () => {
-    const s = await start({ idleTimeout: IDLE_TIMEOUT })
+    const s = await start({ limits: { idleTimeout: IDLE_TIMEOUT } })
     const attacker = await activeAttacker(s)
     const probed = probe()
     await errors.until(ErrorCode.IDLE_TIMEOUT)
@@ -217,4 +265,39 @@ describe('oneline under attack', () => {
     reset(attacker)
     await probed
   })
+
+  it('holds an unfinished line sent one byte per segment in bounded memory, then cuts it at maxLineBytes', async () => {
+    const s = await start({ limits: { maxLineBytes: SEGMENTED_LIMIT } })
+    const attacker = await activeAttacker(s)
+    const watch = new MemoryWatch('oneline line in 1-byte segments, active client')
+    const probed = probe()
+    await segmented([attacker], SEGMENTED_LIMIT, watch)
+    const growth = watch.settle()
+    expect(errors.all).toEqual([])
+    // One byte more is over the limit: the attacker goes, and the waiting probe is served.
+    attacker.write('a')
+    await errors.until(ErrorCode.LINE_TOO_LONG)
+    await closed(attacker)
+    await probed
+    expect(growth.held).toBeLessThan(SEGMENTED_LINE_HELD)
+    expect(errors.codes()).toEqual([ErrorCode.LINE_TOO_LONG])
+  }, 60_000)
+
+  it(`holds what ${DEFAULT_MAX_QUEUE} waiting clients send one byte per segment in bounded memory, serving the active client meanwhile`, async () => {
+    await start({ limits: { maxLineBytes: SEGMENTED_LIMIT } })
+    const client = await connect({ host: '127.0.0.1', port, timeout: PROBE_TIMEOUT })
+    const attackers = await openMany(port, DEFAULT_MAX_QUEUE)
+    await queuedUp(DEFAULT_MAX_QUEUE)
+    const watch = new MemoryWatch('oneline queued clients in 1-byte segments')
+    const attack = segmented(attackers, SEGMENTED_LIMIT, watch)
+    expect(await client.request('echo during')).toEqual(['during'])
+    await attack
+    const growth = watch.settle()
+    expect(await client.request('echo after')).toEqual(['after'])
+    expect(server?.queued).toBe(DEFAULT_MAX_QUEUE)
+    expect(errors.all).toEqual([])
+    expect(growth.held).toBeLessThan(SEGMENTED_QUEUE_HELD)
+    for (const socket of attackers) reset(socket)
+    await client.close()
+  }, 60_000)
 })

@@ -1,7 +1,7 @@
 // Our side of the KARP interop tests: the few calls they make on @proto/karp, in one place, so
 // a change of its API touches this file only.
 import { connect, createServer, decodeFrame, encodeRequest } from '@proto/karp'
-import type { KarpContext, KarpHandler, KarpPeer } from '@proto/karp'
+import type { KarpConnection, KarpContext, KarpHandler, KarpRequest } from '@proto/karp'
 import { defer } from '../cleanup.ts'
 import { runCli, serveCli } from '../cli.ts'
 
@@ -53,47 +53,47 @@ function handlers(routes: Readonly<Record<string, KarpRoute>>): Record<string, K
   return Object.fromEntries(
     Object.entries(routes).map(([name, route]) => [
       name,
-      (ctx: KarpContext) =>
+      (request: KarpRequest, ctx: KarpContext) =>
         route({
-          route: ctx.route,
-          text: ctx.text,
-          data: ctx.data,
-          wantsReply: ctx.wantsReply,
+          route: request.route,
+          text: request.text,
+          data: request.data,
+          wantsReply: request.wantsReply,
           signal: ctx.signal,
-          ask: (back, data) => end(ctx.peer).request(back, data),
+          ask: (back, data) => end(ctx.connection).request(back, data),
         }) as never,
     ]),
   )
 }
 
-function end(peer: KarpPeer): KarpEnd {
+function end(connection: KarpConnection): KarpEnd {
   return {
     async request(route, data = '') {
       try {
-        const reply = await peer.request(route, data)
+        const reply = await connection.request(route, data)
         return { ok: true, text: reply.text(), data: reply.data }
       } catch (err) {
         if ((err as { code?: unknown }).code === 'ERR_KARP_REMOTE') return { ok: false, message: (err as Error).message }
         throw err
       }
     },
-    notify: (route, data = '') => peer.notify(route, data),
-    close: (within = 5_000) => peer.close({ signal: AbortSignal.timeout(within) }),
-    abort: () => peer.close({ signal: AbortSignal.abort() }),
-    closed: peer.closed,
+    notify: (route, data = '') => connection.notify(route, data),
+    close: (within = 5_000) => connection.close({ signal: AbortSignal.timeout(within) }),
+    abort: () => connection.close({ signal: AbortSignal.abort() }),
+    closed: connection.closed,
   }
 }
 
 export async function karpServer(routes: Readonly<Record<string, KarpRoute>>): Promise<KarpServerSide> {
-  const server = createServer({ routes: handlers(routes) })
+  const server = createServer({ handlers: handlers(routes) })
   const clientErrors: string[] = []
   server.on('clientError', (err) => clientErrors.push(err.code))
-  const accepted: KarpPeer[] = []
-  const waiting: ((peer: KarpPeer) => void)[] = []
-  server.on('connection', (peer) => {
+  const accepted: KarpConnection[] = []
+  const waiting: ((connection: KarpConnection) => void)[] = []
+  server.on('connection', (connection) => {
     const waiter = waiting.shift()
-    if (waiter === undefined) accepted.push(peer)
-    else waiter(peer)
+    if (waiter === undefined) accepted.push(connection)
+    else waiter(connection)
   })
   const { port } = await server.listen({ host: '127.0.0.1', port: 0 })
   const close = (): Promise<void> => server.close({ signal: AbortSignal.timeout(2_000) })
@@ -102,17 +102,17 @@ export async function karpServer(routes: Readonly<Record<string, KarpRoute>>): P
     port,
     clientErrors,
     async connection() {
-      const peer = accepted.shift() ?? (await new Promise<KarpPeer>((resolve) => waiting.push(resolve)))
-      return end(peer)
+      const connection = accepted.shift() ?? (await new Promise<KarpConnection>((resolve) => waiting.push(resolve)))
+      return end(connection)
     },
     close,
   }
 }
 
 export async function karpClient(port: number, routes: Readonly<Record<string, KarpRoute>> = {}): Promise<KarpEnd> {
-  const peer = await connect({ host: '127.0.0.1', port, routes: handlers(routes) })
-  defer(() => peer.close({ signal: AbortSignal.abort() }))
-  return end(peer)
+  const connection = await connect({ host: '127.0.0.1', port, handlers: handlers(routes) })
+  defer(() => connection.close({ signal: AbortSignal.abort() }))
+  return end(connection)
 }
 
 /** A request frame as our encoder writes it, LF included. */

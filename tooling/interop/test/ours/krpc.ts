@@ -57,7 +57,7 @@ export function sha256(data: Uint8Array | string): string {
 export async function krpcServer(): Promise<KrpcServerSide> {
   const hooked: unknown[] = []
   const server = createServer({
-    methods: {
+    handlers: {
       echo: (value: unknown) => value,
       concat: (...parts: string[]) => parts.join('|'),
       add: (a: number, b: number) => a + b,

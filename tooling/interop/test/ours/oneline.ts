@@ -74,13 +74,17 @@ export async function onelineServer(): Promise<OnelineServerSide> {
     commands,
     clientErrors,
     shutDown,
-    // The server has no event for a connection that joins the queue: look once per turn of
-    // the event loop, which polls every socket in between.
-    async queued(count) {
-      for (let turns = 0; server.queued < count; turns++) {
-        if (turns > 1_000_000) throw new Error(`no ${count} connections queued`)
-        await new Promise<void>((resolve) => setImmediate(resolve))
-      }
+    // Every admitted connection is announced, the queued ones included.
+    queued(count) {
+      return new Promise<void>((resolve) => {
+        const check = (): void => {
+          if (server.queued < count) return
+          server.off('connection', check)
+          resolve()
+        }
+        server.on('connection', check)
+        check()
+      })
     },
   }
 }

@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest'
-import { DEMO_MAX_COUNT, demoHandler } from '../src/demo-handler.ts'
-import type { OnelineContext } from '../src/server.ts'
+import { DEMO_MAX_COUNT, demoHandler } from '../src/demo.ts'
+import type { OnelineContext } from '../src/types.ts'
 
 const ctx = (invalid = false): OnelineContext => ({
   invalid,
   raw: new Uint8Array(),
   signal: new AbortController().signal,
-  peer: { address: '127.0.0.1', port: 1 },
+  remote: { address: '127.0.0.1', port: 1 },
+  connection: { address: '127.0.0.1', port: 1, remote: { address: '127.0.0.1', port: 1 }, state: 'active', closed: Promise.resolve() },
   send: () => {},
 })
 

@@ -1,4 +1,5 @@
-import type { OnelineHandler } from './server.ts'
+// The handler `oneline serve` answers with.
+import type { OnelineHandler } from './types.ts'
 
 /** The largest `count` the demo answers; more would only be a way to flood the client. */
 export const DEMO_MAX_COUNT = 10_000

@@ -1,0 +1,93 @@
+// One command of an active client: a built-in, or the handler with the lines it returns and sends.
+import type { Buffer } from 'node:buffer'
+import type { FramedConnection } from '@proto/framing'
+import { decodeCommand, encodeLine } from './codec.ts'
+import { Command, PONG } from './constants.ts'
+import { CommandContext } from './context.ts'
+import { channels } from './diagnostics.ts'
+import { toOnelineError } from './errors.ts'
+import type { OnelineConnection, OnelineContext, OnelineHandler, OnelineReply } from './types.ts'
+
+/** What the client's serving does next: the next command, or the client leaves, or the server closes. */
+export type Outcome = 'next' | 'leave' | 'shutdown'
+
+/** What running a command needs of the server. */
+export interface CommandHost {
+  /** The handler of commands that are not built-ins, if there is one. */
+  readonly handler: OnelineHandler | undefined
+  /** `shutdown` closes the server, rather than going to the handler. */
+  readonly allowShutdown: boolean
+  /** A handler threw or returned a line with LF. */
+  handlerError(err: unknown, ctx: OnelineContext): void
+}
+
+/** The active client a command comes from. */
+export interface CommandSource {
+  readonly connection: OnelineConnection
+  readonly conn: FramedConnection
+  readonly signal: AbortSignal
+}
+
+const PONG_LINE = encodeLine(PONG)
+
+function isPromiseLike(value: unknown): value is PromiseLike<OnelineReply> {
+  return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function'
+}
+
+/**
+ * Handles one command, with its lines written before it resolves. A handler that fails is
+ * reported through `host.handlerError`, and the client leaves once the lines it sent are out.
+ * @throws the oneline error of a write that failed: the client is gone or over a limit
+ */
+export async function runCommand(raw: Buffer, source: CommandSource, host: CommandHost): Promise<Outcome> {
+  const { text, invalid } = decodeCommand(raw)
+  // Only for a subscriber: nothing is spent on diagnostics otherwise.
+  const report = channels.requestStart.hasSubscribers ? started(text, invalid, source.connection) : undefined
+  const { conn } = source
+  let outcome: Outcome = 'next'
+  // One async function for the whole command: each await is a turn of the microtask queue on
+  // every round trip.
+  try {
+    if (text === Command.PING) await conn.write(PONG_LINE)
+    else if (text === Command.DISCONNECT) outcome = 'leave'
+    else if (text === Command.SHUTDOWN && host.allowShutdown) outcome = 'shutdown'
+    else if (host.handler !== undefined) {
+      const ctx = new CommandContext(raw, invalid, source.signal, source.connection, conn)
+      let replied: Promise<void> | undefined
+      try {
+        const result = host.handler(text, ctx)
+        // A synchronous handler's reply goes out without waiting a microtask for it.
+        const reply = isPromiseLike(result) ? await result : result
+        ctx.settle()
+        if (typeof reply === 'string') replied = conn.write(encodeLine(reply))
+        else if (reply !== undefined && reply.length > 0) replied = conn.write(reply.map(encodeLine))
+      } catch (err) {
+        ctx.settle()
+        report?.(err)
+        host.handlerError(err, ctx)
+        // The lines sent before the failure still go out before the FIN.
+        return 'leave'
+      }
+      if (replied !== undefined) await replied
+      const flushed = ctx.flushed()
+      if (flushed !== undefined) await flushed
+    }
+  } catch (err) {
+    const failure = toOnelineError(err)
+    report?.(failure)
+    throw failure
+  }
+  report?.(undefined)
+  return outcome
+}
+
+/** Publishes `request:start` for a command, and returns what publishes its end or error. */
+function started(command: string, invalid: boolean, connection: OnelineConnection): (error: unknown) => void {
+  const message = { side: 'server', remote: connection.remote, connection, request: { command, invalid, lines: undefined } } as const
+  channels.requestStart.publish(message)
+  return (error) => {
+    if (error === undefined) {
+      if (channels.requestEnd.hasSubscribers) channels.requestEnd.publish(message)
+    } else if (channels.requestError.hasSubscribers) channels.requestError.publish({ ...message, error })
+  }
+}

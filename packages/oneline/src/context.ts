@@ -1,0 +1,52 @@
+// The context a handler receives with a command, and the lines it sends through it.
+import type { FramedConnection, PeerInfo } from '@proto/framing'
+import { encodeLine } from './codec.ts'
+import { OnelineUnpromptedError } from './errors.ts'
+import type { OnelineConnection, OnelineContext } from './types.ts'
+
+/** A handler's context, for the time its command runs. */
+export class CommandContext implements OnelineContext {
+  readonly invalid: boolean
+  readonly raw: Uint8Array
+  readonly signal: AbortSignal
+  readonly connection: OnelineConnection
+  readonly #conn: FramedConnection
+  // Each write's failure is kept at once, so that none goes unhandled while the handler runs on.
+  #sent: Promise<void>[] | undefined
+  #failure: { err: unknown } | undefined
+  #settled = false
+
+  constructor(raw: Uint8Array, invalid: boolean, signal: AbortSignal, connection: OnelineConnection, conn: FramedConnection) {
+    this.raw = raw
+    this.invalid = invalid
+    this.signal = signal
+    this.connection = connection
+    this.#conn = conn
+  }
+
+  get remote(): PeerInfo {
+    return this.connection.remote
+  }
+
+  send(line: string): void {
+    if (this.#settled) throw new OnelineUnpromptedError()
+    const written = this.#conn.write(encodeLine(line)).catch((err: unknown) => void (this.#failure ??= { err }))
+    ;(this.#sent ??= []).push(written)
+  }
+
+  /** The handler has settled: `send` refuses from now on. */
+  settle(): void {
+    this.#settled = true
+  }
+
+  /**
+   * Resolves once every line sent is written, rejecting with the first write that failed;
+   * `undefined` when the handler sent none, so that most commands wait for nothing here.
+   */
+  flushed(): Promise<void> | undefined {
+    if (this.#sent === undefined) return undefined
+    return Promise.all(this.#sent).then(() => {
+      if (this.#failure !== undefined) throw this.#failure.err
+    })
+  }
+}
