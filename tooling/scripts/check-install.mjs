@@ -52,15 +52,15 @@ import assert from 'node:assert/strict'
 import { connect, createServer } from '@proto/tej'
 
 const server = createServer({
-  onFrame: async (frame, conn) => {
+  handler: async (frame, { connection }) => {
     const { status, files, message } = await frame.buffer()
-    await conn.send({ status, files, message })
+    await connection.send({ status, files, message })
   },
 })
 const { host, port } = await server.listen({ host: '127.0.0.1', port: 0 })
 let deliver
 const received = new Promise((resolve) => (deliver = resolve))
-const client = await connect({ host, port, onFrame: async (frame) => deliver(await frame.buffer()) })
+const client = await connect({ host, port, handler: async (frame) => deliver(await frame.buffer()) })
 await client.send({ status: 3, message: 'hello tej', files: [{ name: 'a.txt', data: 'file body' }] })
 const frame = await received
 assert.equal(frame.status, 3)
@@ -114,7 +114,7 @@ import { connect, createServer } from '@proto/korv'
 const server = createServer({
   hostKeys: [{ path: 'host_key' }],
   authorizedKeys: { path: 'authorized_keys' },
-  routes: { GET: { '/echo': (ctx) => ({ code: 200, body: ctx.body }) } },
+  handlers: { GET: { '/echo': (request) => ({ code: 200, body: request.body }) } },
 })
 const { host, port } = await server.listen({ host: '127.0.0.1', port: 0 })
 const client = await connect({
@@ -141,7 +141,7 @@ const CLI_CHECKS = {
   tej: {
     client: (port, dir) => {
       writeFileSync(join(dir, 'a.txt'), 'file body')
-      return ['send', `127.0.0.1:${port}`, '--message', 'hello tej', '--status', '3', '--file', join(dir, 'a.txt')]
+      return ['send', `127.0.0.1:${port}`, '--json', '--message', 'hello tej', '--status', '3', '--file', join(dir, 'a.txt')]
     },
     expect: (stdout) =>
       isDeepStrictEqual(JSON.parse(stdout), {

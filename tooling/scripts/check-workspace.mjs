@@ -5,6 +5,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join, posix } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { protocolDocProblems, readVectorFile, vectorsDir } from './protocol-docs.mjs'
+import { EXAMPLES_PENDING, readmeExampleProblems } from './readme-examples.mjs'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const FRAMING = '@proto/framing'
@@ -107,6 +108,20 @@ function protocolDocChecks(dir, manifest) {
   return problems
 }
 
+// A README's js blocks are its examples/ files, and its links stay inside the package: the page is
+// read on npm, where nothing else resolves.
+function readmeChecks(dir) {
+  const file = join(root, dir, 'README.md')
+  if (!existsSync(file)) return []
+  const markdown = readFileSync(file, 'utf8')
+  const readExample = (path) => (existsSync(join(root, dir, path)) ? readFileSync(join(root, dir, path), 'utf8') : undefined)
+  const problems = readmeExampleProblems(markdown, readExample).map((problem) => `README.md ${problem}`)
+  for (const [i, line] of markdown.split('\n').entries()) {
+    if (/\]\((?:\.\.\/|\/)/.test(line)) problems.push(`README.md line ${i + 1} links outside the package: ${line.trim()}`)
+  }
+  return problems
+}
+
 const normalizeTarget = (target) => posix.normalize(target).replace(/^\.\//, '')
 
 function binProblems(dir, manifest, shortName) {
@@ -137,6 +152,7 @@ const published = packages.filter((pkg) => pkg.dir.startsWith('packages/') && pk
 const rootEngines = readJson(join(root, 'package.json')).engines?.node
 const changesets = changesetNames()
 const problems = []
+const pending = []
 // Every tarball carries the root LICENSE word for word, under the licence its manifest names.
 const rootLicense = existsSync(join(root, 'LICENSE')) ? readFileSync(join(root, 'LICENSE'), 'utf8') : undefined
 const licenseId = /^(\S+) License$/m.exec(rootLicense ?? '')?.[1]
@@ -185,6 +201,10 @@ for (const { dir, manifest } of published) {
   }
   if (!hasTestFile(join(root, dir, 'test'))) report('test/ has no *.test.ts file')
   if (!WITHOUT_PROTOCOL_DOC.has(name)) for (const problem of protocolDocChecks(dir, manifest)) report(problem)
+  for (const problem of readmeChecks(dir)) {
+    if (EXAMPLES_PENDING.has(shortName)) pending.push(`${name} (${dir}): ${problem}`)
+    else report(problem)
+  }
 
   if (manifest.exports === undefined) report('`exports` is missing')
   else for (const problem of exportsProblems(manifest.exports)) report(problem)
@@ -196,6 +216,13 @@ for (const { dir, manifest } of published) {
   if (manifest.type !== 'module') report('`type` must be "module"')
   if (manifest.sideEffects !== false) report('`sideEffects` must be false')
   for (const problem of binProblems(dir, manifest, shortName)) report(problem)
+}
+
+// Packages not yet on the README examples rule (readme-examples.mjs): shown, not failed.
+if (pending.length > 0) {
+  for (const problem of pending) console.log(`note: ${problem}`)
+  const names = [...new Set(pending.map((problem) => problem.split(' ')[0]))]
+  console.log(`check-workspace: ${pending.length} README note(s) in ${names.join(', ')}, not yet held to the examples rule`)
 }
 
 if (problems.length > 0) {

@@ -61,7 +61,7 @@ export function parseHexdump(text) {
     }
     if (i > 0 && bytes.length % 16 !== 0) return { problem: `line ${i} holds fewer than 16 bytes, yet another line follows` }
     const pairs = line.slice(8, line.indexOf('|') === -1 ? undefined : line.indexOf('|')).trim().split(/\s+/)
-    if (!/^[0-9a-f]{8}  /.test(line) || pairs.length > 16 || !pairs.every((pair) => /^[0-9a-f]{2}$/.test(pair))) {
+    if (!/^[0-9a-f]{8} {2}/.test(line) || pairs.length > 16 || !pairs.every((pair) => /^[0-9a-f]{2}$/.test(pair))) {
       return { problem: `line ${i + 1} is not a hexdump -C line: ${JSON.stringify(line)}` }
     }
     const row = pairs.map((pair) => Number.parseInt(pair, 16))

@@ -1,7 +1,7 @@
 // ByteQueue: input chunks queued for the decoders and readers, in memory that follows the bytes.
 import { Buffer } from 'node:buffer'
 import { BadLengthError, UsageError } from './errors.ts'
-import type { Endian } from './length-prefixed.ts'
+import type { Endian } from './endian.ts'
 import { retainedBytes } from './retained.ts'
 import { toBuffer } from './to-buffer.ts'
 

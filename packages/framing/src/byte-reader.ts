@@ -4,7 +4,7 @@ import { ByteQueue } from './byte-queue.ts'
 import { DEFAULT_FIELD_HIGH_WATER_MARK, DEFAULT_MAX_READ_BYTES } from './constants.ts'
 import { FrameTooLargeError, TruncatedFrameError, UsageError } from './errors.ts'
 import { raceAbort, rejectWith } from './iterate.ts'
-import type { Endian } from './length-prefixed.ts'
+import type { Endian } from './endian.ts'
 import { checkLimit } from './options.ts'
 
 /** Options of `ByteReader`. */

@@ -1,5 +1,5 @@
 // Deadlines of calls: one timer per owner, any length honoured exactly. Browser-safe: no `node:` modules.
-import { TimeoutError, UsageError } from './errors.ts'
+import { UsageError } from './errors.ts'
 import type { CallOptions } from './options.ts'
 
 /** The longest delay a timer takes; Node fires a longer one after 1 ms, and browsers at once. */
@@ -261,15 +261,4 @@ export function deadlineSignal(
   const controller = new AbortController()
   const guard = guardCall(shared, opts, timeout, (reason) => controller.abort(reason), timeoutError)
   return { signal: controller.signal, release: () => guard.release() }
-}
-
-/**
- * One signal for `opts.signal` and `opts.timeout` together, or `undefined` when there is neither;
- * the timeout aborts it with framing's `TimeoutError`.
- * @deprecated Use `deadlineSignal`, which frees its deadline on `release()` and names what timed out.
- * @throws {UsageError} for a timeout `checkTimeout` refuses
- */
-export function callSignal(opts?: CallOptions): AbortSignal | undefined {
-  if (opts?.timeout === undefined) return opts?.signal
-  return deadlineSignal(opts, Number.POSITIVE_INFINITY, (timeout) => new TimeoutError('call', timeout)).signal
 }

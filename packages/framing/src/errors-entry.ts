@@ -2,7 +2,7 @@
 export type { KnownOptions, OptionNames } from './check-options.ts'
 export { checkOptions } from './check-options.ts'
 export type { CallGuard, Deadline, DeadlineSignal } from './deadlines.ts'
-export { DeadlineScheduler, callSignal, checkTimeout, deadlineSignal, guardCall } from './deadlines.ts'
+export { DeadlineScheduler, checkTimeout, deadlineSignal, guardCall } from './deadlines.ts'
 export {
   BadLengthError,
   ClosedError,

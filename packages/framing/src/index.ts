@@ -24,7 +24,7 @@ export {
   DEFAULT_PROXY_HEADER_TIMEOUT,
 } from './constants.ts'
 export type { CallGuard, Deadline, DeadlineSignal } from './deadlines.ts'
-export { DeadlineScheduler, callSignal, checkTimeout, deadlineSignal, guardCall } from './deadlines.ts'
+export { DeadlineScheduler, checkTimeout, deadlineSignal, guardCall } from './deadlines.ts'
 export type {
   ConnectionCloseMessage,
   ConnectionOpenMessage,
@@ -63,7 +63,8 @@ export type { GzipMemberDecoderInit } from './gzip.ts'
 export { GzipMemberDecoder } from './gzip.ts'
 export type { AsyncFrameDecoder, DecodeFramesOptions, FrameDecoder } from './iterate.ts'
 export { decodeFrames } from './iterate.ts'
-export type { Endian, LengthPrefixInit } from './length-prefixed.ts'
+export type { Endian } from './endian.ts'
+export type { LengthPrefixInit } from './length-prefixed.ts'
 export { LengthPrefixedDecoder, encodeLengthPrefix, encodeLengthPrefixed } from './length-prefixed.ts'
 export type { EncodeLineInit, LineDecoderInit } from './line.ts'
 export { LineDecoder, encodeLine } from './line.ts'

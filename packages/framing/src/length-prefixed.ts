@@ -2,14 +2,12 @@
 import { Buffer } from 'node:buffer'
 import { ByteQueue } from './byte-queue.ts'
 import { DEFAULT_MAX_FRAME_BYTES } from './constants.ts'
+import type { Endian } from './endian.ts'
 import { BadLengthError, FrameTooLargeError, TruncatedFrameError, UsageError } from './errors.ts'
 import type { ProtoError } from './errors.ts'
 import type { FrameDecoder } from './iterate.ts'
 import { checkLimit } from './options.ts'
 import { toBuffer } from './to-buffer.ts'
-
-/** Byte order of multi-byte integers. */
-export type Endian = 'be' | 'le'
 
 /** How a length prefix is laid out. */
 export interface LengthPrefixInit {

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { DeadlineScheduler, callSignal, checkTimeout, deadlineSignal, guardCall } from '../src/deadlines.ts'
+import { DeadlineScheduler, checkTimeout, deadlineSignal, guardCall } from '../src/deadlines.ts'
 import { TimeoutError, UsageError } from '../src/errors.ts'
 
 const LONG = 2 ** 31 + 5
@@ -321,34 +321,5 @@ describe('deadlineSignal', () => {
 
   it('refuses a bad timeout', () => {
     expect(() => deadlineSignal({ timeout: -1 }, 1000, timedOut)).toThrow(UsageError)
-  })
-})
-
-describe('callSignal', () => {
-  it('is undefined without signal or timeout, and the signal itself without a timeout', () => {
-    expect(callSignal()).toBeUndefined()
-    expect(callSignal({})).toBeUndefined()
-    const controller = new AbortController()
-    expect(callSignal({ signal: controller.signal })).toBe(controller.signal)
-  })
-
-  it("aborts with framing's TimeoutError after the timeout, even past 2^31 - 1 ms", () => {
-    const signal = callSignal({ timeout: LONG })
-    vi.advanceTimersByTime(LONG - 1)
-    expect(signal?.aborted).toBe(false)
-    vi.advanceTimersByTime(1)
-    expect(signal?.reason).toMatchObject({ name: 'TimeoutError', code: 'ERR_PROTO_TIMEOUT', what: 'call' })
-  })
-
-  it('follows the caller signal when both are given', () => {
-    const controller = new AbortController()
-    const signal = callSignal({ signal: controller.signal, timeout: 60_000 })
-    controller.abort(new Error('stop'))
-    expect(signal?.aborted).toBe(true)
-    expect((signal?.reason as Error).message).toBe('stop')
-  })
-
-  it('refuses a bad timeout', () => {
-    expect(() => callSignal({ timeout: -1 })).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
   })
 })

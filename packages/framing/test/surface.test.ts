@@ -10,7 +10,7 @@ import * as testing from '../src/testing/index.ts'
 const src = join(dirname(fileURLToPath(import.meta.url)), '..', 'src')
 
 // The browser-safe call helpers, in both entries.
-const CALLS = ['DeadlineScheduler', 'callSignal', 'checkOptions', 'checkTimeout', 'deadlineSignal', 'guardCall']
+const CALLS = ['DeadlineScheduler', 'checkOptions', 'checkTimeout', 'deadlineSignal', 'guardCall']
 
 const ERRORS = [
   'BadLengthError',

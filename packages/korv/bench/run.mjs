@@ -58,7 +58,7 @@ async function korvPair(compression) {
   const server = createServer({
     hostKeys: [hostKey.private],
     authorizedKeys: `${clientKey.public}\n`,
-    routes: { GET: { '/echo': (ctx) => ({ code: 200, body: ctx.body }) } },
+    handlers: { GET: { '/echo': (request) => ({ code: 200, body: request.body }) } },
     limits,
     ...(compression === undefined ? {} : { compression }),
   })
@@ -67,7 +67,7 @@ async function korvPair(compression) {
     port,
     privateKey: clientKey.private,
     insecureAcceptAnyHostKey: true,
-    ...limits,
+    limits,
     ...(compression === undefined ? {} : { compression }),
     timeout: 600_000,
   })

@@ -1,16 +1,29 @@
+/** `connect()`: a korv client on one `direct-tcpip` channel of an SSH connection. */
 import type { Buffer } from 'node:buffer'
 import { EventEmitter } from 'node:events'
-import net from 'node:net'
+import type { Duplex } from 'node:stream'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import ssh2 from 'ssh2'
 import type { ClientChannel } from 'ssh2'
-import { checkLimit, UsageError } from '@proto/framing'
-import type { CallOptions, GzipMemberDecoder } from '@proto/framing'
+import {
+  checkLimit,
+  checkOptions,
+  checkTimeout,
+  CONNECT_OPTION_NAMES,
+  connectStream,
+  DEFAULT_CONNECT_TIMEOUT,
+  DeadlineScheduler,
+  describeTarget,
+  escapeControl,
+  guardCall,
+  peerInfo,
+  UsageError,
+} from '@proto/framing'
+import type { CallOptions, ConnectOptions, GzipMemberDecoder, OptionNames, PeerInfo } from '@proto/framing'
 import { createMessageDecoder, encodeChecked, isVerb, parseResponse } from './codec.ts'
 import {
   DEFAULT_CALL_TIMEOUT,
-  DEFAULT_HANDSHAKE_TIMEOUT,
   DEFAULT_HOST,
   DEFAULT_MAX_IN_FLIGHT,
   DEFAULT_MAX_JSON_BYTES,
@@ -21,6 +34,8 @@ import {
 import type { KorvCompressionOptions, KorvLimits, KorvVerb } from './constants.ts'
 import { checkCompression } from './deflate.ts'
 import type { Compression } from './deflate.ts'
+import { channels } from './diagnostics.ts'
+import type { KorvRequestInfo } from './diagnostics.ts'
 import {
   ErrorCode,
   fromFramingError,
@@ -30,12 +45,13 @@ import {
   KorvChannelRefusedError,
   KorvClosedError,
   KorvConnectError,
-  KorvHandshakeTimeoutError,
   KorvHostKeyError,
+  KorvTimeoutError,
   KorvTooManyInFlightError,
   KorvUnknownVerbError,
   RemoteError,
 } from './errors.ts'
+import { KORV_ERRORS } from './errors.ts'
 import type { KorvError } from './errors.ts'
 import { readKeyInput } from './key-input.ts'
 import { PacketQueue } from './packet-queue.ts'
@@ -45,31 +61,47 @@ import type { KeyInput } from './key-input.ts'
 import { checkKnownHost, knownHostName, parseKnownHosts } from './known-hosts.ts'
 import type { KnownHost } from './known-hosts.ts'
 
-export interface KorvClientOptions
-  extends Partial<Pick<KorvLimits, 'maxMessageBytes' | 'maxJsonBytes' | 'maxInFlight' | 'handshakeTimeout'>> {
-  /** @default '127.0.0.1' */
-  host?: string
-  /** @default 8022 */
-  port?: number
+/** The limits a client keeps on a server. */
+export type KorvClientLimits = Pick<KorvLimits, 'maxMessageBytes' | 'maxJsonBytes' | 'maxInFlight'>
+
+/**
+ * Where and how to connect: framing's `ConnectOptions` (`host`/`port`, `path`, or `socket`, an
+ * already connected stream SSH runs over; `connectTimeout`; `signal`), without `tls`: SSH encrypts.
+ */
+export interface KorvConnectOptions extends Omit<ConnectOptions, 'tls'> {
   /** Sent in authentication; korv servers ignore it. @default 'korv' */
-  username?: string
-  /** Aborts `connect()`. */
-  signal?: AbortSignal
-  /** Each call's default timeout in milliseconds. @default 30_000 */
-  timeout?: number
+  username?: string | undefined
+  /** Each call's default timeout in milliseconds (`Infinity`: none). @default 30_000 */
+  timeout?: number | undefined
   /** The client's private key (OpenSSH or PEM): its text, bytes or `{ path }`. */
   privateKey: KeyInput
-  /** Passphrase of an encrypted `privateKey`. */
-  passphrase?: string
+  /** Passphrase of an encrypted `privateKey`. @default undefined */
+  passphrase?: string | undefined
   /** An OpenSSH known_hosts file. @default { path: '~/.ssh/known_hosts' } unless `hostKeyFingerprint` is given */
-  knownHosts?: KeyInput
-  /** Trusted host key fingerprints, `SHA256:…` as `ssh-keygen -lf` prints them. */
-  hostKeyFingerprint?: string | string[]
+  knownHosts?: KeyInput | undefined
+  /** Trusted host key fingerprints, `SHA256:…` as `ssh-keygen -lf` prints them. @default undefined */
+  hostKeyFingerprint?: string | string[] | undefined
   /** Skips host key verification. Only alone: with `knownHosts` or a fingerprint it is `ERR_PROTO_USAGE`. @default false */
-  insecureAcceptAnyHostKey?: boolean
+  insecureAcceptAnyHostKey?: boolean | undefined
   /** How the requests sent are compressed. @default { level: 1, threshold: 4096 } */
-  compression?: KorvCompressionOptions
+  compression?: KorvCompressionOptions | undefined
+  /** Limits on the server's replies and on this client's calls. @default the DEFAULT_* values */
+  limits?: Partial<KorvClientLimits> | undefined
 }
+
+const { tls: _tls, ...BASE_NAMES } = CONNECT_OPTION_NAMES
+const CONNECT_NAMES = {
+  ...BASE_NAMES,
+  username: true,
+  timeout: true,
+  privateKey: true,
+  passphrase: true,
+  knownHosts: true,
+  hostKeyFingerprint: true,
+  insecureAcceptAnyHostKey: true,
+  compression: { level: true, threshold: true },
+  limits: { maxMessageBytes: true, maxJsonBytes: true, maxInFlight: true },
+} as const satisfies OptionNames<KorvConnectOptions>
 
 export interface KorvReply {
   code: number
@@ -83,6 +115,8 @@ export interface KorvClientEvents {
 
 /** A connection to a korv server over one `direct-tcpip` channel; calls may overlap. */
 export interface KorvClient extends AsyncDisposable, EventEmitter<KorvClientEvents> {
+  /** The server: the address dialled, or the given socket's peer. */
+  readonly remote: PeerInfo
   /** Resolves below 400; rejects with `RemoteError` from 400 up. */
   get(resource: string, body?: unknown, opts?: CallOptions): Promise<KorvReply>
   store(resource: string, body: unknown, opts?: CallOptions): Promise<KorvReply>
@@ -121,6 +155,8 @@ function nextId(): number {
 
 class Client extends EventEmitter<KorvClientEvents> implements KorvClient {
   readonly closed: Promise<void>
+  readonly remote: PeerInfo
+  readonly #deadlines: DeadlineScheduler
   readonly #ssh: ssh2.Client
   readonly #channel: ClientChannel
   readonly #settings: Settings
@@ -134,8 +170,10 @@ class Client extends EventEmitter<KorvClientEvents> implements KorvClient {
   #drained: (() => void) | undefined
   #resolveClosed!: () => void
 
-  constructor(ssh: ssh2.Client, socket: net.Socket, channel: ClientChannel, settings: Settings) {
+  constructor(ssh: ssh2.Client, socket: Duplex, channel: ClientChannel, settings: Settings, remote: PeerInfo, deadlines: DeadlineScheduler) {
     super()
+    this.remote = remote
+    this.#deadlines = deadlines
     this.#ssh = ssh
     this.#cork = new TickCork(socket)
     this.#channel = channel
@@ -209,40 +247,37 @@ class Client extends EventEmitter<KorvClientEvents> implements KorvClient {
     }
     if (!isVerb(verb)) throw new KorvUnknownVerbError(verb)
     if (typeof resource !== 'string') throw new UsageError('resource must be a string')
-    const signal = opts?.signal
-    if (signal?.aborted) throw signal.reason as Error
-    const timeout = checkLimit('timeout', opts?.timeout, this.#settings.timeout)
     if (this.#pending.size >= this.#settings.maxInFlight) {
       throw new KorvTooManyInFlightError(`over maxInFlight ${this.#settings.maxInFlight}`)
     }
     const id = nextId()
     const bytes = encodeChecked({ id, verb, resource, body: body ?? null }, this.#settings)
+    const info: KorvRequestInfo = { verb, resource, id }
     return new Promise<KorvReply>((resolve, reject) => {
       const finish = (): void => {
-        clearTimeout(timer)
-        signal?.removeEventListener('abort', onAbort)
+        guard.release()
         this.#pending.delete(id)
         if (this.#pending.size === 0) this.#drained?.()
       }
-      const onAbort = (): void => {
+      const failed = (err: unknown): void => {
         finish()
-        reject(signal?.reason as Error)
+        if (channels.requestError.hasSubscribers) {
+          channels.requestError.publish({ side: 'client', remote: this.remote, connection: this, request: info, error: err })
+        }
+        // An abort rejects with signal.reason, whatever it is.
+        ;(reject as (reason: unknown) => void)(err)
       }
-      const timer = setTimeout(() => {
-        finish()
-        reject(new DOMException(`${verb} ${resource} got no reply within ${timeout} ms`, 'TimeoutError'))
-      }, timeout)
-      signal?.addEventListener('abort', onAbort, { once: true })
+      const guard = guardCall(this.#deadlines, opts, this.#settings.timeout, failed, (timeout) => new KorvTimeoutError(`${verb} ${resource}`, timeout))
+      if (channels.requestStart.hasSubscribers) channels.requestStart.publish({ side: 'client', remote: this.remote, connection: this, request: info })
       this.#pending.set(id, {
         anyCode,
         resolve: (reply) => {
           finish()
+          info.code = reply.code
+          if (channels.requestEnd.hasSubscribers) channels.requestEnd.publish({ side: 'client', remote: this.remote, connection: this, request: info })
           resolve(reply)
         },
-        reject: (err) => {
-          finish()
-          reject(err)
-        },
+        reject: failed,
       })
       this.#cork.hold()
       this.#channel.write(bytes)
@@ -300,15 +335,19 @@ class Client extends EventEmitter<KorvClientEvents> implements KorvClient {
     if (this.#ended) return
     this.#ended = true
     const cause = this.#failure
-    const err = new KorvClosedError(cause === undefined ? 'connection closed' : `connection closed: ${cause.message}`, { cause })
+    const err = new KorvClosedError(cause === undefined ? 'connection closed' : `connection closed: ${escapeControl(cause.message)}`, { cause })
     for (const pending of [...this.#pending.values()]) pending.reject(err)
     this.#drained?.()
+    this.#deadlines.clear()
     this.#resolveClosed()
+    if (channels.connectionClose.hasSubscribers) {
+      channels.connectionClose.publish({ side: 'client', remote: this.remote, connection: this, ...(cause === undefined ? {} : { error: err }) })
+    }
     this.emit('close', ...(cause === undefined ? [] : [err]))
   }
 }
 
-async function readKnownHosts(options: KorvClientOptions): Promise<KnownHost[]> {
+async function readKnownHosts(options: KorvConnectOptions): Promise<KnownHost[]> {
   const input = options.knownHosts ?? (options.hostKeyFingerprint === undefined ? { path: join(homedir(), '.ssh', 'known_hosts') } : undefined)
   if (input === undefined) return []
   let text: string | Buffer
@@ -322,33 +361,53 @@ async function readKnownHosts(options: KorvClientOptions): Promise<KnownHost[]> 
   return parseKnownHosts(text.toString()).hosts
 }
 
-function settingsOf(options: KorvClientOptions): Settings & { handshakeTimeout: number } {
+function settingsOf(options: KorvConnectOptions): Settings & { connectTimeout: number } {
+  const limits = options.limits
   return {
-    maxMessageBytes: checkLimit('maxMessageBytes', options.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES),
-    maxJsonBytes: checkLimit('maxJsonBytes', options.maxJsonBytes, DEFAULT_MAX_JSON_BYTES),
-    maxInFlight: checkLimit('maxInFlight', options.maxInFlight, DEFAULT_MAX_IN_FLIGHT),
-    handshakeTimeout: checkLimit('handshakeTimeout', options.handshakeTimeout, DEFAULT_HANDSHAKE_TIMEOUT),
-    timeout: checkLimit('timeout', options.timeout, DEFAULT_CALL_TIMEOUT),
+    maxMessageBytes: checkLimit('maxMessageBytes', limits?.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES),
+    maxJsonBytes: checkLimit('maxJsonBytes', limits?.maxJsonBytes, DEFAULT_MAX_JSON_BYTES),
+    maxInFlight: checkLimit('maxInFlight', limits?.maxInFlight, DEFAULT_MAX_IN_FLIGHT),
+    connectTimeout: checkTimeout('connectTimeout', options.connectTimeout, DEFAULT_CONNECT_TIMEOUT),
+    timeout: checkTimeout('timeout', options.timeout, DEFAULT_CALL_TIMEOUT),
     compression: checkCompression(options.compression),
   }
 }
 
-/** Connects, verifies the host key, authenticates and opens the channel. */
-export async function connect(options: KorvClientOptions): Promise<KorvClient> {
-  const { host = DEFAULT_HOST, port = DEFAULT_PORT, username = DEFAULT_USERNAME, signal } = options
+/**
+ * Connects, verifies the host key, authenticates and opens the channel, all within
+ * `connectTimeout`.
+ * @throws {KorvConnectError} naming the target, with the cause
+ * @throws {KorvTimeoutError} when `connectTimeout` passes first
+ * @throws {KorvHostKeyError} / {KorvAuthFailedError} / {KorvChannelRefusedError}
+ */
+export async function connect(options: KorvConnectOptions): Promise<KorvClient> {
+  checkOptions(options, CONNECT_NAMES, 'connect()')
+  const { username = DEFAULT_USERNAME, signal } = options
   const settings = settingsOf(options)
   const insecure = options.insecureAcceptAnyHostKey === true
   if (insecure && (options.knownHosts !== undefined || options.hostKeyFingerprint !== undefined)) {
     throw new UsageError('insecureAcceptAnyHostKey cannot be combined with knownHosts or hostKeyFingerprint')
   }
-  if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new UsageError(`port ${port} is not a TCP port`)
+  const host = options.host ?? DEFAULT_HOST
+  const port = options.port ?? DEFAULT_PORT
+  const target = options.path ?? describeTarget({ host, port })
   const fingerprints = new Set([options.hostKeyFingerprint ?? []].flat())
   const knownHosts = insecure ? [] : await readKnownHosts(options)
   const keyData = await readKeyInput(options.privateKey, 'private key')
   parsePrivateKey(keyData, options.passphrase, 'private key')
   signal?.throwIfAborted()
 
+  const deadlines = new DeadlineScheduler()
+  const started = performance.now()
+  const { limits: _limits, username: _username, timeout: _timeout, privateKey: _key, passphrase: _pass, knownHosts: _known,
+    hostKeyFingerprint: _fp, insecureAcceptAnyHostKey: _insecure, compression: _compression, ...transport } = options
+  const socket = await connectStream({ ...transport, connectTimeout: settings.connectTimeout }, {
+    host: DEFAULT_HOST, port: DEFAULT_PORT, errors: KORV_ERRORS, allowHalfOpen: false,
+  })
+  const remote = options.socket === undefined && options.path === undefined ? { address: host, port } : peerInfo(socket)
+
   const ssh = new ssh2.Client()
+  // known_hosts names the host and port dialled; a given socket or a unix socket is checked as the host given.
   const hostName = knownHostName(host, port)
   let refusedHostKey: string | undefined
   const verify = (key: Buffer): boolean => {
@@ -356,10 +415,8 @@ export async function connect(options: KorvClientOptions): Promise<KorvClient> {
     refusedHostKey = fingerprint(key)
     return false
   }
-  const socket = new net.Socket()
   // ssh2 may still emit after setup failed; an 'error' without a listener would crash the process.
   ssh.on('error', () => {})
-  // Until ssh2 listens (a key it refuses throws first), and after it stopped listening.
   socket.on('error', () => {})
   return new Promise<KorvClient>((resolve, reject) => {
     let done = false
@@ -367,12 +424,13 @@ export async function connect(options: KorvClientOptions): Promise<KorvClient> {
       if (done) return
       done = true
       cleanup()
+      deadlines.clear()
       ssh.destroy()
       socket.destroy()
       reject(err)
     }
     const cleanup = (): void => {
-      clearTimeout(timer)
+      deadline?.cancel()
       signal?.removeEventListener('abort', onAbort)
       ssh.removeListener('error', onError)
       ssh.removeListener('close', onClose)
@@ -380,19 +438,20 @@ export async function connect(options: KorvClientOptions): Promise<KorvClient> {
     const onAbort = (): void => fail(signal?.reason as Error)
     const onError = (err: Error & { level?: string }): void => {
       if (refusedHostKey !== undefined) fail(new KorvHostKeyError(host, refusedHostKey, { cause: err }))
-      else if (err.level === 'client-authentication') fail(new KorvAuthFailedError(`authentication refused: ${err.message}`, { cause: err }))
-      else if (err.level === 'client-timeout') fail(new KorvHandshakeTimeoutError(`no handshake within ${settings.handshakeTimeout} ms`, { cause: err }))
-      else fail(new KorvConnectError(`cannot connect to ${host}:${port}: ${err.message}`, { cause: err }))
+      else if (err.level === 'client-authentication') fail(new KorvAuthFailedError(`authentication refused: ${escapeControl(err.message)}`, { cause: err }))
+      else fail(new KorvConnectError(target, { cause: err }))
     }
     const onClose = (): void => {
       fail(refusedHostKey === undefined
-        ? new KorvConnectError(`connection to ${host}:${port} closed during setup`)
+        ? new KorvConnectError(target, { cause: new Error('the connection closed during the SSH handshake') })
         : new KorvHostKeyError(host, refusedHostKey))
     }
-    const timer = setTimeout(() => {
-      fail(new KorvHandshakeTimeoutError(`not connected within ${settings.handshakeTimeout} ms`))
-    }, settings.handshakeTimeout)
+    const remaining = settings.connectTimeout - (performance.now() - started)
+    const deadline = settings.connectTimeout === Number.POSITIVE_INFINITY
+      ? undefined
+      : deadlines.schedule(Math.max(0, Math.ceil(remaining)), () => fail(new KorvTimeoutError(`connect to ${target}`, settings.connectTimeout)))
     signal?.addEventListener('abort', onAbort, { once: true })
+    if (signal?.aborted === true) onAbort()
     ssh.on('error', onError)
     ssh.on('close', onClose)
     const onChannel = (err: Error | undefined, channel: ClientChannel): void => {
@@ -401,41 +460,37 @@ export async function connect(options: KorvClientOptions): Promise<KorvClient> {
         return
       }
       if (err !== undefined) {
-        fail(new KorvChannelRefusedError(`server refused the channel: ${err.message}`, { cause: err }))
+        fail(new KorvChannelRefusedError(`server refused the channel: ${escapeControl(err.message)}`, { cause: err }))
         return
       }
       done = true
       cleanup()
-      resolve(new Client(ssh, socket, channel, settings))
+      const client = new Client(ssh, socket, channel, settings, remote, deadlines)
+      if (channels.connectionOpen.hasSubscribers) channels.connectionOpen.publish({ side: 'client', remote, connection: client })
+      resolve(client)
     }
     ssh.once('ready', () => {
       // Like the original: ask for the host and port we dialled, from '':0.
       try {
         ssh.forwardOut('', 0, host, port, onChannel)
       } catch (err) {
-        fail(new KorvConnectError(`connection to ${host}:${port} ended before its channel opened`, { cause: err }))
+        fail(new KorvConnectError(target, { cause: err }))
       }
     })
     try {
-      // Our own socket, so that a tick's requests can leave in one system call (TickCork). ssh2
-      // treats a socket still connecting as it treats its own: it waits for 'connect'.
-      socket.connect({ host, port })
       ssh.connect({
         sock: socket,
-        host,
-        port,
         username,
         privateKey: keyData,
         ...(options.passphrase === undefined ? {} : { passphrase: options.passphrase }),
         ...(insecure ? {} : { hostVerifier: verify }),
         authHandler: ['publickey'],
-        readyTimeout: settings.handshakeTimeout,
+        // The deadline above covers the handshake: ssh2's own timer is off.
+        readyTimeout: 0,
         // ssh2 can throw an uncatchable "Invalid Zlib instance" with asyncssh's zlib@openssh.com
         // (mscdex/ssh2#1178).
         algorithms: { compress: ['none'] },
       })
-      // Requests and replies are small and latency-bound: Nagle would hold each for an ACK.
-      socket.setNoDelay(true)
     } catch (err) {
       fail(new KorvBadKeyError(`cannot start the connection: ${(err as Error).message}`, { cause: err }))
     }

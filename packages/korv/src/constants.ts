@@ -14,6 +14,10 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 32_768
 export const DEFAULT_MAX_JSON_BYTES = 1_048_576
 export const DEFAULT_MAX_IN_FLIGHT = 1024
 export const DEFAULT_MAX_CHANNELS = 16
+/** Reply bytes waiting on one channel past which the server reads no more of its requests. */
+export const DEFAULT_MAX_CHANNEL_REPLY_BYTES = 1_048_576
+/** Reply bytes waiting on one connection past which the server ends it. */
+export const DEFAULT_MAX_CONNECTION_REPLY_BYTES = 4_194_304
 /** OpenSSH's `MaxAuthTries`. */
 export const DEFAULT_MAX_AUTH_ATTEMPTS = 6
 export const DEFAULT_MAX_CONNECTIONS = 1024
@@ -51,6 +55,16 @@ export interface KorvLimits {
   maxInFlight: number
   /** `direct-tcpip` channels open at once per connection. @default 16 */
   maxChannels: number
+  /**
+   * Reply bytes waiting for the peer on one channel (beyond the SSH window it granted) from which
+   * the server reads no more requests on that channel until they drain. @default 1_048_576
+   */
+  maxChannelReplyBytes: number
+  /**
+   * Reply bytes waiting for the peer on one connection (its channels and its socket) that a new
+   * reply may not pass: the connection ends with `ERR_KORV_SLOW_READER`. @default 4_194_304
+   */
+  maxConnectionReplyBytes: number
   /** Rejected authentication requests before the connection is ended. @default 6 */
   maxAuthAttempts: number
   /** SSH connections open at once. @default 1024 */
@@ -66,6 +80,8 @@ export const DEFAULT_LIMITS: Readonly<KorvLimits> = {
   maxJsonBytes: DEFAULT_MAX_JSON_BYTES,
   maxInFlight: DEFAULT_MAX_IN_FLIGHT,
   maxChannels: DEFAULT_MAX_CHANNELS,
+  maxChannelReplyBytes: DEFAULT_MAX_CHANNEL_REPLY_BYTES,
+  maxConnectionReplyBytes: DEFAULT_MAX_CONNECTION_REPLY_BYTES,
   maxAuthAttempts: DEFAULT_MAX_AUTH_ATTEMPTS,
   maxConnections: DEFAULT_MAX_CONNECTIONS,
   handshakeTimeout: DEFAULT_HANDSHAKE_TIMEOUT,

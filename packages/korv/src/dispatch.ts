@@ -1,15 +1,19 @@
-import { once } from 'node:events'
+/** One `direct-tcpip` channel on the server: decoding, the checks of spec §1.5, handlers and replies. */
 import type { ServerChannel } from 'ssh2'
 import type { GzipMemberDecoder } from '@proto/framing'
 import { createMessageDecoder, encodeChecked, parseRequest } from './codec.ts'
 import type { KorvRequest } from './codec.ts'
 import type { KorvLimits, KorvVerb } from './constants.ts'
 import type { MessageEncoding } from './deflate.ts'
-import { ErrorCode, fromFramingError, KorvClosedError } from './errors.ts'
+import { guardWindow } from './channel-window.ts'
+import { ErrorCode, fromFramingError, KorvChannelWindowError, KorvClosedError, KorvSlowReaderError } from './errors.ts'
 import type { KorvBadMessageError, KorvError, KorvRejection } from './errors.ts'
 import { checkResult } from './handler.ts'
 import { PacketQueue } from './packet-queue.ts'
-import type { KorvContext, KorvHandler, PeerInfo } from './handler.ts'
+import type { PeerInfo } from '@proto/framing'
+import { channels } from './diagnostics.ts'
+import type { KorvRequestInfo } from './diagnostics.ts'
+import type { KorvConnection, KorvContext, KorvHandler } from './types.ts'
 
 /** What a channel needs from its SSH connection and server. */
 export interface DispatchHost {
@@ -17,7 +21,8 @@ export interface DispatchHost {
   readonly encoding: MessageEncoding
   readonly exposeErrors: boolean
   readonly closing: boolean
-  readonly peer: PeerInfo
+  readonly remote: PeerInfo
+  readonly connection: KorvConnection
   readonly username: string
   readonly key: KorvContext['key']
   route(verb: KorvVerb, resource: string): KorvHandler | undefined
@@ -28,6 +33,10 @@ export interface DispatchHost {
   /** Corks the connection until the current tick ends (TickCork). */
   holdWrites(): void
   clientError(err: KorvError): void
+  /** Reply bytes waiting for the peer on the whole connection: its channels and its socket. */
+  queuedReplyBytes(): number
+  /** Reports `err` and ends the whole SSH connection. */
+  fail(err: KorvError): void
   handlerError(err: unknown, ctx: KorvContext): void
 }
 
@@ -47,11 +56,24 @@ export class ChannelDispatcher {
   #running = 0
   #eof = false
   #stopped = false
+  // Resolves once this channel's waiting replies fall below maxChannelReplyBytes.
+  #flushed: (() => void) | undefined
+  readonly #onFlush = (): void => {
+    if (this.#flushed !== undefined && (this.#stopped || this.#channel.writableLength < this.#host.limits.maxChannelReplyBytes)) {
+      this.#flushed()
+      this.#flushed = undefined
+    }
+  }
 
   constructor(host: DispatchHost, channel: ServerChannel) {
     this.#host = host
     this.#channel = channel
     this.#decoder = createMessageDecoder(host.limits)
+    guardWindow(channel, {
+      overrun: (window) => host.fail(new KorvChannelWindowError(`channel data ${-window} bytes past the window granted`)),
+      overfull: (held, packets) =>
+        host.fail(new KorvChannelWindowError(`${packets} unread channel packets hold ${held} bytes: packets far smaller than any message`)),
+    })
     // 'data' gives one SSH packet at a time; read() would join them, and after a bad packet
     // decoding restarts at the next packet boundary.
     this.#packets = new PacketQueue(channel, (packet) => (packet === null ? this.#onEof() : this.#onPacket(packet)), () => !this.#stopped)
@@ -59,6 +81,7 @@ export class ChannelDispatcher {
     channel.on('end', () => this.#packets.push(null))
     channel.on('close', () => {
       this.#stopped = true
+      this.#onFlush()
       this.#abort.abort(new KorvClosedError('channel closed'))
     })
     // Write failures surface as 'close'; the connection reports what went wrong.
@@ -69,13 +92,18 @@ export class ChannelDispatcher {
     return !this.#stopped
   }
 
+  /** Reply bytes this channel holds until the peer's window lets them out. */
+  get queuedReplyBytes(): number {
+    return this.#channel.writableLength
+  }
+
   async #onPacket(chunk: Buffer): Promise<void> {
     this.#host.touch()
     if (this.#stopped) return
     await this.#decodePacket(chunk)
     // Replies the peer does not read stop our reading too.
-    if (!this.#stopped && this.#channel.writableNeedDrain) {
-      await Promise.race([once(this.#channel, 'drain'), once(this.#channel, 'close')])
+    if (!this.#stopped && this.#channel.writableLength >= this.#host.limits.maxChannelReplyBytes) {
+      await new Promise<void>((resolve) => (this.#flushed = resolve))
     }
   }
 
@@ -156,39 +184,44 @@ export class ChannelDispatcher {
     }
     const host = this.#host
     const ctx: KorvContext = {
-      verb: request.verb,
-      resource: request.resource,
-      body: request.body,
-      id: request.id,
-      request: request.request,
+      remote: host.remote,
+      signal: this.#abort.signal,
+      connection: host.connection,
       username: host.username,
       key: host.key,
-      peer: host.peer,
-      signal: this.#abort.signal,
     }
+    const info: KorvRequestInfo = { verb: request.verb, resource: request.resource, id: request.id }
+    if (channels.requestStart.hasSubscribers) channels.requestStart.publish({ side: 'server', remote: host.remote, connection: host.connection, request: info })
     this.#running++
-    void this.#run(handler, ctx).finally(() => {
+    void this.#run(handler, request, ctx, info).finally(() => {
       this.#running--
       host.release()
       if (this.#eof && this.#running === 0) this.#stop()
     })
   }
 
-  async #run(handler: KorvHandler, ctx: KorvContext): Promise<void> {
+  async #run(handler: KorvHandler, request: KorvRequest, ctx: KorvContext, info: KorvRequestInfo): Promise<void> {
     let reply: Uint8Array
     try {
-      const { code, body } = checkResult(await handler(ctx))
-      reply = encodeChecked({ id: now(), request_id: ctx.id, code, body }, this.#host.encoding)
+      const { code, body } = checkResult(await handler(request, ctx))
+      reply = encodeChecked({ id: now(), request_id: request.id, code, body }, this.#host.encoding)
+      info.code = code
     } catch (err) {
       this.#host.handlerError(err, ctx)
-      this.#sendFailure(ctx.id, err)
+      info.code = 500
+      if (channels.requestError.hasSubscribers) {
+        channels.requestError.publish({ side: 'server', remote: ctx.remote, connection: ctx.connection, request: info, error: err })
+      }
+      this.#sendFailure(request.id, err)
       return
     }
     this.#write(reply)
+    if (channels.requestEnd.hasSubscribers) channels.requestEnd.publish({ side: 'server', remote: ctx.remote, connection: ctx.connection, request: info })
   }
 
+  /** A 500: the handler's message only from an error marked `expose: true`, its stack only with `exposeErrors`. */
   #sendFailure(requestId: unknown, err: unknown): void {
-    const body: { message: string; traceback?: string } = { message: describe(err) }
+    const body: { message: string; traceback?: string } = { message: isPublic(err) ? describe(err) : 'internal error' }
     if (this.#host.exposeErrors) body.traceback = err instanceof Error && typeof err.stack === 'string' ? err.stack : describe(err)
     this.#send({ request_id: requestId, code: 500, body })
   }
@@ -211,9 +244,19 @@ export class ChannelDispatcher {
     const channel = this.#channel
     // After our EOF or the peer's close, a late reply has nowhere to go.
     if (this.#stopped || channel.writableEnded || channel.destroyed) return
+    const limit = this.#host.limits.maxConnectionReplyBytes
+    if (this.#host.queuedReplyBytes() + bytes.length > limit) {
+      this.#host.fail(new KorvSlowReaderError(`replies waiting for the peer would pass maxConnectionReplyBytes ${limit}`))
+      return
+    }
     this.#host.holdWrites()
-    channel.write(bytes)
+    channel.write(bytes, this.#onFlush)
   }
+}
+
+/** The `http-errors` convention: only an error that says so may show its message to the peer. */
+function isPublic(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { expose?: unknown }).expose === true
 }
 
 function describe(err: unknown): string {

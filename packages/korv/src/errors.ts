@@ -1,4 +1,5 @@
-import { ProtoError } from '@proto/framing'
+import { ConnectError, ListenError, ProtoError, ProxyHeaderError, TimeoutError, TlsHandshakeError, TooManyConnectionsError } from '@proto/framing'
+import type { PlumbingErrors, ProxyHeaderFailure } from '@proto/framing'
 
 /** Every `ERR_KORV_*` code. Match on `err.code`: `instanceof` fails across two installed copies. */
 export const ErrorCode = {
@@ -10,6 +11,8 @@ export const ErrorCode = {
   HOST_KEY: 'ERR_KORV_HOST_KEY',
   AUTH_FAILED: 'ERR_KORV_AUTH_FAILED',
   CHANNEL_REFUSED: 'ERR_KORV_CHANNEL_REFUSED',
+  CHANNEL_WINDOW: 'ERR_KORV_CHANNEL_WINDOW',
+  SLOW_READER: 'ERR_KORV_SLOW_READER',
   BAD_KEY: 'ERR_KORV_BAD_KEY',
   BAD_KEY_LINE: 'ERR_KORV_BAD_KEY_LINE',
   MESSAGE_TOO_LARGE: 'ERR_KORV_MESSAGE_TOO_LARGE',
@@ -17,6 +20,9 @@ export const ErrorCode = {
   TOO_MANY_CHANNELS: 'ERR_KORV_TOO_MANY_CHANNELS',
   TOO_MANY_CONNECTIONS: 'ERR_KORV_TOO_MANY_CONNECTIONS',
   HANDSHAKE_TIMEOUT: 'ERR_KORV_HANDSHAKE_TIMEOUT',
+  TIMEOUT: 'ERR_KORV_TIMEOUT',
+  LISTEN: 'ERR_KORV_LISTEN',
+  PROXY_HEADER: 'ERR_KORV_PROXY_HEADER',
   IDLE_TIMEOUT: 'ERR_KORV_IDLE_TIMEOUT',
   CLOSED: 'ERR_KORV_CLOSED',
   CONNECT: 'ERR_KORV_CONNECT',
@@ -104,6 +110,18 @@ export class KorvChannelRefusedError extends KorvError {
   override readonly code = ErrorCode.CHANNEL_REFUSED
 }
 
+/** A peer sent more channel data than the window the server granted, plus one packet. */
+export class KorvChannelWindowError extends KorvError {
+  override name = 'KorvChannelWindowError'
+  override readonly code = ErrorCode.CHANNEL_WINDOW
+}
+
+/** Replies waiting for a peer that does not read would pass `limits.maxConnectionReplyBytes`. */
+export class KorvSlowReaderError extends KorvError {
+  override name = 'KorvSlowReaderError'
+  override readonly code = ErrorCode.SLOW_READER
+}
+
 export class KorvBadKeyError extends KorvError {
   override name = 'KorvBadKeyError'
   override readonly code = ErrorCode.BAD_KEY
@@ -143,11 +161,13 @@ export class KorvTooManyChannelsError extends KorvError {
   override readonly code = ErrorCode.TOO_MANY_CHANNELS
 }
 
-export class KorvTooManyConnectionsError extends KorvError {
+/** A connection refused at `limits.maxConnections`, before any per-connection work. */
+export class KorvTooManyConnectionsError extends TooManyConnectionsError {
   override name = 'KorvTooManyConnectionsError'
   override readonly code = ErrorCode.TOO_MANY_CONNECTIONS
 }
 
+/** The server's limit on a peer's SSH handshake and authentication (`limits.handshakeTimeout`). */
 export class KorvHandshakeTimeoutError extends KorvError {
   override name = 'KorvHandshakeTimeoutError'
   override readonly code = ErrorCode.HANDSHAKE_TIMEOUT
@@ -163,9 +183,41 @@ export class KorvClosedError extends KorvError {
   override readonly code = ErrorCode.CLOSED
 }
 
-export class KorvConnectError extends KorvError {
+/** `connect()` could not reach the server or finish the SSH handshake; the message names the target. */
+export class KorvConnectError extends ConnectError {
   override name = 'KorvConnectError'
   override readonly code = ErrorCode.CONNECT
+}
+
+/** A caller's deadline passed (a call, `connect()`); the message says what timed out. */
+export class KorvTimeoutError extends TimeoutError {
+  override name = 'TimeoutError'
+  override readonly code = ErrorCode.TIMEOUT
+}
+
+/** `listen()` failed, or accepting failed while listening; the message names the address. */
+export class KorvListenError extends ListenError {
+  override name = 'KorvListenError'
+  override readonly code = ErrorCode.LISTEN
+}
+
+/** A bad, late or missing PROXY protocol header, with `listen({ proxyProtocol })`. */
+export class KorvProxyHeaderError extends ProxyHeaderError {
+  override name = 'KorvProxyHeaderError'
+  override readonly code = ErrorCode.PROXY_HEADER
+  constructor(reason: ProxyHeaderFailure, message: string, options?: ErrorOptions) {
+    super(reason, message, options)
+  }
+}
+
+/** The classes framing's connect and listen code makes korv's failures with. korv has no TLS. */
+export const KORV_ERRORS: PlumbingErrors = {
+  Timeout: KorvTimeoutError,
+  Connect: KorvConnectError,
+  Listen: KorvListenError,
+  TooManyConnections: KorvTooManyConnectionsError,
+  TlsHandshake: TlsHandshakeError,
+  ProxyHeader: KorvProxyHeaderError,
 }
 
 /** Rethrows a framing error from the message decoder under the korv prefix (spec §4). */

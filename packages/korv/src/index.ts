@@ -1,8 +1,10 @@
-export { createServer, KorvServer } from './server.ts'
-export type { KorvServerEvents, KorvServerOptions } from './server.ts'
+export { createServer } from './server.ts'
+export type { KorvHandlers, KorvPeer, KorvServer, KorvServerEvents, KorvServerOptions } from './server.ts'
 export { connect } from './client.ts'
-export type { KorvClient, KorvClientEvents, KorvClientOptions, KorvReply } from './client.ts'
-export type { KorvContext, KorvHandler, KorvResult, PeerInfo } from './handler.ts'
+export type { KorvClient, KorvClientEvents, KorvConnectOptions, KorvReply } from './client.ts'
+export type { KorvConnection, KorvContext, KorvHandler, KorvResult } from './types.ts'
+export type { PeerInfo } from '@proto/framing'
+export type { KorvRequestInfo } from './diagnostics.ts'
 export type { KeyInput } from './key-input.ts'
 export { encodeJson, encodeMessage, parseRequest } from './codec.ts'
 export type { KorvRequest } from './codec.ts'
@@ -14,7 +16,9 @@ export {
   DEFAULT_IDLE_TIMEOUT,
   DEFAULT_LIMITS,
   DEFAULT_MAX_AUTH_ATTEMPTS,
+  DEFAULT_MAX_CHANNEL_REPLY_BYTES,
   DEFAULT_MAX_CHANNELS,
+  DEFAULT_MAX_CONNECTION_REPLY_BYTES,
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_IN_FLIGHT,
   DEFAULT_MAX_JSON_BYTES,
@@ -31,13 +35,18 @@ export {
   KorvBadKeyLineError,
   KorvBadMessageError,
   KorvChannelRefusedError,
+  KorvChannelWindowError,
   KorvClosedError,
   KorvConnectError,
   KorvError,
   KorvHandshakeTimeoutError,
   KorvHostKeyError,
   KorvIdleTimeoutError,
+  KorvListenError,
+  KorvProxyHeaderError,
+  KorvTimeoutError,
   KorvMessageTooLargeError,
+  KorvSlowReaderError,
   KorvTooManyChannelsError,
   KorvTooManyConnectionsError,
   KorvTooManyInFlightError,

@@ -1,77 +1,122 @@
+/** `createServer()`: a korv server, SSH public-key auth and `direct-tcpip` channels of gzip-JSON, on framing's Listener. */
 import { EventEmitter } from 'node:events'
-import net from 'node:net'
 import ssh2 from 'ssh2'
 import type { Buffer } from 'node:buffer'
-import type { Connection, ClientInfo } from 'ssh2'
-import { checkLimit, UsageError } from '@proto/framing'
+import type { Socket } from 'node:net'
+import type { Connection } from 'ssh2'
+import { checkOptions, LISTEN_OPTION_NAMES, Listener, UsageError } from '@proto/framing'
+import type { ListenAddress, ListenOptions, OptionNames, PeerInfo, ProtoError } from '@proto/framing'
 import { parseAuthorizedKeys } from './authorized-keys.ts'
 import { isVerb } from './codec.ts'
-import { DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_PORT, VERBS } from './constants.ts'
+import { DEFAULT_HOST, DEFAULT_PORT, VERBS } from './constants.ts'
 import type { KorvCompressionOptions, KorvLimits, KorvVerb } from './constants.ts'
 import { checkCompression } from './deflate.ts'
-import { KorvConnectError, KorvTooManyConnectionsError, KorvUnknownVerbError } from './errors.ts'
-import type { KorvError } from './errors.ts'
-import type { KorvContext, KorvHandler, PeerInfo } from './handler.ts'
+import { channels } from './diagnostics.ts'
+import { KORV_ERRORS, KorvUnknownVerbError } from './errors.ts'
+import type { KorvError, KorvListenError } from './errors.ts'
 import { readKeyInput } from './key-input.ts'
-import { parsePrivateKey } from './keys.ts'
 import type { KeyInput } from './key-input.ts'
+import { parsePrivateKey } from './keys.ts'
+import { checkLimits, LIMIT_NAMES } from './limits.ts'
 import { ServerSession } from './session.ts'
 import type { SessionHost } from './session.ts'
+import type { KorvConnection, KorvContext, KorvHandler } from './types.ts'
+
+/** Handlers by verb, then exact resource: `{ GET: { '/hello': fn } }`. */
+export type KorvHandlers = Partial<Record<KorvVerb, Record<string, KorvHandler>>>
 
 export interface KorvServerOptions {
   /** Host private keys, one per key type; `passphrase` for an encrypted one. Read by `listen()`. */
   hostKeys: (KeyInput | { key: KeyInput; passphrase?: string })[]
   /** An OpenSSH authorized_keys file: its text, bytes or `{ path }`. Read by `listen()`. */
   authorizedKeys: KeyInput
-  /** Handlers by verb and exact resource. @default {} */
-  routes?: Partial<Record<KorvVerb, Record<string, KorvHandler>>>
-  /** Limits of spec §4. @default DEFAULT_LIMITS */
-  limits?: Partial<KorvLimits>
-  /** Send a failing handler's stack to the client as `traceback`. @default false */
-  exposeErrors?: boolean
+  /** Handlers by verb and exact resource, as `server.handle()` adds them. @default {} */
+  handlers?: KorvHandlers | undefined
+  /** Limits on peers (spec §4). @default DEFAULT_LIMITS */
+  limits?: Partial<KorvLimits> | undefined
+  /** Send a failing handler's stack to the client as `traceback` (development only). @default false */
+  exposeErrors?: boolean | undefined
   /** How the replies sent are compressed. @default { level: 1, threshold: 4096 } */
-  compression?: KorvCompressionOptions
+  compression?: KorvCompressionOptions | undefined
   /**
    * Accept `ssh-rsa` user-auth signatures (RSA with SHA-1) from legacy clients. Off, an RSA key
    * must sign with `rsa-sha2-256` or `rsa-sha2-512`, as OpenSSH 8.8 and later require. @default false
    */
-  insecureAllowRsaSha1?: boolean
+  insecureAllowRsaSha1?: boolean | undefined
 }
 
+const SERVER_OPTION_NAMES = {
+  hostKeys: true,
+  authorizedKeys: true,
+  handlers: true,
+  limits: LIMIT_NAMES,
+  exposeErrors: true,
+  compression: { level: true, threshold: true },
+  insecureAllowRsaSha1: true,
+} as const satisfies OptionNames<KorvServerOptions>
+
+/** A `clientError`'s peer: the connection once one exists, else the `PeerInfo` of a peer refused at admission. */
+export type KorvPeer = KorvConnection | PeerInfo
+
 export interface KorvServerEvents {
-  clientError: [err: KorvError, peer: PeerInfo]
+  /** A connection was admitted (after the PROXY header). */
+  connection: [connection: KorvConnection]
+  clientError: [err: KorvError | ProtoError, peer: KorvPeer]
   handlerError: [err: unknown, ctx: KorvContext]
   authorizedKeysError: [err: KorvError]
+  /** Accepting failed while listening (EMFILE...); the server keeps listening. */
+  acceptError: [err: KorvListenError]
   close: []
 }
 
-function checkLimits(limits: Partial<KorvLimits> | undefined): KorvLimits {
-  const out = { ...DEFAULT_LIMITS }
-  for (const name of Object.keys(DEFAULT_LIMITS) as (keyof KorvLimits)[]) {
-    out[name] = checkLimit(name, limits?.[name], DEFAULT_LIMITS[name])
-  }
-  return out
+/** A korv server: make one with `createServer()`. */
+export interface KorvServer extends EventEmitter<KorvServerEvents>, AsyncDisposable {
+  /** Adds the one handler for (verb, resource); a second one is `ERR_PROTO_USAGE`. */
+  handle(verb: KorvVerb, resource: string, handler: KorvHandler): this
+  /**
+   * Reads the host keys and authorized_keys, then listens (framing's `ListenOptions`; korv has no
+   * `tls`: SSH encrypts). Resolves to what `address()` returns.
+   * @throws {KorvListenError} naming the address, with the cause
+   */
+  listen(options?: ListenOptions): Promise<ListenAddress>
+  /** `{ host, port, family }` or `{ path }` while listening, else `null`. */
+  address(): ListenAddress | null
+  /** Whether the server is listening. */
+  readonly listening: boolean
+  /** The SSH connections open now. */
+  readonly connections: ReadonlySet<KorvConnection>
+  /**
+   * Stops accepting, lets running handlers reply (new requests get `500 closing`), then
+   * disconnects everyone. `signal` destroys what is still open.
+   */
+  close(opts?: { signal?: AbortSignal }): Promise<void>
 }
 
-/** A korv server: SSH public-key auth, `direct-tcpip` channels carrying gzip-JSON requests. */
-export class KorvServer extends EventEmitter<KorvServerEvents> {
+/** The `_sock` ssh2 keeps on a server-side connection: the socket we injected. */
+const socketOf = (conn: Connection): unknown => (conn as unknown as { _sock?: unknown })._sock
+
+class Server extends EventEmitter<KorvServerEvents> implements KorvServer {
   readonly #options: KorvServerOptions
   readonly #limits: KorvLimits
   readonly #routes = new Map<KorvVerb, Map<string, KorvHandler>>()
-  #net: net.Server | undefined
+  readonly #listener: Listener<KorvServer>
   #ssh: ssh2.Server | undefined
   // The narrow, mutable view sessions get of their server.
   readonly #host: { -readonly [K in keyof SessionHost]: SessionHost[K] }
-  #sessions = new Set<ServerSession>()
-  #handshaking = new Map<string, ServerSession>()
+  readonly #sessions = new Set<ServerSession>()
+  readonly #bySocket = new Map<unknown, ServerSession>()
+  #started = false
   #closed: Promise<void> | undefined
   #running = 0
   // Aborted by close()'s signal: what is still open is destroyed.
   readonly #forced = new AbortController()
   #idle: (() => void)[] = []
+  // Called when the last connection is gone, while close() waits for it.
+  #emptied: (() => void) | undefined
 
   constructor(options: KorvServerOptions) {
     super()
+    checkOptions(options, SERVER_OPTION_NAMES, 'createServer()')
     if (!Array.isArray(options.hostKeys) || options.hostKeys.length === 0) {
       throw new UsageError('hostKeys needs at least one host private key')
     }
@@ -96,14 +141,36 @@ export class KorvServer extends EventEmitter<KorvServerEvents> {
         if (--this.#running === 0) for (const resolve of this.#idle.splice(0)) resolve()
       },
     }
+    this.#listener = new Listener<KorvServer>({
+      defaults: { host: DEFAULT_HOST, port: DEFAULT_PORT },
+      maxConnections: this.#limits.maxConnections,
+      errors: KORV_ERRORS,
+      // ssh2 ends its side when the peer's does.
+      allowHalfOpen: false,
+      onConnection: (socket, remote) => this.#onSocket(socket, remote),
+      onClientError: (err, remote) => this.emit('clientError', err, remote),
+      onAcceptError: (err) => this.emit('acceptError', err as KorvListenError),
+      diagnostics: { channels, server: this },
+    })
     for (const verb of VERBS) this.#routes.set(verb, new Map())
-    for (const [verb, handlers] of Object.entries(options.routes ?? {})) {
-      for (const [resource, handler] of Object.entries(handlers ?? {})) this.register(verb as KorvVerb, resource, handler)
+    for (const [verb, handlers] of Object.entries(options.handlers ?? {})) {
+      for (const [resource, handler] of Object.entries(handlers ?? {})) this.handle(verb as KorvVerb, resource, handler)
     }
   }
 
-  /** Adds the one handler for (verb, resource); a second one is `ERR_PROTO_USAGE`. */
-  register(verb: KorvVerb, resource: string, handler: KorvHandler): this {
+  get listening(): boolean {
+    return this.#listener.listening
+  }
+
+  get connections(): ReadonlySet<KorvConnection> {
+    return this.#sessions
+  }
+
+  address(): ListenAddress | null {
+    return this.#listener.address()
+  }
+
+  handle(verb: KorvVerb, resource: string, handler: KorvHandler): this {
     if (!isVerb(verb)) throw new KorvUnknownVerbError(verb)
     if (typeof resource !== 'string') throw new UsageError('resource must be a string')
     if (typeof handler !== 'function') throw new UsageError('handler must be a function')
@@ -113,11 +180,12 @@ export class KorvServer extends EventEmitter<KorvServerEvents> {
     return this
   }
 
-  /** Reads the host keys and authorized_keys, then listens. */
-  async listen(opts: { host?: string; port?: number; signal?: AbortSignal } = {}): Promise<{ host: string; port: number }> {
-    if (this.#net !== undefined || this.#host.closing) throw new UsageError('listen() was already called')
-    const { host = DEFAULT_HOST, port = DEFAULT_PORT, signal } = opts
-    signal?.throwIfAborted()
+  async listen(options: ListenOptions = {}): Promise<ListenAddress> {
+    checkOptions(options, LISTEN_OPTION_NAMES, 'listen()')
+    if (options.tls !== undefined) throw new UsageError('korv has no tls option: SSH encrypts every connection')
+    if (this.#started || this.#host.closing) throw new UsageError('listen() was already called')
+    this.#started = true
+    options.signal?.throwIfAborted()
     const hostKeys: { key: Buffer | string; passphrase?: string }[] = []
     for (const [index, input] of this.#options.hostKeys.entries()) {
       const entry = typeof input === 'object' && !(input instanceof Uint8Array) && 'key' in input ? input : { key: input }
@@ -127,37 +195,10 @@ export class KorvServer extends EventEmitter<KorvServerEvents> {
     }
     const authorized = await readKeyInput(this.#options.authorizedKeys, 'authorized_keys')
     this.#host.authorizedKeys = parseAuthorizedKeys(authorized.toString(), (err) => this.emit('authorizedKeysError', err))
-    signal?.throwIfAborted()
-
-    const ssh = new ssh2.Server({ hostKeys, algorithms: { compress: ['none'] } }, (conn, info) => this.#onConnection(conn, info))
-    const server = net.createServer((socket) => this.#onSocket(socket))
-    this.#ssh = ssh
-    this.#net = server
-    await new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => {
-        server.close()
-        reject(signal?.reason as Error)
-      }
-      server.once('error', (err) => {
-        signal?.removeEventListener('abort', onAbort)
-        reject(new KorvConnectError(`cannot listen on ${host}:${port}: ${err.message}`, { cause: err }))
-      })
-      signal?.addEventListener('abort', onAbort, { once: true })
-      server.listen({ host, port }, () => {
-        signal?.removeEventListener('abort', onAbort)
-        resolve()
-      })
-    })
-    // Listening errors after this point are per-connection and reported there.
-    server.on('error', () => {})
-    const address = server.address() as net.AddressInfo
-    return { host: address.address, port: address.port }
+    this.#ssh = new ssh2.Server({ hostKeys, algorithms: { compress: ['none'] } }, (conn) => this.#onConnection(conn))
+    return this.#listener.listen(options)
   }
 
-  /**
-   * Stops accepting, lets running handlers reply (new requests get `500 closing`), then
-   * disconnects everyone. `signal` destroys what is still open.
-   */
   close(opts: { signal?: AbortSignal } = {}): Promise<void> {
     const { signal } = opts
     const force = (): void => this.#forced.abort()
@@ -165,6 +206,10 @@ export class KorvServer extends EventEmitter<KorvServerEvents> {
     else signal?.addEventListener('abort', force, { once: true })
     this.#closed ??= this.#close()
     return this.#closed.finally(() => signal?.removeEventListener('abort', force))
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
   }
 
   async #close(): Promise<void> {
@@ -175,8 +220,7 @@ export class KorvServer extends EventEmitter<KorvServerEvents> {
     }
     if (forced.aborted) onForce()
     else forced.addEventListener('abort', onForce, { once: true })
-    const server = this.#net
-    const stopped = server === undefined ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve()))
+    const stopped = this.#listener.close()
     for (const session of this.#sessions) if (!session.authenticated) session.end()
     if (this.#running > 0 && !forced.aborted) {
       await new Promise<void>((resolve) => {
@@ -186,12 +230,12 @@ export class KorvServer extends EventEmitter<KorvServerEvents> {
     }
     for (const session of this.#sessions) session.end()
     await stopped
+    if (this.#sessions.size > 0) await new Promise<void>((resolve) => (this.#emptied = resolve))
     forced.removeEventListener('abort', onForce)
     this.emit('close')
   }
 
-  #onSocket(socket: net.Socket): void {
-    const peer: PeerInfo = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 }
+  #onSocket(socket: Socket, remote: PeerInfo): void {
     socket.on('error', () => {})
     // Requests and replies are small and latency-bound: Nagle would hold each for an ACK.
     socket.setNoDelay(true)
@@ -199,27 +243,24 @@ export class KorvServer extends EventEmitter<KorvServerEvents> {
       socket.destroy()
       return
     }
-    if (this.#sessions.size >= this.#limits.maxConnections) {
-      this.emit('clientError', new KorvTooManyConnectionsError(`over maxConnections ${this.#limits.maxConnections}`), peer)
-      socket.destroy()
-      return
-    }
-    const session = new ServerSession(this.#host, socket, peer)
-    const key = `${peer.address}|${peer.port}`
+    const session = new ServerSession(this.#host, socket, remote)
     this.#sessions.add(session)
-    this.#handshaking.set(key, session)
+    this.#bySocket.set(socket, session)
+    const opened = channels.connectionOpen.hasSubscribers
+    if (opened) channels.connectionOpen.publish({ side: 'server', remote, connection: session })
     socket.once('close', () => {
       this.#sessions.delete(session)
-      if (this.#handshaking.get(key) === session) this.#handshaking.delete(key)
+      this.#bySocket.delete(socket)
+      if (channels.connectionClose.hasSubscribers) channels.connectionClose.publish({ side: 'server', remote, connection: session })
+      if (this.#sessions.size === 0) this.#emptied?.()
     })
+    this.emit('connection', session)
     this.#ssh?.injectSocket(socket)
   }
 
-  #onConnection(conn: Connection, info: ClientInfo): void {
-    // ssh2 announces a connection once the peer's version line is in; its address finds our socket.
-    const key = `${info.ip}|${info.port}`
-    const session = this.#handshaking.get(key)
-    this.#handshaking.delete(key)
+  #onConnection(conn: Connection): void {
+    // ssh2 announces a connection once the peer's version line is in.
+    const session = this.#bySocket.get(socketOf(conn))
     if (session === undefined) {
       conn.on('error', () => {})
       conn.end()
@@ -227,9 +268,12 @@ export class KorvServer extends EventEmitter<KorvServerEvents> {
     }
     session.attach(conn)
   }
-
 }
 
+/**
+ * A korv server. Call `listen()` to start it.
+ * @throws {UsageError} for an unknown option, a bad limit or a missing key
+ */
 export function createServer(options: KorvServerOptions): KorvServer {
-  return new KorvServer(options)
+  return new Server(options)
 }

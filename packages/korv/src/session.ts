@@ -1,3 +1,4 @@
+/** One SSH connection on the server: authentication, its limits and its channels. */
 import type { Socket } from 'node:net'
 import type { AcceptConnection, AuthContext, Connection, RejectConnection, ServerChannel, TcpipRequestInfo } from 'ssh2'
 import { admits, permitsOpen } from './authorized-keys.ts'
@@ -15,7 +16,9 @@ import {
   KorvTooManyChannelsError,
 } from './errors.ts'
 import type { KorvError } from './errors.ts'
-import type { KorvContext, KorvHandler, PeerInfo } from './handler.ts'
+import { escapeControl } from '@proto/framing'
+import type { PeerInfo, ProtoError } from '@proto/framing'
+import type { KorvConnection, KorvContext, KorvHandler } from './types.ts'
 import { TickCork } from './tick-cork.ts'
 
 /** What a connection needs from its server. */
@@ -28,7 +31,7 @@ export interface SessionHost {
   /** Lets `ssh-rsa` (SHA-1) signatures in. */
   readonly insecureAllowRsaSha1?: boolean
   route(verb: KorvVerb, resource: string): KorvHandler | undefined
-  clientError(err: KorvError, peer: PeerInfo): void
+  clientError(err: KorvError | ProtoError, peer: KorvConnection | PeerInfo): void
   handlerError(err: unknown, ctx: KorvContext): void
   /** A handler started or settled anywhere on the server (close waits for all). */
   handlerStarted(): void
@@ -36,8 +39,8 @@ export interface SessionHost {
 }
 
 /** One SSH connection on the server: authentication, limits and its channels. */
-export class ServerSession implements DispatchHost {
-  readonly peer: PeerInfo
+export class ServerSession implements DispatchHost, KorvConnection {
+  readonly remote: PeerInfo
   readonly #server: SessionHost
   readonly #socket: Socket
   #conn: Connection | undefined
@@ -54,17 +57,26 @@ export class ServerSession implements DispatchHost {
   #lastActivity = 0
   readonly #cork: TickCork
 
-  constructor(server: SessionHost, socket: Socket, peer: PeerInfo) {
+  constructor(server: SessionHost, socket: Socket, remote: PeerInfo) {
     this.#server = server
     this.#socket = socket
     this.#cork = new TickCork(socket)
-    this.peer = peer
+    this.remote = remote
     this.#timer = setTimeout(() => {
       this.fail(new KorvHandshakeTimeoutError(`no authentication within ${server.limits.handshakeTimeout} ms`))
     }, server.limits.handshakeTimeout)
     socket.once('close', () => this.#onClose())
   }
 
+  get address(): string {
+    return this.remote.address
+  }
+  get port(): number {
+    return this.remote.port
+  }
+  get connection(): KorvConnection {
+    return this
+  }
   get limits(): KorvLimits {
     return this.#server.limits
   }
@@ -93,7 +105,8 @@ export class ServerSession implements DispatchHost {
   attach(conn: Connection): void {
     this.#conn = conn
     conn.on('error', (err: Error) => {
-      this.fail(new KorvClosedError(`connection failed: ${err.message}`, { cause: err }))
+      // ssh2's messages quote the peer (a DISCONNECT's description, its version line): escaped for logs.
+      this.fail(new KorvClosedError(`connection failed: ${escapeControl(err.message)}`, { cause: err }))
     })
     conn.on('authentication', (ctx) => this.#authenticate(ctx))
     conn.on('ready', () => this.#onReady())
@@ -130,6 +143,12 @@ export class ServerSession implements DispatchHost {
     }
   }
 
+  queuedReplyBytes(): number {
+    let bytes = this.#socket.writableLength
+    for (const channel of this.#channels) bytes += channel.queuedReplyBytes
+    return bytes
+  }
+
   touch(): void {
     this.#lastActivity = Date.now()
   }
@@ -139,7 +158,7 @@ export class ServerSession implements DispatchHost {
   }
 
   clientError(err: KorvError): void {
-    this.#server.clientError(err, this.peer)
+    this.#server.clientError(err, this)
   }
 
   handlerError(err: unknown, ctx: KorvContext): void {
@@ -150,7 +169,7 @@ export class ServerSession implements DispatchHost {
   fail(err: KorvError): void {
     if (!this.#reported && !this.#ended) {
       this.#reported = true
-      this.#server.clientError(err, this.peer)
+      this.#server.clientError(err, this)
     }
     this.end()
   }
@@ -188,7 +207,7 @@ export class ServerSession implements DispatchHost {
     }
     const now = Date.now()
     const entry = this.#server.authorizedKeys.find(
-      (key) => key.blob.equals(ctx.key.data) && admits(key, this.peer.address, now),
+      (key) => key.blob.equals(ctx.key.data) && admits(key, this.remote.address, now),
     )
     if (entry === undefined) {
       this.#reject(ctx, true)
@@ -268,7 +287,7 @@ export class ServerSession implements DispatchHost {
     clearTimeout(this.#timer)
     if (!this.#reported && !this.#ended && this.#entry === undefined && this.#authFailures > 0) {
       this.#reported = true
-      this.#server.clientError(new KorvAuthFailedError('client left after its keys were refused'), this.peer)
+      this.#server.clientError(new KorvAuthFailedError('client left after its keys were refused'), this)
     }
     this.#ended = true
     for (const waiter of this.#slotWaiters.splice(0)) waiter(false)

@@ -7,7 +7,7 @@ import ssh2 from 'ssh2'
 import type { Connection } from 'ssh2'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { connect } from '../src/client.ts'
-import type { KorvClientOptions } from '../src/client.ts'
+import type { KorvConnectOptions } from '../src/client.ts'
 import { DEFAULT_LIMITS } from '../src/constants.ts'
 import { checkCompression } from '../src/deflate.ts'
 import { ErrorCode } from '../src/errors.ts'
@@ -32,7 +32,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
-const base = (t: TestServer, extra: Partial<KorvClientOptions> = {}): KorvClientOptions => ({
+const base = (t: TestServer, extra: Partial<KorvConnectOptions> = {}): KorvConnectOptions => ({
   host: '127.0.0.1',
   port: t.port,
   privateKey: clientKey.private,
@@ -40,7 +40,7 @@ const base = (t: TestServer, extra: Partial<KorvClientOptions> = {}): KorvClient
   ...extra,
 })
 
-async function expectConnected(options: KorvClientOptions): Promise<void> {
+async function expectConnected(options: KorvConnectOptions): Promise<void> {
   const client = await connect(options)
   expect((await client.get('/hello')).code).toBe(200)
   await client.close()
@@ -198,7 +198,7 @@ describe('channels', () => {
 
   it('gives handlers the username and the key that signed in', async () => {
     const seen: unknown[] = []
-    const t = await startServer({ routes: { GET: { '/who': (ctx) => void seen.push([ctx.username, ctx.key, ctx.peer.address]) } } })
+    const t = await startServer({ handlers: { GET: { '/who': (_request, ctx) => void seen.push([ctx.username, ctx.key, ctx.remote.address]) } } })
     const client = await connect(base(t, { username: 'alice' }))
     await client.get('/who')
     await client.close()
@@ -219,7 +219,7 @@ describe('host key verification', () => {
   afterAll(async () => {
     await t.close()
   })
-  const noFingerprint = (extra: Partial<KorvClientOptions>): KorvClientOptions => {
+  const noFingerprint = (extra: Partial<KorvConnectOptions>): KorvConnectOptions => {
     const { hostKeyFingerprint: _f, ...rest } = base(t, extra)
     return { ...rest, ...extra }
   }

@@ -1,30 +1,46 @@
+import { Buffer } from 'node:buffer'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtempSync } from 'node:fs'
+import { rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Readable, Writable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
+import { cliCases } from '@proto/framing/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { main } from '../src/cli.ts'
-import { keyPair, startServer } from './helpers.ts'
+import { cli as definition, main } from '../src/cli.ts'
+import { keyPair, pythonGzip, startServer, startStub, textVectors } from './helpers.ts'
 import type { TestServer } from './helpers.ts'
 
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
 
-async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = ''
-  let stderr = ''
-  const code = await main(argv, { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s) })
-  return { code, stdout, stderr }
+class Sink extends Writable {
+  text = ''
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: () => void): void {
+    this.text += chunk.toString('utf8')
+    callback()
+  }
 }
 
-let dir: string
+async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return runWith(argv)
+}
+
+async function runWith(argv: string[], stdin?: Readable): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout = new Sink()
+  const stderr = new Sink()
+  const code = await main(argv, { stdout, stderr, ...(stdin === undefined ? {} : { stdin }) })
+  return { code, stdout: stdout.text, stderr: stderr.text }
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'korv-cli-'))
 let t: TestServer
+const keyFile = (name: string): string => join(dir, name)
 let target: string
 const file = (name: string): string => join(dir, name)
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'korv-cli-'))
   t = await startServer()
   target = `127.0.0.1:${t.port}`
   await writeFile(file('client_key'), t.clientKey.private)
@@ -54,7 +70,7 @@ describe('korv request', () => {
   it('exits 1 when the server answers 400 or more', async () => {
     expect(await run('request', target, 'GET', '/nope', ...known())).toMatchObject({ code: 1, stdout: '{"code":404,"body":null}\n' })
     const boom = await run('request', target, 'GET', '/boom', '--key', file('client_key'), '--insecure-accept-any-host-key')
-    expect(boom).toMatchObject({ code: 1, stdout: '{"code":500,"body":{"message":"kaboom"}}\n' })
+    expect(boom).toMatchObject({ code: 1, stdout: '{"code":500,"body":{"message":"kaboom"}}\n', stderr: 'korv: the server answered 500: kaboom\n' })
   })
 
   it('exits 2 on a connection error, with the error as JSON under --json', async () => {
@@ -70,37 +86,41 @@ describe('korv request', () => {
   it.each([
     [[]],
     [['bogus']],
-    [['request', target, 'GET']],
-    [['request', target, 'PATCH', '/x', '--key', 'k', '--insecure-accept-any-host-key']],
-    [['request', target, 'GET', '/x', '--insecure-accept-any-host-key']],
-    [['request', target, 'GET', '/x', '--key', 'k']],
-    [['request', target, 'GET', '/x', '--key', 'k', '--known-hosts', 'h', '--insecure-accept-any-host-key']],
+    [['request', '127.0.0.1:1', 'GET']],
+    [['request', '127.0.0.1:1', 'PATCH', '/x', '--key', 'k', '--insecure-accept-any-host-key']],
+    [['request', '127.0.0.1:1', 'GET', '/x', '--insecure-accept-any-host-key']],
+    [['request', '127.0.0.1:1', 'GET', '/x', '--key', 'k']],
+    [['request', '127.0.0.1:1', 'GET', '/x', '--key', 'k', '--known-hosts', 'h', '--insecure-accept-any-host-key']],
     [['request', 'nohost', 'GET', '/x', '--key', 'k', '--insecure-accept-any-host-key']],
-    [['request', target, 'STORE', '/x', '{bad', '--key', 'k', '--insecure-accept-any-host-key']],
-    [['request', target, 'GET', '/x', '--key', 'k', '--insecure-accept-any-host-key', '--timeout', 'soon']],
+    [['request', '127.0.0.1:1', 'STORE', '/x', '{bad', '--key', 'k', '--insecure-accept-any-host-key']],
+    [['request', '127.0.0.1:1', 'GET', '/x', '--key', 'k', '--insecure-accept-any-host-key', '--timeout', 'soon']],
     [['--no-such-flag']],
     [['serve', '--host-key', 'k']],
   ])('exits 2 with usage on stderr for %j', async (argv) => {
     const result = await run(...argv)
     expect(result.code).toBe(2)
-    expect(result.stderr).toContain('usage:')
+    expect(result.stderr).toContain('(ERR_PROTO_CLI_USAGE)')
     expect(result.stdout).toBe('')
   })
 
-  it('prints usage with --help and exits 0', async () => {
-    expect(await run('--help')).toMatchObject({ code: 0, stdout: expect.stringContaining('korv serve'), stderr: '' })
+  it('explains every verb and option with --help and exits 0', async () => {
+    const help = await run('--help')
+    expect(help).toMatchObject({ code: 0, stderr: '' })
+    for (const text of ['korv serve', 'korv request', 'korv decode', '--proxy-protocol', '--max-channel-reply-bytes', '--connect-timeout', '--socket']) {
+      expect(help.stdout).toContain(text)
+    }
     expect((await run('request', '-h')).code).toBe(0)
   })
 })
 
 describe('korv serve (built CLI)', () => {
-  it('prints the listening line, serves the demo routes and stops on SIGTERM', async () => {
+  it('prints the listening line, serves the demo handlers and stops on SIGTERM', async () => {
     const child = spawn(process.execPath, [cli, 'serve', '--port', '0', '--host-key', file('host_key'), '--authorized-keys', file('authorized_keys')], {
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     const exited = once(child, 'exit')
-    const [line] = (await once(child.stdout, 'data')) as [Buffer]
-    const m = /^listening 127\.0\.0\.1:(\d+)\n$/.exec(line.toString())
+    const [line] = (await once(child.stdout, 'data')) as [Uint8Array]
+    const m = /^listening 127\.0\.0\.1:(\d+)\n$/.exec(String(line))
     expect(m).not.toBeNull()
     const port = m?.[1] ?? ''
     await writeFile(file('serve_hosts'), `[127.0.0.1]:${port} ${t.hostKey.public}\n`)
@@ -119,8 +139,65 @@ describe('korv serve (built CLI)', () => {
   it('refuses to start without the key flags', async () => {
     const child = spawn(process.execPath, [cli, 'serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] })
     let stderr = ''
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+    child.stderr.on('data', (chunk: Uint8Array) => (stderr += String(chunk)))
     expect(await once(child, 'exit')).toEqual([2, null])
     expect(stderr).toContain('--host-key')
+  })
+})
+
+describe('the shared CLI table', () => {
+  // A korv server whose 500 reply carries terminal controls in its message.
+  const hostilePeer = async () => {
+    const hostile = '\u001b]0;pwned\u0007 \u001b[2J'
+    return startStub((request) => [pythonGzip(JSON.stringify({ id: 1, request_id: request.id, code: 500, body: { message: hostile } }))])
+  }
+  for (const conformance of cliCases({
+    bin: cli,
+    cli: definition,
+    serveArgs: ['--host-key', keyFile('host_key'), '--authorized-keys', keyFile('authorized_keys')],
+    client: (target) => ['request', target, 'GET', '/x', '--key', keyFile('client_key'), '--insecure-accept-any-host-key'],
+    fakePeer: hostilePeer,
+  })) {
+    it(conformance.name, () => conformance.run())
+  }
+})
+
+describe('korv decode', () => {
+  // The vectors that hold one JSON message each (others are two messages, or a cut one).
+  const messages = textVectors.filter((v) => {
+    try {
+      JSON.parse(v.bytes.toString('utf8'))
+      return true
+    } catch {
+      return false
+    }
+  })
+  const capture = (): Buffer => Buffer.concat(messages.map((v) => pythonGzip(v.bytes)))
+
+  it('prints each message of the shared vectors with its offset, and exits 0', async () => {
+    const bytes = capture()
+    const result = await runWith(['decode', '-'], Readable.from([bytes.subarray(0, 7), bytes.subarray(7, 1000), bytes.subarray(1000)]))
+    expect(result.code).toBe(0)
+    const lines = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as { offset: number; frame: unknown })
+    expect(messages.length).toBeGreaterThan(20)
+    expect(lines.map((l) => l.frame)).toEqual(messages.map((v) => JSON.parse(v.bytes.toString('utf8')) as unknown))
+    let offset = 0
+    for (const [i, v] of messages.entries()) {
+      expect(lines[i]?.offset).toBe(offset)
+      offset += pythonGzip(v.bytes).length
+    }
+  })
+
+  it('reports bytes that are not a member, with their offset and code, goes on, and exits 1', async () => {
+    const good = pythonGzip('{"id":1,"verb":"GET","resource":"/hello"}')
+    const bytes = Buffer.concat([good, Buffer.from('garbage'), good])
+    const result = await runWith(['decode', '-'], Readable.from([bytes]))
+    expect(result.code).toBe(1)
+    const lines = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
+    expect(lines).toEqual([
+      { offset: 0, frame: { id: 1, verb: 'GET', resource: '/hello' } },
+      { offset: good.length, error: { code: 'ERR_KORV_BAD_MESSAGE', message: 'not a gzip member' } },
+      { offset: good.length + 7, frame: { id: 1, verb: 'GET', resource: '/hello' } },
+    ])
   })
 })

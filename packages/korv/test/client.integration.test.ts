@@ -3,7 +3,7 @@ import { once } from 'node:events'
 import net from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { connect } from '../src/client.ts'
-import type { KorvClient, KorvClientOptions } from '../src/client.ts'
+import type { KorvClient, KorvConnectOptions } from '../src/client.ts'
 import { encodeJson, encodeMessage } from '../src/codec.ts'
 import { ErrorCode } from '../src/errors.ts'
 import type { KorvError, RemoteError } from '../src/errors.ts'
@@ -13,7 +13,7 @@ import type { TestServer } from './helpers.ts'
 let t: TestServer
 let client: KorvClient
 
-const options = (port: number, extra: Partial<KorvClientOptions> = {}): KorvClientOptions => ({
+const options = (port: number, extra: Partial<KorvConnectOptions> = {}): KorvConnectOptions => ({
   host: '127.0.0.1',
   port,
   privateKey: keyPair('ed25519', 1).private,
@@ -61,7 +61,7 @@ describe('client against the korv server', () => {
   })
 
   it('rejects with signal.reason on abort and forgets the call', async () => {
-    const slow = await startServer({ routes: { GET: { '/slow': (ctx) => once(ctx.signal, 'abort').then(() => undefined) } } })
+    const slow = await startServer({ handlers: { GET: { '/slow': (_request, ctx) => once(ctx.signal, 'abort').then(() => undefined) } } })
     const c = await connect(options(slow.port))
     const controller = new AbortController()
     const call = c.get('/slow', null, { signal: controller.signal })
@@ -74,7 +74,7 @@ describe('client against the korv server', () => {
   })
 
   it('rejects a call that outlives its timeout with a TimeoutError', async () => {
-    const slow = await startServer({ routes: { GET: { '/never': () => new Promise<never>(() => {}) } } })
+    const slow = await startServer({ handlers: { GET: { '/never': () => new Promise<never>(() => {}) } } })
     const c = await connect(options(slow.port, { timeout: 50 }))
     await expect(c.get('/never')).rejects.toMatchObject({ name: 'TimeoutError' })
     await expect(c.get('/never', null, { timeout: 1 })).rejects.toMatchObject({ name: 'TimeoutError' })
@@ -87,7 +87,7 @@ describe('client against the korv server', () => {
     const gate = new Promise<void>((resolve) => {
       release = resolve
     })
-    const slow = await startServer({ routes: { GET: { '/gate': async () => gate.then(() => ({ code: 200, body: 'late' })) } } })
+    const slow = await startServer({ handlers: { GET: { '/gate': async () => gate.then(() => ({ code: 200, body: 'late' })) } } })
     const c = await connect(options(slow.port))
     const pending = c.get('/gate')
     const closing = c.close()
@@ -100,7 +100,7 @@ describe('client against the korv server', () => {
   })
 
   it('rejects pending calls with ERR_KORV_CLOSED when the server goes away', async () => {
-    const doomed = await startServer({ routes: { GET: { '/hang': () => new Promise<never>(() => {}) } } })
+    const doomed = await startServer({ handlers: { GET: { '/hang': () => new Promise<never>(() => {}) } } })
     const c = await connect(options(doomed.port))
     const pending = c.get('/hang')
     const closeEvent = once(c, 'close')
@@ -143,7 +143,11 @@ describe('client connection setup', () => {
     mute.listen(0, '127.0.0.1')
     await once(mute, 'listening')
     const { port } = mute.address() as net.AddressInfo
-    await expect(connect(options(port, { handshakeTimeout: 50 }))).rejects.toMatchObject({ code: ErrorCode.HANDSHAKE_TIMEOUT })
+    await expect(connect(options(port, { connectTimeout: 50 }))).rejects.toMatchObject({
+      code: ErrorCode.TIMEOUT,
+      name: 'TimeoutError',
+      message: `connect to 127.0.0.1:${port} timed out after 50 ms`,
+    })
     const [socket] = sockets
     if (socket !== undefined && !socket.destroyed) await once(socket, 'close')
     mute.close()

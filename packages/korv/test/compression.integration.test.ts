@@ -2,7 +2,7 @@ import { Buffer } from 'node:buffer'
 import { crc32, deflateRawSync, gunzipSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
 import { connect } from '../src/client.ts'
-import type { KorvClientOptions } from '../src/client.ts'
+import type { KorvConnectOptions } from '../src/client.ts'
 import { encodeMessage } from '../src/codec.ts'
 import { createServer } from '../src/server.ts'
 import type { KorvServerOptions } from '../src/server.ts'
@@ -37,7 +37,7 @@ async function replyBytes(options: Partial<KorvServerOptions>, body: unknown): P
 }
 
 /** The bytes of one GET /echo request of `body` from a client with `options`. */
-async function requestBytes(options: Partial<KorvClientOptions>, body: unknown): Promise<Buffer> {
+async function requestBytes(options: Partial<KorvConnectOptions>, body: unknown): Promise<Buffer> {
   const packets: Buffer[] = []
   const stub = await startStub((request) => [encodeMessage({ id: 2, request_id: request.id, code: 200, body: null })], packets)
   const client = await connect({
@@ -76,7 +76,7 @@ describe('compression option', () => {
     expect(stored.equals(rewritten(stored, 0))).toBe(true)
     const level9 = await requestBytes({ compression: { level: 9, threshold: 0 } }, small)
     expect(level9.equals(rewritten(level9, 9))).toBe(true)
-    const level0 = await requestBytes({ compression: { level: 0 }, maxMessageBytes: big }, large)
+    const level0 = await requestBytes({ compression: { level: 0 }, limits: { maxMessageBytes: big } }, large)
     expect(level0.equals(rewritten(level0, 0))).toBe(true)
   })
 

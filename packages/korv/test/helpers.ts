@@ -4,15 +4,16 @@ import { crc32, deflateRawSync } from 'node:zlib'
 import ssh2 from 'ssh2'
 import type { ClientChannel } from 'ssh2'
 import { GzipMemberDecoder } from '@proto/framing'
+import type { TcpAddress } from '@proto/framing'
 import { loadVectors } from '@proto/framing/testing'
 import { expect } from 'vitest'
 import { encodeMessage } from '../src/codec.ts'
-import { createDemoRoutes } from '../src/demo.ts'
+import { createDemoHandlers } from '../src/demo.ts'
 import { fingerprint } from '../src/keys.ts'
 import { createServer } from '../src/server.ts'
 import type { KorvServer, KorvServerOptions } from '../src/server.ts'
 import type { KorvError } from '../src/errors.ts'
-import type { PeerInfo } from '../src/handler.ts'
+import type { PeerInfo, ProtoError } from '@proto/framing'
 
 export type KeyKind = 'ed25519' | 'rsa' | 'ecdsa'
 export interface KeyPair {
@@ -79,31 +80,30 @@ export interface TestServer {
   port: number
   hostKey: KeyPair
   clientKey: KeyPair
-  clientErrors: { err: KorvError; peer: PeerInfo }[]
+  clientErrors: { err: KorvError | ProtoError; peer: PeerInfo }[]
   handlerErrors: unknown[]
   nextClientError(): Promise<KorvError>
   close(opts?: { signal?: AbortSignal }): Promise<void>
 }
 
-/** The `serve` routes plus GET /boom, on 127.0.0.1:0, with one authorized ed25519 client key. */
-export async function startServer(options: Partial<KorvServerOptions> & { hostKey?: KeyPair; clientKey?: KeyPair } = {}): Promise<TestServer> {
-  const hostKey = options.hostKey ?? keyPair('ed25519', 0)
-  const clientKey = options.clientKey ?? keyPair('ed25519', 1)
-  const routes = createDemoRoutes()
-  routes.GET['/boom'] = () => {
-    throw new Error('kaboom')
+/** The `serve` handlers plus GET /boom, on 127.0.0.1:0, with one authorized ed25519 client key. */
+export async function startServer(opts: Partial<KorvServerOptions> & { hostKey?: KeyPair; clientKey?: KeyPair } = {}): Promise<TestServer> {
+  const { hostKey = keyPair('ed25519', 0), clientKey = keyPair('ed25519', 1), ...options } = opts
+  const handlers = createDemoHandlers()
+  handlers.GET['/boom'] = () => {
+    throw Object.assign(new Error('kaboom'), { expose: true })
   }
   const server = createServer({
     hostKeys: [hostKey.private],
     authorizedKeys: `${clientKey.public}\n`,
-    routes,
+    handlers,
     ...options,
   })
   const clientErrors: TestServer['clientErrors'] = []
   const handlerErrors: unknown[] = []
   server.on('clientError', (err, peer) => clientErrors.push({ err, peer }))
   server.on('handlerError', (err) => handlerErrors.push(err))
-  const { port } = await server.listen({ host: '127.0.0.1', port: 0 })
+  const { port } = (await server.listen({ host: '127.0.0.1', port: 0 })) as TcpAddress
   return {
     server, port, hostKey, clientKey, clientErrors, handlerErrors,
     nextClientError: async () => ((await once(server, 'clientError')) as [KorvError])[0],

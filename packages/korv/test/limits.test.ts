@@ -3,7 +3,7 @@ import { once } from 'node:events'
 import net from 'node:net'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { connect } from '../src/client.ts'
-import type { KorvClientOptions } from '../src/client.ts'
+import type { KorvConnectOptions } from '../src/client.ts'
 import { encodeMessage } from '../src/codec.ts'
 import {
   DEFAULT_CALL_TIMEOUT,
@@ -24,7 +24,7 @@ import { createServer } from '../src/server.ts'
 import { fingerprintOf, keyPair, noise, openRaw, pythonGzip, startServer, startStub } from './helpers.ts'
 import type { TestServer } from './helpers.ts'
 
-const options = (t: { port: number }, extra: Partial<KorvClientOptions> = {}): KorvClientOptions => ({
+const options = (t: { port: number }, extra: Partial<KorvConnectOptions> = {}): KorvConnectOptions => ({
   host: '127.0.0.1',
   port: t.port,
   privateKey: keyPair('ed25519', 1).private,
@@ -44,6 +44,8 @@ describe('defaults', () => {
       maxJsonBytes: 1_048_576,
       maxInFlight: 1024,
       maxChannels: 16,
+      maxChannelReplyBytes: 1_048_576,
+      maxConnectionReplyBytes: 4_194_304,
       maxAuthAttempts: 6,
       maxConnections: 1024,
       handshakeTimeout: 30_000,
@@ -61,15 +63,15 @@ describe('defaults', () => {
       expect(() => createServer({ hostKeys: [key], authorizedKeys: '', limits })).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
     }
     expect(() => createServer({ hostKeys: [], authorizedKeys: '' })).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
-    await expect(connect(options({ port: 1 }, { maxInFlight: 0 }))).rejects.toMatchObject({ code: 'ERR_PROTO_USAGE' })
+    await expect(connect(options({ port: 1 }, { limits: { maxInFlight: 0 } }))).rejects.toMatchObject({ code: 'ERR_PROTO_USAGE' })
     await expect(connect(options({ port: 1 }, { timeout: -5 }))).rejects.toMatchObject({ code: 'ERR_PROTO_USAGE' })
   })
 
   it('allow one handler per route and only the four verbs', () => {
     const server = createServer({ hostKeys: [keyPair('ed25519', 0).private], authorizedKeys: '' })
-    server.register('GET', '/a', () => undefined)
-    expect(() => server.register('GET', '/a', () => undefined)).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
-    expect(() => server.register('PATCH' as 'GET', '/a', () => undefined)).toThrow(expect.objectContaining({ code: ErrorCode.UNKNOWN_VERB }))
+    server.handle('GET', '/a', () => undefined)
+    expect(() => server.handle('GET', '/a', () => undefined)).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
+    expect(() => server.handle('PATCH' as 'GET', '/a', () => undefined)).toThrow(expect.objectContaining({ code: ErrorCode.UNKNOWN_VERB }))
   })
 })
 
@@ -100,7 +102,7 @@ describe('message size', () => {
 
   it('a client refuses an oversized reply and closes', async () => {
     const stub = await startStub(() => [pythonGzip(JSON.stringify({ id: 1, request_id: 2, code: 200, body: noise(3000).toString('hex') }))])
-    const client = await connect(options(stub, { maxMessageBytes: 1000 }))
+    const client = await connect(options(stub, { limits: { maxMessageBytes: 1000 } }))
     const protocolError = once(client, 'protocolError') as Promise<[KorvError]>
     await expect(client.get('/x')).rejects.toMatchObject({ code: ErrorCode.CLOSED, cause: { code: ErrorCode.MESSAGE_TOO_LARGE } })
     expect((await protocolError)[0]).toMatchObject({ code: ErrorCode.MESSAGE_TOO_LARGE })
@@ -110,7 +112,7 @@ describe('message size', () => {
 
   it('a client stops a gzip bomb at maxJsonBytes', async () => {
     const stub = await startStub(() => [pythonGzip(Buffer.alloc(2000, 0x20))])
-    const client = await connect(options(stub, { maxJsonBytes: 1000 }))
+    const client = await connect(options(stub, { limits: { maxJsonBytes: 1000 } }))
     const protocolError = once(client, 'protocolError') as Promise<[KorvError]>
     const call = client.get('/x')
     expect((await protocolError)[0]).toMatchObject({ code: ErrorCode.MESSAGE_TOO_LARGE })
@@ -130,7 +132,7 @@ describe('concurrency limits', () => {
       new Promise((resolve) => (started >= count ? resolve() : waiters.push({ count, resolve })))
     const t = await startServer({
       limits: { maxInFlight: 2 },
-      routes: {
+      handlers: {
         GET: {
           '/work': async () => {
             running++
@@ -158,8 +160,8 @@ describe('concurrency limits', () => {
   })
 
   it('maxInFlight: a client refuses a call past it', async () => {
-    const t = await startServer({ routes: { GET: { '/hang': () => new Promise<never>(() => {}) } } })
-    const client = await connect(options(t, { maxInFlight: 1 }))
+    const t = await startServer({ handlers: { GET: { '/hang': () => new Promise<never>(() => {}) } } })
+    const client = await connect(options(t, { limits: { maxInFlight: 1 } }))
     const first = client.get('/hang')
     await expect(client.get('/hang')).rejects.toMatchObject({ code: ErrorCode.TOO_MANY_IN_FLIGHT })
     await client.close({ signal: AbortSignal.abort() })
@@ -208,16 +210,19 @@ describe('timeouts', () => {
     await t.close()
   })
 
-  it('handshakeTimeout: connect() gives up on a server that never answers', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+  it('connectTimeout: connect() gives up on a server that never answers, with ERR_KORV_TIMEOUT', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
     const silent = net.createServer()
     silent.listen(0, '127.0.0.1')
     await once(silent, 'listening')
     const accepted = once(silent, 'connection') as Promise<[net.Socket]>
-    const attempt = connect(options(silent.address() as net.AddressInfo, { handshakeTimeout: 5000 }))
+    const attempt = connect(options(silent.address() as net.AddressInfo, { connectTimeout: 2 ** 31 + 5 }))
+    const rejected = attempt.then(() => 'resolved', (err: unknown) => err)
     const [socket] = await accepted
-    vi.advanceTimersByTime(5000)
-    await expect(attempt).rejects.toMatchObject({ code: ErrorCode.HANDSHAKE_TIMEOUT })
+    await vi.advanceTimersByTimeAsync(2 ** 31 + 4)
+    expect(await Promise.race([rejected, Promise.resolve('pending')])).toBe('pending')
+    await vi.advanceTimersByTimeAsync(1)
+    expect(await rejected).toMatchObject({ code: ErrorCode.TIMEOUT, name: 'TimeoutError' })
     socket.destroy()
     silent.close()
   })
@@ -227,7 +232,7 @@ describe('timeouts', () => {
     let release!: () => void
     const t: TestServer = await startServer({
       limits: { idleTimeout: 1000 },
-      routes: { GET: { '/slow': () => new Promise<void>((resolve) => (release = resolve)) } },
+      handlers: { GET: { '/slow': () => new Promise<void>((resolve) => (release = resolve)) } },
     })
     const client = await connect(options(t))
     const slow = client.get('/slow', null, { timeout: 10_000_000 })
@@ -245,19 +250,26 @@ describe('timeouts', () => {
   })
 
   it('timeout: a call rejects with a TimeoutError after its timeout, the default being 30 s', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
-    const t = await startServer({ routes: { GET: { '/never': () => new Promise<never>(() => {}) } } })
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
+    const t = await startServer({ handlers: { GET: { '/never': () => new Promise<never>(() => {}) } } })
     const client = await connect(options(t))
     let settled = false
     const byDefault = client.get('/never').finally(() => (settled = true))
     const short = client.get('/never', null, { timeout: 100 })
     vi.advanceTimersByTime(100)
-    await expect(short).rejects.toMatchObject({ name: 'TimeoutError' })
+    await expect(short).rejects.toMatchObject({ name: 'TimeoutError', code: ErrorCode.TIMEOUT, message: 'GET /never timed out after 100 ms' })
+    let longSettled = false
+    const long = client.get('/never', null, { timeout: 2 ** 31 + 5 }).finally(() => (longSettled = true))
     vi.advanceTimersByTime(DEFAULT_CALL_TIMEOUT - 101)
     await Promise.resolve()
     expect(settled).toBe(false)
     vi.advanceTimersByTime(1)
     await expect(byDefault).rejects.toMatchObject({ name: 'TimeoutError' })
+    vi.advanceTimersByTime(2 ** 31 + 5 - DEFAULT_CALL_TIMEOUT + 100 - 1)
+    await Promise.resolve()
+    expect(longSettled).toBe(false)
+    vi.advanceTimersByTime(1)
+    await expect(long).rejects.toMatchObject({ code: ErrorCode.TIMEOUT })
     vi.useRealTimers()
     await client.close({ signal: AbortSignal.abort() })
     await t.close({ signal: AbortSignal.abort() })
@@ -270,7 +282,7 @@ describe('server close', () => {
     let started!: () => void
     const running = new Promise<void>((resolve) => (started = resolve))
     const t = await startServer({
-      routes: {
+      handlers: {
         GET: {
           '/slow': async () => {
             started()

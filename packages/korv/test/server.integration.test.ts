@@ -157,7 +157,7 @@ describe('server on channel EOF and handler results', () => {
     ['a BigInt body', { code: 200, body: 1n }, 'ERR_KORV_UNSERIALIZABLE'],
     ['an oversized body', { code: 200, body: noise(40_000).toString('base64') }, 'ERR_KORV_MESSAGE_TOO_LARGE'],
   ])('answers a handler returning %s with 500 and reports handlerError', async (_name, result, code) => {
-    const bad = await startServer({ routes: { GET: { '/bad': () => result as never } } })
+    const bad = await startServer({ handlers: { GET: { '/bad': () => result as never } } })
     const own = await openRaw(bad.port, bad.clientKey.private)
     own.request({ id: 7, verb: 'GET', resource: '/bad' })
     const reply = await own.next()
@@ -169,7 +169,7 @@ describe('server on channel EOF and handler results', () => {
 
   it('lets a handler pick any code and returns undefined as 200 null', async () => {
     const own = await startServer({
-      routes: { GET: { '/created': () => ({ code: 201, body: { ok: true } }), '/nothing': () => undefined } },
+      handlers: { GET: { '/created': () => ({ code: 201, body: { ok: true } }), '/nothing': () => undefined } },
     })
     const c = await openRaw(own.port, own.clientKey.private)
     c.request({ id: 1, verb: 'GET', resource: '/created' })
@@ -186,9 +186,9 @@ describe('server on channel EOF and handler results', () => {
     let started!: () => void
     const running = new Promise<void>((resolve) => (started = resolve))
     const own = await startServer({
-      routes: {
+      handlers: {
         GET: {
-          '/wait': (ctx) => {
+          '/wait': (_request, ctx) => {
             ctx.signal.addEventListener('abort', () => aborted(ctx.signal.reason))
             started()
             return new Promise<never>(() => {})

@@ -66,7 +66,7 @@ async function receive(contender, bytes) {
     close = () => new Promise((resolve) => server.close(resolve))
   } else {
     const server = createServer({
-      onFrame: async (frame) => {
+      handler: async (frame) => {
         let count = 0
         for await (const file of frame.files()) for await (const chunk of file) count += chunk.length
         await frame.message()

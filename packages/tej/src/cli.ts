@@ -1,227 +1,207 @@
 #!/usr/bin/env node
-import { Buffer } from 'node:buffer'
-import { createHash } from 'node:crypto'
-import { realpathSync } from 'node:fs'
+// The tej bin: serve the echo handler, send a frame and print what comes back, decode captured bytes.
 import { basename } from 'node:path'
-import process from 'node:process'
-import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
+import { deadlineSignal, toText } from '@proto/framing'
+import {
+  FileDigest,
+  clientOptions,
+  clientTls,
+  connectTarget,
+  decodeVerb,
+  defineCli,
+  defineVerb,
+  listenTarget,
+  runCli,
+  runIfMain,
+  serveOptions,
+  serveUntilStopped,
+  serverTls,
+  targetPositional,
+  timeoutOption,
+} from '@proto/framing/cli'
+import type { CliIO, CliOutput, FileSummary } from '@proto/framing/cli'
 import { connect } from './client.ts'
-import type { TejConnection } from './connection.ts'
-import { DEFAULT_HOST, DEFAULT_PORT } from './constants.ts'
-import { TejClosedError } from './errors.ts'
-import type { TejIncomingFrame } from './incoming.ts'
-import { raceAbort } from './race-abort.ts'
+import {
+  DEFAULT_CONNECT_TIMEOUT,
+  DEFAULT_IDLE_TIMEOUT,
+  DEFAULT_MAX_BUFFERED_BYTES,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_FILE_BYTES,
+  DEFAULT_MAX_FILES,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  DEFAULT_MAX_NAME_BYTES,
+  DEFAULT_PORT,
+  MAX_STATUS,
+} from './constants.ts'
+import { captureDecoder } from './decode.ts'
+import { echoHandler } from './demo.ts'
+import { TejClosedError, TejTimeoutError } from './errors.ts'
+import { resolveLimits } from './limits.ts'
 import { createServer } from './server.ts'
+import type { TejConnection, TejIncomingFrame } from './types.ts'
 
-const USAGE = `Usage:
-  tej serve [--host HOST] [--port PORT]
-  tej send HOST:PORT [--message TEXT] [--file PATH]... [--status N] [--expect N] [--timeout MS] [--json]
+/** What `tej send` waits for each frame back, and for its own frame to go out, by default. */
+const DEFAULT_CLI_TIMEOUT = 30_000
 
-serve  echoes every frame back unchanged (pings are not echoed); prints "listening HOST:PORT",
-       then runs until SIGINT or SIGTERM. --host defaults to ${DEFAULT_HOST}, --port to ${DEFAULT_PORT}.
-send   sends one frame (each file under its base name, streamed from disk), waits for N frames
-       (--expect, default 1) and prints each as a JSON line {status, message, files: [{name, size, sha256}]}.
+const sizeOption = (fallback: number, description: string) =>
+  ({ type: 'integer', min: 0, max: Number.MAX_SAFE_INTEGER, default: fallback, description }) as const
 
-Exit codes: 0 success; 2 usage, connection or protocol error.
-`
+/** The receive limits, as `serve` and `decode` take them. */
+const limitOptions = {
+  'max-files': sizeOption(DEFAULT_MAX_FILES, 'files a frame may declare'),
+  'max-name-bytes': sizeOption(DEFAULT_MAX_NAME_BYTES, 'UTF-8 bytes of a file name'),
+  'max-file-bytes': sizeOption(DEFAULT_MAX_FILE_BYTES, 'bytes of one file'),
+  'max-message-bytes': sizeOption(DEFAULT_MAX_MESSAGE_BYTES, 'bytes of a message, which is held whole'),
+} as const
 
-/** Milliseconds `serve` waits for peers to finish after SIGINT/SIGTERM before destroying them. */
-const SERVE_GRACE_MS = 5000
-
-/** Where the CLI writes, and what stops `serve`. */
-export interface CliIo {
-  stdout: { write(text: string): unknown }
-  stderr: { write(text: string): unknown }
-  /** `serve` closes when this aborts (the bin wires it to SIGINT and SIGTERM). */
-  signal?: AbortSignal | undefined
+interface LimitValues {
+  'max-files': number
+  'max-name-bytes': number
+  'max-file-bytes': number
+  'max-message-bytes': number
 }
 
-class CliUsageError extends Error {}
+const limitsOf = (values: LimitValues) => ({
+  maxFiles: values['max-files'],
+  maxNameBytes: values['max-name-bytes'],
+  maxFileBytes: values['max-file-bytes'],
+  maxMessageBytes: values['max-message-bytes'],
+})
 
-/** Runs the CLI with `argv` (without `node` and the script); resolves with the exit code. */
-export async function main(argv: readonly string[], io: CliIo): Promise<number> {
-  const [command, ...args] = argv
-  let json = false
-  try {
-    switch (command) {
-      case '--help':
-      case '-h':
-        io.stdout.write(USAGE)
-        return 0
-      case 'serve':
-        return await serve(args, io)
-      case 'send':
-        json = args.includes('--json')
-        return await send(args, io)
-      case undefined:
-        throw new CliUsageError('missing command')
-      default:
-        throw new CliUsageError(`unknown command ${JSON.stringify(command)}`)
+const serve = defineVerb({
+  name: 'serve',
+  summary: 'echo every frame back unchanged (status, files, message) until SIGINT or SIGTERM',
+  details: 'Prints "listening HOST:PORT" first. Each frame is buffered before its echo, so --max-buffered-bytes bounds it; pings are not echoed.',
+  options: {
+    ...serveOptions({ port: DEFAULT_PORT, idleTimeout: DEFAULT_IDLE_TIMEOUT, maxConnections: DEFAULT_MAX_CONNECTIONS }),
+    ...limitOptions,
+    'max-buffered-bytes': sizeOption(DEFAULT_MAX_BUFFERED_BYTES, 'bytes of the files and message of one frame held for its echo'),
+  },
+  run: async (ctx) => {
+    const { values } = ctx
+    const server = createServer({
+      handler: echoHandler,
+      limits: {
+        ...limitsOf(values),
+        maxBufferedBytes: values['max-buffered-bytes'],
+        idleTimeout: values['idle-timeout'],
+        maxConnections: values['max-connections'],
+      },
+    })
+    const tls = await serverTls(values)
+    const proxyProtocol = values['proxy-protocol']
+    await serveUntilStopped(ctx, server, { listen: { ...listenTarget(values), tls, proxyProtocol } })
+  },
+})
+
+const send = defineVerb({
+  name: 'send',
+  summary: 'send one frame, then print the frames that come back',
+  details:
+    'Each file goes under its base name, streamed from disk. For each frame received it prints "status N: MESSAGE" and a line per file with its size and SHA-256 (hashed as it streams); with --json, one line {"status","message","files":[{"name","size","sha256"}]}. Pings are not counted. --timeout bounds the sending and the wait for each frame.',
+  positionals: [targetPositional('socket')],
+  options: {
+    message: { type: 'string', placeholder: 'TEXT', description: 'the message, as UTF-8 (none by default)' },
+    file: { type: 'list', placeholder: 'PATH', description: 'a file to send; repeat for more' },
+    status: { type: 'integer', min: 0, max: MAX_STATUS, default: 0, description: 'the status of the frame' },
+    expect: { type: 'integer', min: 0, max: Number.MAX_SAFE_INTEGER, default: 1, description: 'frames to wait for and print' },
+    ...clientOptions({ timeout: DEFAULT_CLI_TIMEOUT, connectTimeout: DEFAULT_CONNECT_TIMEOUT }),
+    timeout: { ...timeoutOption(DEFAULT_CLI_TIMEOUT), description: 'milliseconds for the frame to go out, and for each frame to come back' },
+  },
+  run: async ({ values, args, out, signal }) => {
+    const target = connectTarget(args.target, values)
+    const tls = await clientTls(values)
+    const conn = await connect({ ...target, tls, connectTimeout: values['connect-timeout'], signal })
+    let answered = false
+    try {
+      const files = values.file.map((path) => ({ name: basename(path), path }))
+      await conn.send({ status: values.status, files, message: values.message ?? '' }, { timeout: values.timeout, signal })
+      await printReplies(conn, values.expect, { timeout: values.timeout, signal, json: values.json, out })
+      answered = true
+    } finally {
+      // FIN, then the peer's, as the original ends a connection; after a failure, or past the
+      // timeout, the connection is cut instead.
+      const grace = answered ? deadlineSignal({ timeout: values.timeout, signal }, values.timeout, (ms) => new TejTimeoutError('closing', ms)) : undefined
+      await conn.close({ signal: grace === undefined ? AbortSignal.abort() : grace.signal })
+      await conn.closed
+      grace?.release()
     }
-  } catch (err) {
-    if (err instanceof CliUsageError || isParseArgsError(err)) {
-      io.stderr.write(`tej: ${(err as Error).message}\n${USAGE}`)
-      return 2
-    }
-    const code = errorCode(err)
-    const message = err instanceof Error ? err.message : String(err)
-    io.stderr.write(`tej: ${code}: ${message}\n`)
-    if (json) io.stdout.write(`${JSON.stringify({ error: { code, message } })}\n`)
-    return 2
-  }
-}
+  },
+})
 
-async function serve(args: string[], io: CliIo): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: { host: { type: 'string' }, port: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-  })
-  if (values.help === true) {
-    io.stdout.write(USAGE)
-    return 0
-  }
-  const port = parseInteger('--port', values.port, DEFAULT_PORT, 0, 65_535)
-  const server = createServer({
-    // Echo as received; buffered, so bounded by maxBufferedBytes.
-    onFrame: async (frame, conn) => {
-      await conn.send(await frame.buffer())
-    },
-  })
-  server.on('clientError', (err, conn) => {
-    io.stderr.write(`tej: client ${peerName(conn)}: ${err.code}: ${err.message}\n`)
-  })
-  server.on('handlerError', (err, conn) => {
-    io.stderr.write(`tej: client ${peerName(conn)}: ${errorCode(err)}: ${err instanceof Error ? err.message : String(err)}\n`)
-  })
-  const bound = await server.listen({ host: values.host ?? DEFAULT_HOST, port })
-  io.stdout.write(`listening ${formatHost(bound.host)}:${bound.port}\n`)
-  const stop = io.signal
-  if (stop !== undefined && !stop.aborted) {
-    await new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }))
-  }
-  await server.close({ signal: AbortSignal.timeout(SERVE_GRACE_MS) })
-  return 0
-}
-
-async function send(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      message: { type: 'string' },
-      file: { type: 'string', multiple: true },
-      status: { type: 'string' },
-      expect: { type: 'string' },
-      timeout: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  })
-  if (values.help === true) {
-    io.stdout.write(USAGE)
-    return 0
-  }
-  const [target, ...extra] = positionals
-  if (target === undefined) throw new CliUsageError('missing HOST:PORT')
-  if (extra.length > 0) throw new CliUsageError(`unexpected argument ${JSON.stringify(extra[0])}`)
-  const { host, port } = parseTarget(target)
-  const status = parseInteger('--status', values.status, 0, 0, Number.MAX_SAFE_INTEGER)
-  const expect = parseInteger('--expect', values.expect, 1, 0, Number.MAX_SAFE_INTEGER)
-  const timeout = values.timeout === undefined ? undefined : parseInteger('--timeout', values.timeout, 0, 1, 2_147_483_647)
-  const signal = timeout === undefined ? undefined : AbortSignal.timeout(timeout)
-  const within = <V>(promise: Promise<V>): Promise<V> => (signal === undefined ? promise : raceAbort(promise, signal))
-
-  const conn = await connect({ host, port, signal })
+/** Waits for `expect` frames, each within `timeout`, and prints them. */
+async function printReplies(
+  conn: TejConnection,
+  expect: number,
+  { timeout, signal, json, out }: { timeout: number; signal: AbortSignal; json: boolean; out: CliOutput },
+): Promise<void> {
+  const frames = conn[Symbol.asyncIterator]()
   try {
-    const files = (values.file ?? []).map((path) => ({ name: basename(path), path }))
-    await conn.send({ status, files, message: values.message ?? '' }, { signal })
-    const frames = conn[Symbol.asyncIterator]()
     for (let received = 0; received < expect; received += 1) {
-      const next = await within(frames.next())
-      if (next.done === true) throw new TejClosedError(`connection ended after ${received} of ${expect} frames`)
-      io.stdout.write(`${JSON.stringify(await within(describe(next.value)))}\n`)
+      const what = `waiting for frame ${received + 1} of ${expect}`
+      // The wait has no call of its own to take a deadline: it ends the connection instead, and
+      // the deadline's reason, not the closed connection, is what the user is told.
+      const deadline = deadlineSignal({ timeout, signal }, timeout, (ms) => new TejTimeoutError(what, ms))
+      const stop = (): void => void conn.close({ signal: AbortSignal.abort(deadline.signal?.reason) })
+      deadline.signal?.addEventListener('abort', stop, { once: true })
+      try {
+        const next = await frames.next()
+        if (next.done === true) throw new TejClosedError(`the connection ended after ${received} of ${expect} frames`)
+        const frame = await describe(next.value)
+        if (json) await out.printJson(frame)
+        else await printFrame(out, frame)
+      } catch (err) {
+        if (deadline.signal?.aborted === true) throw deadline.signal.reason
+        throw err
+      } finally {
+        deadline.signal?.removeEventListener('abort', stop)
+        deadline.release()
+      }
     }
-    await frames.return?.()
   } finally {
-    await finish(conn, signal)
+    await frames.return?.()
   }
-  return 0
 }
 
-/** Closes and waits for the peer to finish too; a fired timeout destroys instead. */
-async function finish(conn: TejConnection, signal: AbortSignal | undefined): Promise<void> {
-  await conn.close({ signal })
-  await conn.closed
-}
-
-/** A frame as printed: files hashed while they stream. */
-async function describe(frame: TejIncomingFrame): Promise<{
+interface FrameSummary {
   status: number
   message: string
-  files: { name: string; size: number; sha256: string }[]
-}> {
-  const files = []
+  files: FileSummary[]
+}
+
+/** A frame as printed: files hashed while they stream, the message as UTF-8. */
+async function describe(frame: TejIncomingFrame): Promise<FrameSummary> {
+  const files: FileSummary[] = []
   for await (const file of frame.files()) {
-    const hash = createHash('sha256')
-    let size = 0
-    for await (const chunk of file) {
-      hash.update(chunk)
-      size += chunk.length
-    }
-    files.push({ name: file.name, size, sha256: hash.digest('hex') })
+    const digest = new FileDigest(file.name)
+    for await (const chunk of file) digest.update(chunk)
+    files.push(digest.summary())
   }
-  const message = Buffer.from(await frame.message()).toString('utf8')
-  return { status: frame.status, message, files }
+  return { status: frame.status, message: toText(await frame.message()), files }
 }
 
-function parseTarget(target: string): { host: string; port: number } {
-  const colon = target.lastIndexOf(':')
-  if (colon <= 0) throw new CliUsageError(`expected HOST:PORT, got ${JSON.stringify(target)}`)
-  const host = target.slice(0, colon).replace(/^\[(.*)\]$/, '$1')
-  return { host, port: parseInteger('port', target.slice(colon + 1), 0, 0, 65_535) }
+async function printFrame(out: CliOutput, frame: FrameSummary): Promise<void> {
+  await out.print(frame.message === '' ? `status ${frame.status} (no message)` : `status ${frame.status}: ${frame.message}`)
+  for (const file of frame.files) await out.print(`  file ${file.name}: ${file.size} bytes, sha256 ${file.sha256}`)
 }
 
-function parseInteger(name: string, text: string | undefined, fallback: number, min: number, max: number): number {
-  if (text === undefined) return fallback
-  const value = /^\d+$/.test(text) ? Number(text) : Number.NaN
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new CliUsageError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(text)}`)
-  }
-  return value
+const decode = decodeVerb({
+  what: 'the raw bytes of one direction of a TEJ connection (both directions carry the same frames)',
+  options: limitOptions,
+  decoder: (values) => captureDecoder(resolveLimits(limitsOf(values))),
+})
+
+/** The `tej` command line. */
+export const cli = defineCli({
+  name: 'tej',
+  summary: 'TEJ v1: full-duplex binary frames with a status, streamed files and a message, over TCP',
+  version: new URL('../package.json', import.meta.url),
+  verbs: [serve, send, decode],
+})
+
+/** Runs `tej` with `argv` (without node and the script) and resolves with the exit code. */
+export function main(argv: readonly string[], io: CliIO): Promise<number> {
+  return runCli(cli, argv, io)
 }
 
-function formatHost(host: string): string {
-  return host.includes(':') ? `[${host}]` : host
-}
-
-function peerName(conn: TejConnection): string {
-  return `${formatHost(conn.remote.address)}:${conn.remote.port}`
-}
-
-function errorCode(err: unknown): string {
-  if (typeof err === 'object' && err !== null) {
-    const { code, name } = err as { code?: unknown; name?: unknown }
-    if (typeof code === 'string') return code
-    if (typeof name === 'string') return name
-  }
-  return 'ERR_UNKNOWN'
-}
-
-function isParseArgsError(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code
-  return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_')
-}
-
-const entry = process.argv[1]
-if (entry !== undefined && realpathSync(entry) === fileURLToPath(import.meta.url)) {
-  const stop = new AbortController()
-  const onSignal = (): void => {
-    stop.abort()
-  }
-  process.once('SIGINT', onSignal)
-  process.once('SIGTERM', onSignal)
-  process.exitCode = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, signal: stop.signal })
-  process.off('SIGINT', onSignal)
-  process.off('SIGTERM', onSignal)
-}
+await runIfMain(cli, import.meta.url)

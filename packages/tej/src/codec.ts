@@ -1,5 +1,7 @@
+// The TEJ wire format, pure: field checks, encoders, the incremental decoder and whole-frame decoding.
 import { Buffer } from 'node:buffer'
-import { ByteQueue, UsageError, type FrameDecoder } from '@proto/framing'
+import { ByteQueue, UsageError } from '@proto/framing'
+import type { FrameDecoder } from '@proto/framing'
 import { MAX_STATUS, MAX_WIRE_NAME_BYTES, PROTOCOL_VERSION, STATUS_BIT } from './constants.ts'
 import {
   TejBadNameError,
@@ -13,30 +15,9 @@ import {
   TejUnsupportedVersionError,
   type TejError,
 } from './errors.ts'
-import { resolveLimits, type TejLimits, type TejOptions } from './options.ts'
-
-/** A whole frame in memory. */
-export interface TejFrame {
-  /** 0..127. */
-  status: number
-  files: TejFile[]
-  /** Empty when the frame has none (the original gives `None`). */
-  message: Uint8Array
-}
-
-/** A file of a whole frame in memory. */
-export interface TejFile {
-  /** Data, never a path: it may hold `/`, `..` or NUL. */
-  name: string
-  data: Uint8Array
-}
-
-/** What `TejDecoder` reports, in wire order; `data` chunks are views of the input. */
-export type TejDecodeEvent =
-  | { type: 'frame'; status: number; fileCount: number }
-  | { type: 'file'; name: string; size: number }
-  | { type: 'data'; chunk: Uint8Array }
-  | { type: 'message'; data: Uint8Array }
+import { resolveLimits } from './limits.ts'
+import type { ResolvedLimits } from './limits.ts'
+import type { TejDecodeEvent, TejFile, TejFrame, TejLimits } from './types.ts'
 
 /** Bytes before the first file: status, version, file count. */
 export const FRAME_HEAD_BYTES = 10
@@ -62,13 +43,13 @@ export function checkVersion(version: number): void {
 }
 
 /** @throws {TejTooManyFilesError} over `maxFiles` */
-export function checkFileCount(count: bigint, limits: TejLimits): number {
+export function checkFileCount(count: bigint, limits: ResolvedLimits): number {
   if (count > BigInt(limits.maxFiles)) throw new TejTooManyFilesError(count, limits.maxFiles)
   return Number(count)
 }
 
 /** @throws {TejNameTooLongError} over `maxNameBytes` */
-export function checkNameLength(length: number, limits: TejLimits): number {
+export function checkNameLength(length: number, limits: ResolvedLimits): number {
   if (length > limits.maxNameBytes) throw new TejNameTooLongError(length, limits.maxNameBytes)
   return length
 }
@@ -83,13 +64,13 @@ export function decodeName(bytes: Uint8Array): string {
 }
 
 /** @throws {TejFileTooLargeError} over `maxFileBytes` (never more than 2^53 − 1) */
-export function checkFileSize(size: bigint, limits: TejLimits): number {
+export function checkFileSize(size: bigint, limits: ResolvedLimits): number {
   if (size > BigInt(limits.maxFileBytes)) throw new TejFileTooLargeError(size, limits.maxFileBytes)
   return Number(size)
 }
 
 /** @throws {TejMessageTooLargeError} over `maxMessageBytes` */
-export function checkMessageLength(length: bigint, limits: TejLimits): number {
+export function checkMessageLength(length: bigint, limits: ResolvedLimits): number {
   if (length > BigInt(limits.maxMessageBytes)) throw new TejMessageTooLargeError(length, limits.maxMessageBytes)
   return Number(length)
 }
@@ -193,7 +174,7 @@ type Field = (typeof Field)[keyof typeof Field]
 /** Parses queued bytes one event at a time; each field is checked as soon as it is complete. */
 class FrameParser {
   readonly queue = new ByteQueue()
-  readonly #limits: TejLimits
+  readonly #limits: ResolvedLimits
   #field: Field = Field.STATUS
   #status = 0
   #filesLeft = 0
@@ -201,7 +182,7 @@ class FrameParser {
   #need = 0
   #name = ''
 
-  constructor(limits: TejLimits) {
+  constructor(limits: ResolvedLimits) {
     this.#limits = limits
   }
 
@@ -285,8 +266,8 @@ export class TejDecoder implements FrameDecoder<TejDecodeEvent> {
   #error: TejError | undefined
 
   /** @throws {UsageError} for a limit that is not an integer in range */
-  constructor(limits?: Partial<TejOptions>) {
-    this.#parser = new FrameParser(resolveLimits(limits))
+  constructor(limits?: TejLimits) {
+    this.#parser = new FrameParser(resolveLimits(limits, 'TejDecoder'))
   }
 
   /** Bytes held for an unfinished field (a name, a message or a length). */
@@ -328,8 +309,8 @@ export class TejDecoder implements FrameDecoder<TejDecodeEvent> {
  * @throws {TejTruncatedError} when `bytes` ends inside the frame
  * @throws {TejError} for anything `TejDecoder` rejects
  */
-export function decodeFrame(bytes: Uint8Array, limits?: Partial<TejOptions>): { frame: TejFrame; bytesRead: number } {
-  const parser = new FrameParser(resolveLimits(limits))
+export function decodeFrame(bytes: Uint8Array, limits?: TejLimits): { frame: TejFrame; bytesRead: number } {
+  const parser = new FrameParser(resolveLimits(limits, 'decodeFrame()'))
   parser.queue.push(bytes)
   let status = 0
   const files: TejFile[] = []

@@ -1,32 +1,37 @@
+// The TEJ connection, either end: receiving frames in order, sending them whole, pings, deadlines and close.
 import { EventEmitter } from 'node:events'
-import { Socket } from 'node:net'
 import process from 'node:process'
 import type { Duplex } from 'node:stream'
-import { ErrorCode as ProtoErrorCode, FramedConnection, UsageError, callSignal, isProtoError, type CallOptions } from '@proto/framing'
-import type { TejFrame } from './codec.ts'
+import { DeadlineScheduler, FramedConnection, ErrorCode as ProtoErrorCode, UsageError, guardCall, isProtoError } from '@proto/framing'
+import type { CallOptions, Deadline, PeerInfo, Side } from '@proto/framing'
 import { PING_STATUS } from './constants.ts'
-import { TejClosedError, TejError, toTejError } from './errors.ts'
-import { IncomingFrame, type FrameSource, type TejIncomingFrame } from './incoming.ts'
-import type { ResolvedOptions, TejOptions } from './options.ts'
-import { planFrame, sizePlan, writeFrame, type TejOutgoingFrame } from './outgoing.ts'
-import { raceAbort } from './race-abort.ts'
+import { makeContext } from './context.ts'
+import { channels } from './diagnostics.ts'
+import { TejClosedError, TejError, TejTimeoutError, toTejError } from './errors.ts'
+import { IncomingFrame } from './incoming.ts'
+import type { FrameSource } from './incoming.ts'
+import type { ResolvedConnectionOptions } from './limits.ts'
+import { planFrame, sizePlan, writeFrame } from './outgoing.ts'
+import type { FramePlan } from './outgoing.ts'
+import type {
+  TejConnection,
+  TejConnectionEvents,
+  TejContext,
+  TejFrame,
+  TejFrameInfo,
+  TejHandler,
+  TejIncomingFrame,
+  TejOutgoingFrame,
+} from './types.ts'
 
-/** Events of a `TejConnection`. */
-export interface TejConnectionEvents {
-  /** A frame with status 2, buffered whole. No pong is sent. */
-  ping: [ping: TejFrame]
-  /** `onFrame` threw (or a `ping` listener did); the rest of that frame was discarded. */
-  handlerError: [err: unknown, conn: TejConnection]
-  /** The connection ended, with what ended it if that was an error. */
-  close: [err?: TejError]
-}
-
-/** What a server needs to hear from its connections. */
-export interface ConnectionHooks {
+/** How a connection is made: its end, its peer, its options, and what its owner hears from it. */
+export interface ConnectionInit extends ResolvedConnectionOptions {
+  readonly side: Side
+  readonly remote: PeerInfo
+  /** The handler of the next frame, asked for each frame; `undefined` leaves frames to the iterator. */
+  readonly handler: () => TejHandler | undefined
   /** The connection ends because of what the peer sent, or failed to send. */
-  onReceiveError?: ((err: TejError, conn: TejConnection) => void) | undefined
-  /** Refuse the connection at once with this error. */
-  refuse?: TejError | undefined
+  readonly onReceiveError?: ((err: TejError, conn: TejConnection) => void) | undefined
 }
 
 interface Offer {
@@ -39,22 +44,29 @@ interface Taker {
   readonly reject: (err: unknown) => void
 }
 
+/** One `send()` between its call and its end: whether its deadline or signal ended it, and whether bytes went out. */
+interface SendJob {
+  readonly plan: FramePlan
+  cancelled: { readonly reason: unknown } | undefined
+  started: boolean
+}
+
 const noop = (): void => undefined
 
-/**
- * One TEJ connection, either end: frames go both ways at any time. Received frames go to
- * `onFrame`, or to `for await (const frame of conn)`; sends are queued and written whole, one
- * after another.
- */
-export class TejConnection extends EventEmitter<TejConnectionEvents> implements AsyncIterable<TejIncomingFrame>, AsyncDisposable {
-  /** The peer's address; empty over a stream that is not a socket. */
-  readonly remote: { readonly address: string; readonly port: number }
-  /** Resolves, never rejects, when the connection has ended. */
+/** A `TejConnection` over any duplex stream; `connect()` and the server make them. */
+export class Connection extends EventEmitter<TejConnectionEvents> implements TejConnection {
+  readonly remote: PeerInfo
   readonly closed: Promise<void>
+  readonly #side: Side
   readonly #framed: FramedConnection
   readonly #source: FrameSource
-  readonly #onFrame: TejOptions['onFrame']
-  readonly #hooks: ConnectionHooks
+  readonly #handler: () => TejHandler | undefined
+  readonly #onReceiveError: ConnectionInit['onReceiveError']
+  readonly #timeout: number
+  readonly #pingInterval: number
+  readonly #context: TejContext
+  // Every deadline of this connection, its sends' and its pings', on one timer.
+  readonly #deadlines = new DeadlineScheduler()
   readonly #ended = new AbortController()
   #error: TejError | undefined
   #isClosed = false
@@ -65,7 +77,7 @@ export class TejConnection extends EventEmitter<TejConnectionEvents> implements 
   #readDone = false
   #sendTail: Promise<unknown> = Promise.resolve()
   #shutdown: Promise<void> | undefined
-  #pingTimer: ReturnType<typeof setInterval> | undefined
+  #pingDeadline: Deadline | undefined
   #pingQueued = false
   #iterated = false
   #consumerGone = false
@@ -73,32 +85,28 @@ export class TejConnection extends EventEmitter<TejConnectionEvents> implements 
   #taker: Taker | undefined
   #current: (() => void) | undefined
 
-  constructor(stream: Duplex, options: ResolvedOptions & Pick<TejOptions, 'onFrame'>, hooks: ConnectionHooks = {}) {
+  constructor(stream: Duplex, init: ConnectionInit) {
     super()
-    this.remote =
-      stream instanceof Socket
-        ? { address: stream.remoteAddress ?? '', port: stream.remotePort ?? 0 }
-        : { address: '', port: 0 }
-    this.#onFrame = options.onFrame
-    this.#hooks = hooks
+    this.remote = init.remote
+    this.#side = init.side
+    this.#handler = init.handler
+    this.#onReceiveError = init.onReceiveError
+    this.#timeout = init.timeout
+    this.#pingInterval = init.pingInterval
+    this.#context = makeContext(this, init.remote)
+    const limits = init.limits
     this.#framed = new FramedConnection(stream, {
-      idleTimeout: options.idleTimeout,
-      // Names and the message are the only fields read whole; file data streams.
-      maxReadBytes: Math.max(options.maxNameBytes, options.maxMessageBytes),
+      idleTimeout: limits.idleTimeout,
+      // Names are the only fields read whole; file data and the message stream.
+      maxReadBytes: limits.maxNameBytes,
     })
-    this.#source = { reader: this.#framed.reader(), limits: options, fail: (err) => this.#fail(err) }
+    this.#source = { reader: this.#framed.reader(), limits, fail: (err) => this.#fail(err) }
     this.closed = this.#framed.closed.then((err) => {
       this.#finish(err)
     })
-    if (hooks.refuse !== undefined) {
-      this.#destroy(hooks.refuse)
-      return
-    }
-    if (options.pingInterval > 0) {
-      this.#pingTimer = setInterval(() => {
-        this.#intervalPing()
-      }, options.pingInterval)
-      this.#pingTimer.unref()
+    this.#schedulePing()
+    if (channels.connectionOpen.hasSubscribers) {
+      channels.connectionOpen.publish({ side: this.#side, remote: this.remote, connection: this })
     }
     void this.#readLoop()
   }
@@ -108,37 +116,40 @@ export class TejConnection extends EventEmitter<TejConnectionEvents> implements 
     return this.#ended.signal
   }
 
-  /**
-   * Queues a frame; resolves once it is fully written. An abort or timeout before its first
-   * byte only takes it off the queue; after that the connection is destroyed, since a
-   * half-written frame cannot be completed.
-   * @throws {TejInvalidStatusError} for a status outside 0..127
-   * @throws {UsageError} for a bad name, size or path, before anything is queued
-   * @throws {TejFileSizeMismatchError} when a source yields fewer or more bytes than its size
-   * @throws {TejClosedError} when the connection has ended or is closing
-   */
   async send(frame: TejOutgoingFrame, opts?: CallOptions): Promise<void> {
     // Everything up to the queueing runs synchronously, so sends queue in call order.
-    const signal = callSignal(opts)
-    signal?.throwIfAborted()
     if (this.#writeEnded || this.#isClosed) throw this.#closedError()
-    const sized = sizePlan(planFrame(frame))
+    const job: SendJob = { plan: planFrame(frame), cancelled: undefined, started: false }
+    let cancel: (reason: unknown) => void = noop
+    const cancelled = new Promise<never>((_resolve, reject) => {
+      cancel = reject
+    })
+    const guard = guardCall(
+      this.#deadlines,
+      opts,
+      this.#timeout,
+      (reason) => {
+        job.cancelled = { reason }
+        cancel(reason)
+        if (job.started) this.#abandon(new TejClosedError('a send was cut short inside its frame', { cause: reason }))
+      },
+      (timeout) => new TejTimeoutError(`sending a frame with status ${job.plan.status}`, timeout),
+    )
+    const sized = sizePlan(job.plan)
     sized.catch(noop)
-    const run = this.#sendTail.then(() => this.#write(sized, signal))
+    const run = this.#sendTail.then(() => this.#write(sized, job))
     this.#sendTail = run.catch(noop)
-    await (signal === undefined ? run : raceAbort(run, signal))
+    try {
+      await Promise.race([run, cancelled])
+    } finally {
+      guard.release()
+    }
   }
 
-  /** Sends the 18-byte empty ping (status 2). */
   ping(opts?: CallOptions): Promise<void> {
     return this.send({ status: PING_STATUS }, opts)
   }
 
-  /**
-   * Stops delivering new frames, lets queued sends finish, then sends FIN. Resolves once FIN is
-   * flushed; `closed` settles when the peer has finished too. Aborting `signal` before then
-   * destroys the connection.
-   */
   close(opts?: { signal?: AbortSignal | undefined }): Promise<void> {
     const signal = opts?.signal
     if (signal !== undefined && !this.#isClosed) {
@@ -163,10 +174,10 @@ export class TejConnection extends EventEmitter<TejConnectionEvents> implements 
 
   /**
    * The received frames, one at a time: moving on discards what was not read of the previous
-   * one. Leaving the loop discards later frames. Only without `onFrame`, and once.
+   * one. Leaving the loop discards later frames. Only without a handler, and once.
    */
   [Symbol.asyncIterator](): AsyncIterator<TejIncomingFrame, void, undefined> {
-    if (this.#onFrame !== undefined) throw new UsageError('frames go to onFrame; this connection cannot be iterated')
+    if (this.#handler() !== undefined) throw new UsageError('frames go to the handler; this connection cannot be iterated')
     if (this.#iterated) throw new UsageError('a connection can be iterated once')
     this.#iterated = true
     return this.#frames()
@@ -226,16 +237,26 @@ export class TejConnection extends EventEmitter<TejConnectionEvents> implements 
   }
 
   async #readLoop(): Promise<void> {
+    let info: TejFrameInfo | undefined
     try {
       for (let frame = await IncomingFrame.read(this.#source); frame !== undefined; frame = await IncomingFrame.read(this.#source)) {
+        info = this.#requestStart('received', frame.status, frame.fileCount)
         if (frame.status === PING_STATUS) this.#emitPing(await frame.bufferPing())
         else {
-          await this.#deliver(frame)
+          const failure = await this.#deliver(frame)
           await frame.release()
+          if (failure !== undefined) {
+            this.#requestError(info, failure.err)
+            info = undefined
+            continue
+          }
         }
+        this.#requestEnd(info)
+        info = undefined
       }
     } catch (err) {
-      this.#fail(err)
+      const error = this.#fail(err)
+      this.#requestError(info, error)
       return
     }
     this.#readDone = true
@@ -244,22 +265,28 @@ export class TejConnection extends EventEmitter<TejConnectionEvents> implements 
     void this.close()
   }
 
-  async #deliver(frame: IncomingFrame): Promise<void> {
-    if (this.#closing) return
-    const onFrame = this.#onFrame
-    if (onFrame !== undefined) {
+  /** Hands a frame over; resolves once it is done with, with the handler's error if it threw one of its own. */
+  async #deliver(frame: IncomingFrame): Promise<{ err: unknown } | undefined> {
+    if (this.#closing) return undefined
+    const handler = this.#handler()
+    if (handler !== undefined) {
       try {
-        await onFrame(frame, this)
+        await handler(frame, this.#context)
       } catch (err) {
+        // A handler that fails because the frame could not be received rethrows the connection's
+        // receive error, which is reported once, as the peer's.
+        if (err === this.#error) return undefined
         this.#emitHandlerError(err)
+        return { err }
       }
-      return
+      return undefined
     }
-    if (this.#consumerGone) return
+    if (this.#consumerGone) return undefined
     await new Promise<void>((release) => {
       this.#offer = { frame, release }
       this.#serveOffer()
     })
+    return undefined
   }
 
   #emitPing(ping: TejFrame): void {
@@ -271,7 +298,16 @@ export class TejConnection extends EventEmitter<TejConnectionEvents> implements 
   }
 
   #emitHandlerError(err: unknown): void {
-    emitOrRethrow(() => this.emit('handlerError', err, this))
+    emitOrRethrow(() => this.emit('handlerError', err, this.#context))
+  }
+
+  /** Arms the next interval ping on the connection's deadline timer, which takes any interval exactly. */
+  #schedulePing(): void {
+    if (this.#pingInterval === 0) return
+    this.#pingDeadline = this.#deadlines.schedule(this.#pingInterval, () => {
+      this.#intervalPing()
+      this.#schedulePing()
+    })
   }
 
   #intervalPing(): void {
@@ -284,35 +320,36 @@ export class TejConnection extends EventEmitter<TejConnectionEvents> implements 
       })
   }
 
-  async #write(sized: ReturnType<typeof sizePlan>, signal: AbortSignal | undefined): Promise<void> {
+  async #write(sized: ReturnType<typeof sizePlan>, job: SendJob): Promise<void> {
     const ready = await sized
-    signal?.throwIfAborted()
+    if (job.cancelled !== undefined) throw job.cancelled.reason
     if (this.#isClosed || this.#error !== undefined) throw this.#closedError()
-    let started = false
-    const onAbort = (): void => {
-      this.#abandon(new TejClosedError('a send was aborted inside its frame', { cause: signal?.reason }))
-    }
+    let info: TejFrameInfo | undefined
     try {
       await writeFrame(this.#framed, ready, this.#ended.signal, () => {
-        started = true
-        signal?.addEventListener('abort', onAbort, { once: true })
+        job.started = true
+        info = this.#requestStart('sent', ready.plan.status, ready.plan.files.length)
       })
     } catch (err) {
-      if (started && signal?.aborted === true) throw signal.reason
+      const cancelled = cancellation(job)
+      if (cancelled !== undefined) {
+        this.#requestError(info, cancelled.reason)
+        throw cancelled.reason
+      }
       // The source's own failure (a size mismatch, a read error) is the send's error, unless
       // the connection had already failed for another reason.
       const failure =
         this.#error === undefined && !(isProtoError(err) && err.code === ProtoErrorCode.CLOSED) ? err : this.#closedError(err)
-      if (started) this.#abandon(failure)
+      if (job.started) this.#abandon(failure)
+      this.#requestError(info, failure)
       throw failure
-    } finally {
-      signal?.removeEventListener('abort', onAbort)
     }
+    this.#requestEnd(info)
   }
 
   async #closeGracefully(): Promise<void> {
     this.#closing = true
-    clearInterval(this.#pingTimer)
+    this.#pingDeadline?.cancel()
     this.#endTaker()
     this.#discardOffer()
     // Sends queued while we wait are still written.
@@ -335,7 +372,7 @@ export class TejConnection extends EventEmitter<TejConnectionEvents> implements 
     const error = asTejError(toTejError(err))
     this.#error = error
     this.#framed.destroy(error)
-    emitOrRethrow(() => this.#hooks.onReceiveError?.(error, this))
+    emitOrRethrow(() => this.#onReceiveError?.(error, this))
     return error
   }
 
@@ -362,12 +399,43 @@ export class TejConnection extends EventEmitter<TejConnectionEvents> implements 
   #finish(err: unknown): void {
     this.#isClosed = true
     this.#error ??= err === undefined ? undefined : asTejError(toTejError(err))
-    clearInterval(this.#pingTimer)
+    this.#deadlines.clear()
     this.#ended.abort(this.#error ?? new TejClosedError())
     this.#endTaker()
     this.#discardOffer()
+    if (channels.connectionClose.hasSubscribers) {
+      const message = { side: this.#side, remote: this.remote, connection: this }
+      channels.connectionClose.publish(this.#error === undefined ? message : { ...message, error: this.#error })
+    }
     emitOrRethrow(() => this.emit('close', this.#error))
   }
+
+  /** Publishes `request:start` for a frame; the description it returns pairs the end with it, `undefined` when nobody listens. */
+  #requestStart(direction: TejFrameInfo['direction'], status: number, fileCount: number): TejFrameInfo | undefined {
+    if (!(channels.requestStart.hasSubscribers || channels.requestEnd.hasSubscribers || channels.requestError.hasSubscribers)) {
+      return undefined
+    }
+    const request: TejFrameInfo = { direction, status, fileCount }
+    if (channels.requestStart.hasSubscribers) {
+      channels.requestStart.publish({ side: this.#side, remote: this.remote, connection: this, request })
+    }
+    return request
+  }
+
+  #requestEnd(request: TejFrameInfo | undefined): void {
+    if (request === undefined || !channels.requestEnd.hasSubscribers) return
+    channels.requestEnd.publish({ side: this.#side, remote: this.remote, connection: this, request })
+  }
+
+  #requestError(request: TejFrameInfo | undefined, error: unknown): void {
+    if (request === undefined || !channels.requestError.hasSubscribers) return
+    channels.requestError.publish({ side: this.#side, remote: this.remote, connection: this, request, error })
+  }
+}
+
+/** Whether a deadline or signal has ended `job`, read afresh: it is set from a callback. */
+function cancellation(job: SendJob): SendJob['cancelled'] {
+  return job.cancelled
 }
 
 function asTejError(err: unknown): TejError {

@@ -1,3 +1,6 @@
+// The defaults of every option and the fixed values of the wire format.
+export { DEFAULT_CONNECT_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT } from '@proto/framing'
+
 /** The port of the original's example scripts. */
 export const DEFAULT_PORT = 8000
 /** Where `listen()` and `connect()` go when no host is given. */
@@ -30,6 +33,12 @@ export const DEFAULT_IDLE_TIMEOUT = 0
 export const DEFAULT_PING_INTERVAL = 0
 /** Open connections per server. */
 export const DEFAULT_MAX_CONNECTIONS = 1024
+/**
+ * Milliseconds a `send()` may take when neither the call nor the connection sets a `timeout`:
+ * none, as in the original, since a frame may carry a file of any size. Set one where a peer that
+ * stops reading must not hold a sender.
+ */
+export const DEFAULT_TIMEOUT = Number.POSITIVE_INFINITY
 
 /**
  * In-memory data goes out in writes of at most this many bytes: framing refuses a single write

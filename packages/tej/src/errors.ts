@@ -1,4 +1,17 @@
-import { ErrorCode as ProtoErrorCode, ProtoError, isProtoError } from '@proto/framing'
+// The errors of TEJ: the protocol's own under TejError, the plumbing ones on framing's bases, and the mapping of framing's.
+import {
+  ConnectError,
+  ListenError,
+  ErrorCode as ProtoErrorCode,
+  ProtoError,
+  ProxyHeaderError,
+  TimeoutError,
+  TlsHandshakeError,
+  TooManyConnectionsError,
+  errorMapper,
+  isProtoError,
+} from '@proto/framing'
+import type { IdleTimeoutError, PlumbingErrors } from '@proto/framing'
 
 /** Every code this package raises; match on `err.code`, which survives duplicate installs. */
 export const ErrorCode = {
@@ -15,13 +28,21 @@ export const ErrorCode = {
   IDLE_TIMEOUT: 'ERR_TEJ_IDLE_TIMEOUT',
   FILE_SIZE_MISMATCH: 'ERR_TEJ_FILE_SIZE_MISMATCH',
   CLOSED: 'ERR_TEJ_CLOSED',
+  TIMEOUT: 'ERR_TEJ_TIMEOUT',
   CONNECT: 'ERR_TEJ_CONNECT',
+  LISTEN: 'ERR_TEJ_LISTEN',
   TOO_MANY_CONNECTIONS: 'ERR_TEJ_TOO_MANY_CONNECTIONS',
+  TLS_HANDSHAKE: 'ERR_TEJ_TLS_HANDSHAKE',
+  PROXY_HEADER: 'ERR_TEJ_PROXY_HEADER',
 } as const
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
-/** The base of every TEJ error. */
+/**
+ * The base of the protocol's errors. The plumbing errors (timeout, connect, listen, admission,
+ * TLS and PROXY header) extend framing's classes of the same names instead; every one is a
+ * `ProtoError` with an `ERR_TEJ_` code.
+ */
 export class TejError extends ProtoError {
   override name = 'TejError'
   override readonly code: ErrorCode | 'ERR_TEJ' = 'ERR_TEJ'
@@ -138,12 +159,15 @@ export class TejTruncatedError extends TejError {
   }
 }
 
-/** No byte arrived for `idleTimeout` ms. */
+/** No byte arrived for `idleTimeout` ms: a server's limit on its peer, not a caller's deadline. */
 export class TejIdleTimeoutError extends TejError {
   override name = 'TejIdleTimeoutError'
   override readonly code = ErrorCode.IDLE_TIMEOUT
-  constructor(options?: ErrorOptions) {
-    super('no byte received within idleTimeout', options)
+  /** The limit, in milliseconds. */
+  readonly timeout: number
+  constructor(timeout: number, options?: ErrorOptions) {
+    super(`no byte received for ${timeout} ms (idleTimeout)`, options)
+    this.timeout = timeout
   }
 }
 
@@ -177,44 +201,60 @@ export class TejClosedError extends TejError {
   }
 }
 
-/** `connect()` failed; `cause` is the `net` error. */
-export class TejConnectError extends TejError {
-  override name = 'TejConnectError'
-  override readonly code = ErrorCode.CONNECT
-  constructor(host: string, port: number, options?: ErrorOptions) {
-    super(`cannot connect to ${host}:${port}`, options)
-  }
+/** A caller's deadline passed (a send, a connect); `name` is `TimeoutError` and the message says what timed out. */
+export class TejTimeoutError extends TimeoutError {
+  override readonly code = ErrorCode.TIMEOUT
 }
 
-/** A server at `maxConnections` refused a connection. */
-export class TejTooManyConnectionsError extends TejError {
+/** `connect()` failed; the message names the target, `cause` is the net or TLS error. */
+export class TejConnectError extends ConnectError {
+  override name = 'TejConnectError'
+  override readonly code = ErrorCode.CONNECT
+}
+
+/** `listen()` failed, or the listening socket failed to accept (`acceptError`); `cause` says why. */
+export class TejListenError extends ListenError {
+  override name = 'TejListenError'
+  override readonly code = ErrorCode.LISTEN
+}
+
+/** A server at `maxConnections` refused a connection before building anything for it. */
+export class TejTooManyConnectionsError extends TooManyConnectionsError {
   override name = 'TejTooManyConnectionsError'
   override readonly code = ErrorCode.TOO_MANY_CONNECTIONS
-  readonly limit: number
-  constructor(limit: number) {
-    super(`server is at maxConnections (${limit})`)
-    this.limit = limit
-  }
+}
+
+/** A peer's TLS handshake failed or did not finish within `handshakeTimeout`. */
+export class TejTlsHandshakeError extends TlsHandshakeError {
+  override name = 'TejTlsHandshakeError'
+  override readonly code = ErrorCode.TLS_HANDSHAKE
+}
+
+/** A connection to a `proxyProtocol` listener did not open with a valid PROXY protocol header. */
+export class TejProxyHeaderError extends ProxyHeaderError {
+  override name = 'TejProxyHeaderError'
+  override readonly code = ErrorCode.PROXY_HEADER
+}
+
+/** The classes framing's connect and listen raise their failures with. */
+export const TEJ_ERRORS: PlumbingErrors = {
+  Timeout: TejTimeoutError,
+  Connect: TejConnectError,
+  Listen: TejListenError,
+  TooManyConnections: TejTooManyConnectionsError,
+  TlsHandshake: TejTlsHandshakeError,
+  ProxyHeader: TejProxyHeaderError,
 }
 
 /**
- * Framing's errors under this package's codes (framing.md §2.7). Codes are compared rather than
- * classes, so a second installed copy of framing maps the same. Anything else is returned as is.
+ * Framing's errors under this package's codes (framing.md §2.7); anything else is returned as it
+ * is. A connection destroyed with one of our errors reports it back wrapped: it is unwrapped.
  */
-export function toTejError(err: unknown): unknown {
-  if (!isProtoError(err)) return err
-  switch (err.code) {
-    case ProtoErrorCode.TRUNCATED_FRAME:
-      return new TejTruncatedError(undefined, { cause: err })
-    case ProtoErrorCode.IDLE_TIMEOUT:
-      return new TejIdleTimeoutError({ cause: err })
-    case ProtoErrorCode.CLOSED: {
-      // A connection destroyed with one of our errors reports it back wrapped: unwrap it.
-      const cause: unknown = err.cause
-      if (isProtoError(cause) && cause.code !== ProtoErrorCode.CLOSED) return toTejError(cause)
-      return new TejClosedError(err.message, { cause: cause ?? err })
-    }
-    default:
-      return err
-  }
-}
+export const toTejError: (err: unknown) => unknown = errorMapper({
+  codes: {
+    [ProtoErrorCode.TRUNCATED_FRAME]: (err) => new TejTruncatedError(undefined, { cause: err }),
+    [ProtoErrorCode.IDLE_TIMEOUT]: (err) => new TejIdleTimeoutError((err as IdleTimeoutError).timeout, { cause: err }),
+  },
+  closed: (message, cause) =>
+    isProtoError(cause) && cause.code !== ProtoErrorCode.CLOSED ? toTejError(cause) : new TejClosedError(message, { cause }),
+})

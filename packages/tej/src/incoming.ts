@@ -1,51 +1,17 @@
+// Received frames and files, read lazily from the connection's ByteReader in wire order.
 import { Buffer } from 'node:buffer'
 import { Readable } from 'node:stream'
-import { UsageError, type ByteReader, type FieldStream } from '@proto/framing'
-import {
-  checkFileCount,
-  checkFileSize,
-  checkMessageLength,
-  checkNameLength,
-  checkStatusByte,
-  checkVersion,
-  decodeName,
-  type TejFile,
-  type TejFrame,
-} from './codec.ts'
+import { UsageError } from '@proto/framing'
+import type { ByteReader, FieldStream } from '@proto/framing'
+import { checkFileCount, checkFileSize, checkMessageLength, checkNameLength, checkStatusByte, checkVersion, decodeName } from './codec.ts'
 import { TejBufferLimitError } from './errors.ts'
-import type { TejLimits } from './options.ts'
-
-/** A received file, streamed: iterate it, or use `readable()`, `bytes()` or `skip()`. */
-export interface TejIncomingFile extends AsyncIterable<Uint8Array> {
-  /** Data, never a path: it may hold `/`, `..` or NUL. */
-  readonly name: string
-  readonly size: number
-  /** Position in the frame, from 0. */
-  readonly index: number
-  /** A Node stream of the same bytes. */
-  readable(): Readable
-  /** The whole file. @throws {TejBufferLimitError} over `maxBufferedBytes`; the frame is discarded */
-  bytes(): Promise<Uint8Array>
-  /** Discards the rest of the file without holding it. */
-  skip(): Promise<void>
-}
-
-/** A received frame whose files stream in wire order. */
-export interface TejIncomingFrame {
-  readonly status: number
-  readonly fileCount: number
-  /** The files in wire order; moving on skips what is left of the previous one, leaving the loop skips the rest. */
-  files(): AsyncIterable<TejIncomingFile>
-  /** The message, after skipping the files not read. */
-  message(): Promise<Uint8Array>
-  /** Files and message in memory. @throws {TejBufferLimitError} over `maxBufferedBytes`; the frame is discarded */
-  buffer(): Promise<TejFrame>
-}
+import type { ResolvedLimits } from './limits.ts'
+import type { TejFile, TejFrame, TejIncomingFile, TejIncomingFrame } from './types.ts'
 
 /** What a frame needs from its connection. */
 export interface FrameSource {
   readonly reader: ByteReader
-  readonly limits: TejLimits
+  readonly limits: ResolvedLimits
   /** Ends the connection for a receive error; returns the error to give the consumer. */
   fail(err: unknown): unknown
 }
@@ -195,7 +161,12 @@ export class IncomingFrame implements TejIncomingFrame {
     if (this.#message !== undefined) return this.#message
     const length = await this.#readMessageLength()
     budget?.take(length)
-    this.#message = await this.#source.reader.bytes(length)
+    // Streamed into blocks rather than read whole, so what it holds follows the bytes received.
+    const field = this.#source.reader.stream(length)[Symbol.asyncIterator]()
+    this.#message = await gather(async () => {
+      const next = await field.next()
+      return next.done === true ? undefined : next.value
+    }, length)
     this.#messageDone = true
     return this.#message
   }
@@ -217,6 +188,64 @@ class Budget {
   }
 }
 
+/**
+ * The `size` bytes of a field, from `next()` until it gives `undefined`, in one buffer: the piece
+ * itself when it is the whole field, else the pieces copied into blocks as they come.
+ */
+async function gather(next: () => Promise<Buffer | undefined>, size: number): Promise<Buffer> {
+  const first = await next()
+  if (first === undefined) return Buffer.alloc(0)
+  if (first.length === size) return first
+  const blocks = new Blocks(size)
+  blocks.add(first)
+  for (let piece = await next(); piece !== undefined; piece = await next()) blocks.add(piece)
+  return blocks.join()
+}
+
+/** The first block of a field being gathered; each next one is as large as those before it. */
+const FIRST_BLOCK_BYTES = 65_536
+
+/**
+ * The pieces of a field of known size, copied into blocks that double as they fill, up to that
+ * size. Pieces kept as they came would each cost an object and pin the read they view, which a
+ * peer sending 1-byte segments multiplies a hundredfold; blocks hold at most twice the bytes
+ * received, however they were cut.
+ */
+class Blocks {
+  readonly #size: number
+  readonly #blocks: Buffer[] = []
+  #current: Buffer | undefined
+  #fill = 0
+  #allocated = 0
+
+  constructor(size: number) {
+    this.#size = size
+  }
+
+  /** Copies `piece` in; the pieces never add up to more than the size. */
+  add(piece: Buffer): void {
+    for (let offset = 0; offset < piece.length; ) {
+      let current = this.#current
+      if (current === undefined || this.#fill === current.length) {
+        current = Buffer.allocUnsafe(Math.min(this.#size - this.#allocated, Math.max(FIRST_BLOCK_BYTES, this.#allocated)))
+        this.#blocks.push(current)
+        this.#current = current
+        this.#allocated += current.length
+        this.#fill = 0
+      }
+      const count = piece.copy(current, this.#fill, offset)
+      this.#fill += count
+      offset += count
+    }
+  }
+
+  /** The whole field, once every piece is in. */
+  join(): Buffer {
+    const [only] = this.#blocks
+    return this.#blocks.length === 1 && only !== undefined ? only : Buffer.concat(this.#blocks, this.#size)
+  }
+}
+
 class IncomingFile implements TejIncomingFile {
   readonly name: string
   readonly size: number
@@ -224,10 +253,10 @@ class IncomingFile implements TejIncomingFile {
   readonly #frame: IncomingFrame
   readonly #field: FieldStream
   readonly #pieces: AsyncIterator<Buffer>
-  readonly #limits: TejLimits
+  readonly #limits: ResolvedLimits
   #dropped = false
 
-  constructor(frame: IncomingFrame, index: number, name: string, size: number, field: FieldStream, limits: TejLimits) {
+  constructor(frame: IncomingFrame, index: number, name: string, size: number, field: FieldStream, limits: ResolvedLimits) {
     this.#frame = frame
     this.index = index
     this.name = name
@@ -264,9 +293,7 @@ class IncomingFile implements TejIncomingFile {
   /** The rest of the data in one buffer; the caller has checked the size against its budget. */
   async collect(): Promise<Buffer> {
     this.#checkOpen()
-    const pieces: Buffer[] = []
-    for (let piece = await this.#piece(); piece !== undefined; piece = await this.#piece()) pieces.push(piece)
-    return pieces.length === 1 && pieces[0] !== undefined ? pieces[0] : Buffer.concat(pieces)
+    return gather(() => this.#piece(), this.#field.remaining)
   }
 
   /** Skips what is left; later reads of this file reject. */

@@ -1,14 +1,10 @@
-export type { CallOptions } from '@proto/framing'
+// The public surface of @proto/tej: named re-exports only.
+export type { CallOptions, ListenAddress, ListenOptions, PeerInfo } from '@proto/framing'
 export { connect } from './client.ts'
-export type { TejConnectOptions } from './client.ts'
+export { TejDecoder, decodeFrame, encodeFrame } from './codec.ts'
 export {
-  TejDecoder,
-  decodeFrame,
-  encodeFrame,
-} from './codec.ts'
-export type { TejDecodeEvent, TejFile, TejFrame } from './codec.ts'
-export type { TejConnection, TejConnectionEvents } from './connection.ts'
-export {
+  DEFAULT_CONNECT_TIMEOUT,
+  DEFAULT_HANDSHAKE_TIMEOUT,
   DEFAULT_IDLE_TIMEOUT,
   DEFAULT_MAX_BUFFERED_BYTES,
   DEFAULT_MAX_CONNECTIONS,
@@ -18,6 +14,7 @@ export {
   DEFAULT_MAX_NAME_BYTES,
   DEFAULT_PING_INTERVAL,
   DEFAULT_PORT,
+  DEFAULT_TIMEOUT,
   PING_STATUS,
 } from './constants.ts'
 export {
@@ -33,15 +30,35 @@ export {
   TejIdleTimeoutError,
   TejInvalidStatusError,
   TejLimitError,
+  TejListenError,
   TejMessageTooLargeError,
   TejNameTooLongError,
+  TejProxyHeaderError,
+  TejTimeoutError,
+  TejTlsHandshakeError,
   TejTooManyConnectionsError,
   TejTooManyFilesError,
   TejTruncatedError,
   TejUnsupportedVersionError,
 } from './errors.ts'
-export type { TejIncomingFile, TejIncomingFrame } from './incoming.ts'
-export type { TejOptions } from './options.ts'
-export type { TejFileSource, TejOutgoingFrame } from './outgoing.ts'
 export { createServer } from './server.ts'
-export type { TejListenOptions, TejServer, TejServerEvents, TejServerOptions } from './server.ts'
+export type {
+  TejConnectOptions,
+  TejConnection,
+  TejConnectionEvents,
+  TejContext,
+  TejDecodeEvent,
+  TejFile,
+  TejFileSource,
+  TejFrame,
+  TejFrameInfo,
+  TejHandler,
+  TejIncomingFile,
+  TejIncomingFrame,
+  TejLimits,
+  TejOutgoingFrame,
+  TejServer,
+  TejServerEvents,
+  TejServerLimits,
+  TejServerOptions,
+} from './types.ts'

@@ -1,28 +1,15 @@
-import { Buffer } from 'node:buffer'
+// Frames on their way out: checked before they queue, sized, then written piece by piece with backpressure.
+import type { Buffer } from 'node:buffer'
 import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
-import type { Readable } from 'node:stream'
-import { UsageError, type FramedConnection } from '@proto/framing'
-import { FILE_READ_BYTES, WRITE_SLICE_BYTES } from './constants.ts'
+import { UsageError, toBytes } from '@proto/framing'
+import type { FramedConnection } from '@proto/framing'
 import { checkSize, checkStatus, encodeFileHead, encodeFrameHead, encodeMessageHead, encodeName } from './codec.ts'
+import { FILE_READ_BYTES, WRITE_SLICE_BYTES } from './constants.ts'
 import { TejFileSizeMismatchError } from './errors.ts'
-import { raceAbort } from './race-abort.ts'
+import type { TejFileSource, TejOutgoingFrame } from './types.ts'
 
-/** A file to send: bytes (a string is UTF-8), a path read as a stream, or a stream of a declared size. */
-export type TejFileSource =
-  | { name: string; data: Uint8Array | string }
-  | { name: string; path: string }
-  | { name: string; stream: Readable | AsyncIterable<Uint8Array>; size: number }
-
-/** A frame to send. */
-export interface TejOutgoingFrame {
-  /** 0..127; 2 is a ping. @default 0 */
-  status?: number | undefined
-  /** @default [] */
-  files?: readonly TejFileSource[] | undefined
-  /** A string is UTF-8. @default empty */
-  message?: Uint8Array | string | undefined
-}
+const EMPTY = new Uint8Array(0)
 
 type Body = { data: Uint8Array } | { path: string } | { stream: AsyncIterable<Uint8Array> }
 
@@ -49,13 +36,12 @@ export interface FramePlan {
 export function planFrame(frame: TejOutgoingFrame): FramePlan {
   const status = checkStatus(frame.status ?? 0)
   const files = (frame.files ?? []).map(planFile)
-  return { status, files, message: toBytes(frame.message ?? Buffer.alloc(0), 'the message') }
+  return { status, files, message: bytesOf(frame.message ?? EMPTY, 'the message') }
 }
 
-function toBytes(value: unknown, what: string): Uint8Array {
-  if (typeof value === 'string') return Buffer.from(value, 'utf8')
-  if (value instanceof Uint8Array) return value
-  throw new UsageError(`${what} must be a Uint8Array or a string`)
+function bytesOf(value: unknown, what: string): Uint8Array {
+  if (typeof value !== 'string' && !(value instanceof Uint8Array)) throw new UsageError(`${what} must be a Uint8Array or a string`)
+  return toBytes(value)
 }
 
 function planFile(source: TejFileSource): PlannedFile {
@@ -63,7 +49,7 @@ function planFile(source: TejFileSource): PlannedFile {
   if (typeof name !== 'string') throw new UsageError('every file needs a string name')
   const nameBytes = encodeName(name)
   if ('data' in source) {
-    const data = toBytes(source.data, `data of ${JSON.stringify(name)}`)
+    const data = bytesOf(source.data, `data of ${JSON.stringify(name)}`)
     return { name, nameBytes, body: { data }, size: data.length }
   }
   if ('path' in source) {
@@ -139,8 +125,7 @@ async function writeStream(
   let done = false
   try {
     for (;;) {
-      // A source that never yields must not hold the queue once the connection is gone.
-      const next = await raceAbort(chunks.next(), ended)
+      const next = await nextOrEnded(chunks, ended)
       if (next.done === true) {
         done = true
         break
@@ -157,6 +142,30 @@ async function writeStream(
   }
   if (written !== size) throw new TejFileSizeMismatchError(name, size, written)
 }
+
+/**
+ * The source's next chunk, or `ended.reason` once the connection ends, so that a source that
+ * never yields does not hold the queue. Each wait has a listener and a promise of its own, both
+ * gone when it settles: one promise raced for the whole file would keep a reaction per chunk, and
+ * its listener on the connection's signal, until the connection ends.
+ */
+async function nextOrEnded(chunks: AsyncIterator<unknown>, ended: AbortSignal): Promise<IteratorResult<unknown>> {
+  ended.throwIfAborted()
+  let onEnded = noop
+  const gone = new Promise<undefined>((resolve) => {
+    onEnded = () => resolve(undefined)
+    ended.addEventListener('abort', onEnded, { once: true })
+  })
+  try {
+    const next = await Promise.race([chunks.next(), gone])
+    if (next === undefined) throw ended.reason
+    return next
+  } finally {
+    ended.removeEventListener('abort', onEnded)
+  }
+}
+
+const noop = (): void => undefined
 
 /** Gathers small pieces into writes of up to `WRITE_SLICE_BYTES`, splitting large ones. */
 class SliceWriter {

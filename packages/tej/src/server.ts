@@ -1,115 +1,85 @@
+// createServer(): framing's Listener admits connections, each becomes a TEJ connection sharing the server's handler.
 import { EventEmitter } from 'node:events'
-import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net'
-import { checkLimit } from '@proto/framing'
-import { TejConnection } from './connection.ts'
-import { DEFAULT_HOST, DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT } from './constants.ts'
-import { TejTooManyConnectionsError, type TejError } from './errors.ts'
-import type { TejIncomingFrame } from './incoming.ts'
-import { resolveOptions, type ResolvedOptions, type TejOptions } from './options.ts'
+import type { Socket } from 'node:net'
+import { Listener, UsageError } from '@proto/framing'
+import type { ListenAddress, ListenOptions, PathAddress, PeerInfo, TcpAddress } from '@proto/framing'
+import { Connection } from './connection.ts'
+import { DEFAULT_HOST, DEFAULT_PORT } from './constants.ts'
+import { channels } from './diagnostics.ts'
+import { TEJ_ERRORS } from './errors.ts'
+import { resolveServerOptions } from './limits.ts'
+import type { ResolvedServerOptions } from './limits.ts'
+import type { TejConnection, TejContext, TejHandler, TejIncomingFrame, TejServer, TejServerEvents, TejServerOptions } from './types.ts'
 
-/** Options of `createServer`. */
-export interface TejServerOptions extends TejOptions {
-  /** Open connections; one more is closed at once and reported as `clientError`. @default 1024 */
-  maxConnections?: number | undefined
-}
-
-/** Events of a `TejServer`. */
-export interface TejServerEvents {
-  connection: [conn: TejConnection]
-  /** A peer sent something bad, stopped mid-frame, went idle, or was one too many; it is closed. */
-  clientError: [err: TejError, conn: TejConnection]
-  handlerError: [err: unknown, conn: TejConnection]
-  close: []
-}
-
-/** Options of `listen`. */
-export interface TejListenOptions {
-  /** @default '127.0.0.1' */
-  host?: string | undefined
-  /** 0 picks a free port. @default 8000 */
-  port?: number | undefined
-  /** Aborting before the server listens rejects with `signal.reason`. @default undefined */
-  signal?: AbortSignal | undefined
-}
-
-/** A TEJ server: every accepted socket becomes a `TejConnection`. */
-export class TejServer extends EventEmitter<TejServerEvents> {
-  readonly #server: Server
-  readonly #options: ResolvedOptions
-  readonly #onFrame: TejOptions['onFrame']
-  readonly #maxConnections: number
+class Server extends EventEmitter<TejServerEvents> implements TejServer {
+  readonly #options: ResolvedServerOptions
+  readonly #listener: Listener<TejServer>
   readonly #connections = new Set<TejConnection>()
-  readonly #handlers = new Set<Promise<void>>()
+  readonly #running = new Set<Promise<void>>()
+  #handler: TejHandler | undefined
   #closing: Promise<void> | undefined
 
-  /** @throws {UsageError} for an option that is not an integer in range */
-  constructor(options?: TejServerOptions) {
+  constructor(options: TejServerOptions | undefined) {
     super()
-    this.#options = resolveOptions(options)
-    this.#maxConnections = checkLimit('maxConnections', options?.maxConnections, DEFAULT_MAX_CONNECTIONS)
-    const onFrame = options?.onFrame
-    this.#onFrame = onFrame && ((frame, conn) => this.#runHandler(onFrame, frame, conn))
-    this.#server = createNetServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
-      this.#accept(socket)
+    this.#options = resolveServerOptions(options)
+    this.#handler = this.#options.handler
+    this.#listener = new Listener<TejServer>({
+      defaults: { host: DEFAULT_HOST, port: DEFAULT_PORT },
+      maxConnections: this.#options.maxConnections,
+      handshakeTimeout: this.#options.handshakeTimeout,
+      errors: TEJ_ERRORS,
+      onConnection: (socket, remote) => {
+        this.#open(socket, remote)
+      },
+      onClientError: (err, remote) => this.emit('clientError', err, remote),
+      onAcceptError: (err) => this.emit('acceptError', err),
+      diagnostics: { channels, server: this },
     })
-    // Accept errors (EMFILE) only cost the one connection; there is nobody to report them to.
-    this.#server.on('error', () => undefined)
   }
 
-  /** The open connections. */
   get connections(): ReadonlySet<TejConnection> {
     return this.#connections
   }
 
-  /** Starts listening; resolves with the bound address (the real port when 0 was asked). */
-  async listen(opts?: TejListenOptions): Promise<{ host: string; port: number }> {
-    const signal = opts?.signal
-    signal?.throwIfAborted()
-    const server = this.#server
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error): void => {
-        signal?.removeEventListener('abort', onAbort)
-        reject(err)
-      }
-      const onAbort = (): void => {
-        server.off('error', onError)
-        server.close()
-        reject(signal?.reason as Error)
-      }
-      signal?.addEventListener('abort', onAbort, { once: true })
-      server.once('error', onError)
-      server.listen({ host: opts?.host ?? DEFAULT_HOST, port: opts?.port ?? DEFAULT_PORT }, () => {
-        server.off('error', onError)
-        signal?.removeEventListener('abort', onAbort)
-        resolve()
-      })
-    })
-    const address = server.address() as AddressInfo
-    return { host: address.address, port: address.port }
+  get listening(): boolean {
+    return this.#listener.listening
   }
 
-  /**
-   * Stops accepting, lets running `onFrame` calls and queued sends finish, then closes every
-   * connection and resolves when all have ended. Aborting `signal` destroys what is still open.
-   */
+  address(): ListenAddress | null {
+    return this.#listener.address()
+  }
+
+  handle(handler: TejHandler): this {
+    if (typeof handler !== 'function') throw new UsageError('handle() takes a function')
+    this.#handler = handler
+    return this
+  }
+
+  listen(options?: ListenOptions & { readonly path?: undefined }): Promise<TcpAddress>
+  listen(options: ListenOptions & { readonly path: string }): Promise<PathAddress>
+  listen(options?: ListenOptions): Promise<ListenAddress>
+  listen(options?: ListenOptions): Promise<ListenAddress> {
+    return this.#listener.listen(options)
+  }
+
   close(opts?: { signal?: AbortSignal | undefined }): Promise<void> {
     this.#closing ??= this.#close(opts?.signal)
     return this.#closing
   }
 
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+
   async #close(signal: AbortSignal | undefined): Promise<void> {
-    const stopped = new Promise<void>((resolve) => {
-      this.#server.close(() => {
-        resolve()
-      })
-    })
+    const stopped = this.#listener.close()
     // Closing with an aborted signal destroys a connection at once, handlers or not.
     const onAbort = (): void => {
       for (const conn of this.#connections) void conn.close({ signal })
     }
     if (signal?.aborted === true) onAbort()
     else signal?.addEventListener('abort', onAbort, { once: true })
-    await Promise.allSettled([...this.#handlers])
+    await Promise.allSettled([...this.#running])
     await Promise.all([...this.#connections].map((conn) => conn.close({ signal })))
     await Promise.all([...this.#connections].map((conn) => conn.closed))
     await stopped
@@ -117,42 +87,45 @@ export class TejServer extends EventEmitter<TejServerEvents> {
     this.emit('close')
   }
 
-  #accept(socket: Socket): void {
-    if (this.#connections.size >= this.#maxConnections) {
-      const err = new TejTooManyConnectionsError(this.#maxConnections)
-      this.emit('clientError', err, new TejConnection(socket, this.#options, { refuse: err }))
+  #open(socket: Socket, remote: PeerInfo): void {
+    if (this.#closing !== undefined) {
+      socket.destroy()
       return
     }
-    const conn = new TejConnection(
-      socket,
-      { ...this.#options, onFrame: this.#onFrame },
-      { onReceiveError: (err, from) => this.emit('clientError', err, from) },
-    )
+    // framing batches each tick's writes into one, so Nagle's delay only adds latency.
+    socket.setNoDelay(true)
+    const conn = new Connection(socket, {
+      ...this.#options,
+      side: 'server',
+      remote,
+      handler: () => (this.#handler === undefined ? undefined : this.#run),
+      onReceiveError: (err, from) => this.emit('clientError', err, from),
+    })
     this.#connections.add(conn)
-    conn.on('handlerError', (err, from) => this.emit('handlerError', err, from))
+    conn.on('handlerError', (err, ctx) => this.emit('handlerError', err, ctx))
     void conn.closed.then(() => this.#connections.delete(conn))
     this.emit('connection', conn)
   }
 
-  async #runHandler(
-    onFrame: NonNullable<TejOptions['onFrame']>,
-    frame: TejIncomingFrame,
-    conn: TejConnection,
-  ): Promise<void> {
-    // A closing server takes no new work; the frame is discarded.
-    if (this.#closing !== undefined) return
-    const run = (async () => onFrame(frame, conn))()
+  /** The handler as every connection calls it: a closing server takes no new frame, and close() waits for those running. */
+  readonly #run = async (frame: TejIncomingFrame, ctx: TejContext): Promise<void> => {
+    const handler = this.#handler
+    if (this.#closing !== undefined || handler === undefined) return
+    const run = (async () => handler(frame, ctx))()
     const tracked = run.catch(() => undefined)
-    this.#handlers.add(tracked)
+    this.#running.add(tracked)
     try {
       await run
     } finally {
-      this.#handlers.delete(tracked)
+      this.#running.delete(tracked)
     }
   }
 }
 
-/** A TEJ server; call `listen()` to start it. */
+/**
+ * A TEJ server; call `listen()` to start it.
+ * @throws {UsageError} for an unknown option name or a value out of range
+ */
 export function createServer(options?: TejServerOptions): TejServer {
-  return new TejServer(options)
+  return new Server(options)
 }

@@ -2,7 +2,8 @@ import { Buffer } from 'node:buffer'
 import { randomChunkings, splitAt } from '@proto/framing/testing'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { TejDecoder, decodeFrame, encodeFrame, type TejDecodeEvent, type TejFrame } from '../src/codec.ts'
+import { TejDecoder, decodeFrame, encodeFrame } from '../src/codec.ts'
+import type { TejDecodeEvent, TejFrame } from '../src/types.ts'
 import { pseudoRandomBytes } from './helpers.ts'
 
 const numRuns = Number(process.env.FC_NUM_RUNS ?? 200)

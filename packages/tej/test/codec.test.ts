@@ -1,6 +1,7 @@
 import { Buffer } from 'node:buffer'
 import { describe, expect, it } from 'vitest'
-import { TejDecoder, decodeFrame, encodeFrame, type TejDecodeEvent, type TejFrame } from '../src/codec.ts'
+import { TejDecoder, decodeFrame, encodeFrame } from '../src/codec.ts'
+import type { TejDecodeEvent, TejFrame } from '../src/types.ts'
 import {
   DEFAULT_MAX_FILE_BYTES,
   DEFAULT_MAX_FILES,

@@ -2,12 +2,14 @@ import { Buffer } from 'node:buffer'
 import { once } from 'node:events'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
-import { ByteReader } from '@proto/framing'
+import { ByteReader, peerInfo } from '@proto/framing'
+import type { ProtoError } from '@proto/framing'
 import { duplexPair, loadVectors, tcpPair } from '@proto/framing/testing'
 import { expect } from 'vitest'
-import { TejConnection } from '../src/connection.ts'
-import type { TejError } from '../src/errors.ts'
-import { resolveOptions, type TejOptions } from '../src/options.ts'
+import { Connection } from '../src/connection.ts'
+import { DEFAULT_PING_INTERVAL, DEFAULT_TIMEOUT } from '../src/constants.ts'
+import { resolveLimits } from '../src/limits.ts'
+import type { TejConnection, TejHandler, TejLimits } from '../src/types.ts'
 
 const vectors = loadVectors('tej')
 
@@ -21,19 +23,40 @@ export function meaning(name: string): Record<string, unknown> {
   return (vectors.find((v) => v.name === name)?.meaning ?? expect.unreachable(`no vector ${name}`)) as Record<string, unknown>
 }
 
+/** What a connection made for a test takes: those of `connect()` that are TEJ's own. */
+export interface TestOptions {
+  handler?: TejHandler
+  limits?: TejLimits
+  pingInterval?: number
+  timeout?: number
+}
+
+/** A connection over `stream`, as `connect()` makes one. */
+export function open(stream: Duplex, options: TestOptions = {}): Connection {
+  const handler = options.handler
+  return new Connection(stream, {
+    limits: resolveLimits(options.limits),
+    pingInterval: options.pingInterval ?? DEFAULT_PING_INTERVAL,
+    timeout: options.timeout ?? DEFAULT_TIMEOUT,
+    side: 'client',
+    remote: peerInfo(stream),
+    handler: () => handler,
+  })
+}
+
 export interface Pair {
   conn: TejConnection
   /** What the connection closed with, recorded from its creation. */
-  ended: Promise<TejError | undefined>
+  ended: Promise<ProtoError | undefined>
   /** The raw other end: write wire bytes into it, read what `conn` sends from `reader`. */
   peer: Duplex
   reader: ByteReader
 }
 
 /** A TejConnection over one end of an in-memory pair; the raw other end is the test's. */
-export function connectionPair(options: TejOptions = {}, highWaterMark?: number): Pair {
+export function connectionPair(options: TestOptions = {}, highWaterMark?: number): Pair {
   const [a, b] = duplexPair(highWaterMark === undefined ? undefined : { highWaterMark })
-  const conn = new TejConnection(a, { ...resolveOptions(options), onFrame: options.onFrame })
+  const conn = open(a, options)
   // The raw end errors with a reset when the connection destroys its end; that is expected.
   b.on('error', () => undefined)
   return { conn, ended: closeError(conn), peer: b, reader: new ByteReader(b) }
@@ -41,12 +64,12 @@ export function connectionPair(options: TejOptions = {}, highWaterMark?: number)
 
 /** Two TejConnections talking over an in-memory pair, with what each closed with. */
 export function tejPair(
-  left: TejOptions = {},
-  right: TejOptions = {},
-): { a: TejConnection; b: TejConnection; aEnded: Promise<TejError | undefined>; bEnded: Promise<TejError | undefined> } {
+  left: TestOptions = {},
+  right: TestOptions = {},
+): { a: TejConnection; b: TejConnection; aEnded: Promise<ProtoError | undefined>; bEnded: Promise<ProtoError | undefined> } {
   const [x, y] = duplexPair()
-  const a = new TejConnection(x, { ...resolveOptions(left), onFrame: left.onFrame })
-  const b = new TejConnection(y, { ...resolveOptions(right), onFrame: right.onFrame })
+  const a = open(x, left)
+  const b = open(y, right)
   return { a, b, aEnded: closeError(a), bEnded: closeError(b) }
 }
 
@@ -55,25 +78,25 @@ export function tejPair(
  * early FIN, where the in-memory pair shows a reset.
  */
 export async function tejTcpPair(
-  left: TejOptions = {},
-  right: TejOptions = {},
+  left: TestOptions = {},
+  right: TestOptions = {},
 ): Promise<{
   a: TejConnection
   b: TejConnection
-  aEnded: Promise<TejError | undefined>
-  bEnded: Promise<TejError | undefined>
+  aEnded: Promise<ProtoError | undefined>
+  bEnded: Promise<ProtoError | undefined>
   /** The socket under `b`. */
   bSocket: Socket
 }> {
   const { client, server } = await tcpPair()
-  const a = new TejConnection(client, { ...resolveOptions(left), onFrame: left.onFrame })
-  const b = new TejConnection(server, { ...resolveOptions(right), onFrame: right.onFrame })
+  const a = open(client, left)
+  const b = open(server, right)
   return { a, b, aEnded: closeError(a), bEnded: closeError(b), bSocket: server }
 }
 
 /** The error the connection closed with. */
-export async function closeError(conn: TejConnection): Promise<TejError | undefined> {
-  const [err] = (await once(conn, 'close')) as [TejError | undefined]
+export async function closeError(conn: TejConnection): Promise<ProtoError | undefined> {
+  const [err] = (await once(conn, 'close')) as [ProtoError | undefined]
   return err
 }
 

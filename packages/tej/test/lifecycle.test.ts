@@ -2,8 +2,10 @@ import { Buffer } from 'node:buffer'
 import { once } from 'node:events'
 import fc from 'fast-check'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { TejDecoder, encodeFrame, type TejDecodeEvent } from '../src/codec.ts'
-import { ErrorCode, type TejError } from '../src/errors.ts'
+import type { ProtoError } from '@proto/framing'
+import { TejDecoder, encodeFrame } from '../src/codec.ts'
+import { ErrorCode } from '../src/errors.ts'
+import type { TejDecodeEvent } from '../src/types.ts'
 import { connectionPair, gate, heldSource, tejPair, wire } from './helpers.ts'
 
 const numRuns = Number(process.env.FC_NUM_RUNS ?? 200)
@@ -21,7 +23,7 @@ async function settled(promise: Promise<unknown>): Promise<boolean> {
 describe('idle timeout', () => {
   it('closes a connection stuck inside a frame with ERR_TEJ_IDLE_TIMEOUT (tej_raw_truncated_frame)', async () => {
     vi.useFakeTimers()
-    const { conn, peer, ended } = connectionPair({ idleTimeout: 1000, onFrame: (frame) => frame.buffer().then(() => undefined) })
+    const { conn, peer, ended } = connectionPair({ limits: { idleTimeout: 1000 }, handler: (frame) => frame.buffer().then(() => undefined) })
     peer.write(wire('tej_raw_truncated_frame/client/0'))
     await vi.advanceTimersByTimeAsync(999)
     expect(await settled(ended)).toBe(false)
@@ -32,7 +34,7 @@ describe('idle timeout', () => {
 
   it('waits forever without idleTimeout, as the original does', async () => {
     vi.useFakeTimers()
-    const { peer, ended } = connectionPair({ onFrame: (frame) => frame.buffer().then(() => undefined) })
+    const { peer, ended } = connectionPair({ handler: (frame) => frame.buffer().then(() => undefined) })
     peer.write(wire('tej_raw_truncated_frame/client/0'))
     await vi.advanceTimersByTimeAsync(24 * 3600 * 1000)
     expect(await settled(ended)).toBe(false)
@@ -40,14 +42,14 @@ describe('idle timeout', () => {
 
   it('closes an idle connection between frames', async () => {
     vi.useFakeTimers()
-    const { ended } = connectionPair({ idleTimeout: 500 })
+    const { ended } = connectionPair({ limits: { idleTimeout: 500 } })
     await vi.advanceTimersByTimeAsync(500)
     expect(await ended).toMatchObject({ code: ErrorCode.IDLE_TIMEOUT })
   })
 
   it('stays open while pings arrive every idleTimeout/3, and closes once they stop', async () => {
     vi.useFakeTimers()
-    const { a, b, bEnded } = tejPair({ pingInterval: 300 }, { idleTimeout: 900 })
+    const { a, b, bEnded } = tejPair({ pingInterval: 300 }, { limits: { idleTimeout: 900 } })
     for (let i = 0; i < 10; i += 1) {
       const pinged = once(b, 'ping')
       await vi.advanceTimersByTimeAsync(300)
@@ -55,7 +57,7 @@ describe('idle timeout', () => {
     }
     expect(await settled(bEnded)).toBe(false)
     expect(a.signal.aborted).toBe(false)
-    const silent = tejPair({}, { idleTimeout: 900 })
+    const silent = tejPair({}, { limits: { idleTimeout: 900 } })
     await vi.advanceTimersByTimeAsync(900)
     expect(await silent.bEnded).toMatchObject({ code: ErrorCode.IDLE_TIMEOUT })
     expect(await settled(bEnded)).toBe(false)
@@ -63,7 +65,7 @@ describe('idle timeout', () => {
 
   it('never times out a consumer that is slow to read a file', async () => {
     vi.useFakeTimers()
-    const { conn, peer, ended } = connectionPair({ idleTimeout: 100 })
+    const { conn, peer, ended } = connectionPair({ limits: { idleTimeout: 100 } })
     const frame = Buffer.from(encodeFrame({ status: 0, files: [{ name: 'f', data: Buffer.alloc(200_000) }], message: Buffer.alloc(0) }))
     peer.write(frame)
     const frames = conn[Symbol.asyncIterator]()
@@ -190,15 +192,13 @@ describe('close', () => {
     await conn.close({ signal: controller.signal })
     expect(await settled(ended)).toBe(false)
     controller.abort(new Error('enough'))
-    expect(((await ended) as TejError).cause).toMatchObject({ message: 'enough' })
+    expect(((await ended) as ProtoError).cause).toMatchObject({ message: 'enough' })
   })
 
-  it('closes on await using', async () => {
+  it('closes on Symbol.asyncDispose, as await using calls it', async () => {
     const { conn, reader } = connectionPair()
-    {
-      await using disposable = conn
-      void disposable.send({ message: 'hello' })
-    }
+    void conn.send({ message: 'hello' })
+    await conn[Symbol.asyncDispose]()
     const expected = wire('tej_message_only/client/0')
     expect(await reader.bytes(expected.length)).toEqual(expected)
     expect(await reader.atEnd()).toBe(true)

@@ -2,13 +2,15 @@ import { Buffer } from 'node:buffer'
 import { once } from 'node:events'
 import net from 'node:net'
 import { Readable } from 'node:stream'
+import type { Duplex } from 'node:stream'
 import v8 from 'node:v8'
 import vm from 'node:vm'
 import { describe, expect, it } from 'vitest'
-import { ErrorCode, type TejError } from '../src/errors.ts'
-import type { TejIncomingFile } from '../src/incoming.ts'
+import type { ProtoError } from '@proto/framing'
+import { ErrorCode } from '../src/errors.ts'
+import type { TejIncomingFile } from '../src/types.ts'
 import { createServer } from '../src/server.ts'
-import { connectionPair, frameHead, tejTcpPair, u64 } from './helpers.ts'
+import { connectionPair, frameHead, tejTcpPair, u16, u64 } from './helpers.ts'
 
 v8.setFlagsFromString('--expose-gc')
 const gc = vm.runInNewContext('gc') as () => void
@@ -108,10 +110,10 @@ describe('memory', () => {
     ['a message length of 2^64 - 1', Buffer.concat([frameHead(0n), u64(2n ** 64n - 1n)]), ErrorCode.MESSAGE_TOO_LARGE],
     ['a name length of 65 535', Buffer.concat([frameHead(1n), Buffer.from([0xff, 0xff])]), ErrorCode.NAME_TOO_LONG],
   ])('rejects %s with its code and allocates nothing for it', async (_case, bytes, code) => {
-    const server = createServer({ onFrame: (frame) => frame.buffer().then(() => undefined) })
+    const server = createServer({ handler: (frame) => frame.buffer().then(() => undefined) })
     const { port } = await server.listen({ port: 0 })
     const before = liveBuffers()
-    const reported = once(server, 'clientError') as Promise<[TejError]>
+    const reported = once(server, 'clientError') as Promise<[ProtoError]>
     const socket = net.connect({ port, host: '127.0.0.1' })
     socket.on('error', () => undefined)
     socket.write(bytes)
@@ -122,7 +124,7 @@ describe('memory', () => {
   })
 
   it('holds only the bytes received of a declared 16 MiB message', async () => {
-    const { peer, ended } = connectionPair({ onFrame: (frame) => frame.message().then(() => undefined) })
+    const { peer, ended } = connectionPair({ handler: (frame) => frame.message().then(() => undefined) })
     const before = liveBuffers()
     const partial = Buffer.concat([frameHead(0n), u64(16n * BigInt(MiB)), Buffer.alloc(1024)])
     // The in-memory pair calls back once the connection has taken the bytes.
@@ -130,5 +132,46 @@ describe('memory', () => {
     expect(liveBuffers() - before).toBeLessThan(MiB)
     peer.end()
     expect(await ended).toMatchObject({ code: ErrorCode.TRUNCATED })
+  })
+
+  describe('under 1-byte segments', () => {
+    /** What JavaScript holds after full collections: the V8 heap in use plus ArrayBuffers. */
+    function held(): number {
+      gc()
+      gc()
+      const { heapUsed, arrayBuffers } = process.memoryUsage()
+      return heapUsed + arrayBuffers
+    }
+
+    /**
+     * A connection whose handler buffers every frame, fed `head` and then `count` bytes one
+     * 1-byte chunk at a time, each in an ArrayBuffer of its own as a socket delivers a 1-byte
+     * read; resolves once the connection has taken them all.
+     */
+    async function dribbled(head: Buffer, count: number): Promise<Duplex> {
+      const { peer } = connectionPair({ handler: (frame) => frame.buffer().then(() => undefined) }, 1024)
+      await new Promise((resolve) => peer.write(head, resolve))
+      for (let i = 0; i < count; i++) {
+        if (!peer.write(Buffer.allocUnsafeSlow(1).fill(0x61))) await once(peer, 'drain')
+      }
+      await new Promise((resolve) => peer.write(Buffer.alloc(0), resolve))
+      return peer
+    }
+
+    // Measured on Node 20 for 256 KiB and 1 MiB alike: 1.1 times the bytes received, for a file
+    // and for the message; keeping each piece as it came cost 198 times (a file), and reading the
+    // message whole through framing's reader 165 to 204 times. A first, smaller pass compiles the
+    // path before the baseline.
+    const size = 256 * 1024
+    it.each([
+      ['a file', Buffer.concat([frameHead(1n), u16(1), Buffer.from('f'), u64(BigInt(size))])],
+      ['the message', Buffer.concat([frameHead(0n), u64(BigInt(size))])],
+    ])('buffers %s in under twice the bytes received', async (_what, head) => {
+      ;(await dribbled(head, 65_536)).destroy()
+      const before = held()
+      const peer = await dribbled(head, size - 1)
+      expect(held() - before).toBeLessThan(2 * size)
+      peer.destroy()
+    }, 60_000)
   })
 })

@@ -2,12 +2,13 @@ import { Buffer } from 'node:buffer'
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
+import { randomChunkings } from '@proto/framing/testing'
 import { describe, expect, it } from 'vitest'
-import { decodeFrame, encodeFrame, type TejFrame } from '../src/codec.ts'
+import { decodeFrame, encodeFrame } from '../src/codec.ts'
 import { DEFAULT_MAX_BUFFERED_BYTES } from '../src/constants.ts'
 import { ErrorCode } from '../src/errors.ts'
-import type { TejIncomingFrame } from '../src/incoming.ts'
-import { connectionPair, hex, readAll, wire } from './helpers.ts'
+import type { TejFrame, TejIncomingFrame } from '../src/types.ts'
+import { connectionPair, hex, pseudoRandomBytes, readAll, wire } from './helpers.ts'
 
 const bytesOf = (frame: Partial<TejFrame>): Buffer =>
   Buffer.from(encodeFrame({ status: frame.status ?? 0, files: frame.files ?? [], message: frame.message ?? Buffer.alloc(0) }))
@@ -51,6 +52,17 @@ describe('receiving', () => {
     const [frame] = await take(conn[Symbol.asyncIterator](), 1)
     expect(frame).toMatchObject({ status: 9, files: [{ name: 'frag.txt' }] })
     expect(text(frame?.message)).toBe('slow')
+  })
+
+  it('buffers files that come in pieces of any size byte for byte, blocks and all', async () => {
+    const data = pseudoRandomBytes(150_000, 7)
+    const bytes = bytesOf({ files: [{ name: 'big', data }, { name: 'small', data: data.subarray(0, 10) }], message: data.subarray(0, 100) })
+    for (const [i, chunks] of randomChunkings(bytes, 11, 4).entries()) {
+      const { conn, peer } = connectionPair()
+      for (const chunk of chunks) peer.write(chunk)
+      const [frame] = await take(conn[Symbol.asyncIterator](), 1)
+      expect(hex(encodeFrame(frame ?? expect.unreachable())), `chunking ${i}`).toBe(hex(bytes))
+    }
   })
 
   it('delivers two frames from one write, in order', async () => {
@@ -115,7 +127,7 @@ describe('receiving', () => {
   })
 
   it('rejects a name that is not UTF-8 with ERR_TEJ_BAD_NAME and closes', async () => {
-    const { conn, peer, ended } = connectionPair({ onFrame: (frame) => frame.message().then(() => undefined) })
+    const { conn, peer, ended } = connectionPair({ handler: (frame) => frame.message().then(() => undefined) })
     const bytes = bytesOf({ files: [{ name: 'ok', data: Buffer.from('x') }] })
     bytes[12] = 0xc3
     bytes[13] = 0x28
@@ -231,10 +243,10 @@ describe('streamed files', () => {
     await expect(first.message()).rejects.toMatchObject({ code: 'ERR_PROTO_USAGE' })
   })
 
-  it('discards what onFrame left unread when it settles', async () => {
+  it('discards what the handler left unread when it settles', async () => {
     const seen: string[] = []
     const { conn, peer } = connectionPair({
-      onFrame: async (frame) => {
+      handler: async (frame) => {
         if (frame.fileCount === 0) seen.push(text(await frame.message()))
         else seen.push(`${frame.fileCount} files, unread`)
       },
@@ -273,7 +285,7 @@ describe('buffering limits', () => {
   })
 
   it('rejects buffer() past maxBufferedBytes before reading, and delivers the next frame', async () => {
-    const { conn, peer } = connectionPair({ maxBufferedBytes: 100 })
+    const { conn, peer } = connectionPair({ limits: { maxBufferedBytes: 100 } })
     const big = bytesOf({ files: [{ name: 'a', data: Buffer.alloc(60) }, { name: 'b', data: Buffer.alloc(41) }] })
     const fits = bytesOf({ files: [{ name: 'a', data: Buffer.alloc(60) }, { name: 'b', data: Buffer.alloc(40) }] })
     peer.write(Buffer.concat([big, fits, wire('tej_message_only/client/0')]))
@@ -288,7 +300,7 @@ describe('buffering limits', () => {
   })
 
   it('counts the message against maxBufferedBytes in buffer()', async () => {
-    const { conn, peer } = connectionPair({ maxBufferedBytes: 10 })
+    const { conn, peer } = connectionPair({ limits: { maxBufferedBytes: 10 } })
     peer.write(Buffer.concat([bytesOf({ files: [{ name: 'a', data: Buffer.alloc(6) }], message: Buffer.alloc(5) }), wire('tej_message_only/client/0')]))
     const frames = conn[Symbol.asyncIterator]()
     await expect(((await frames.next()).value ?? expect.unreachable()).buffer()).rejects.toMatchObject({ code: ErrorCode.BUFFER_LIMIT })
@@ -296,7 +308,7 @@ describe('buffering limits', () => {
   })
 
   it('rejects file.bytes() past maxBufferedBytes and keeps the connection', async () => {
-    const { conn, peer } = connectionPair({ maxBufferedBytes: 10 })
+    const { conn, peer } = connectionPair({ limits: { maxBufferedBytes: 10 } })
     peer.write(Buffer.concat([bytesOf({ files: [{ name: 'a', data: Buffer.alloc(11) }] }), wire('tej_message_only/client/0')]))
     const frames = conn[Symbol.asyncIterator]()
     const first = (await frames.next()).value ?? expect.unreachable()
@@ -309,30 +321,32 @@ describe('buffering limits', () => {
   })
 
   it('closes the connection on a ping over maxBufferedBytes', async () => {
-    const { peer, ended } = connectionPair({ maxBufferedBytes: 4 })
+    const { peer, ended } = connectionPair({ limits: { maxBufferedBytes: 4 } })
     peer.write(wire('tej_custom_status_2_ping/client/0'))
     expect(await ended).toMatchObject({ code: ErrorCode.BUFFER_LIMIT })
   })
 })
 
 describe('handlers', () => {
-  it('reports a throwing onFrame as handlerError, discards the rest and keeps the connection', async () => {
+  it('reports a throwing handler as handlerError, discards the rest and keeps the connection', async () => {
     const seen: string[] = []
     const { conn, peer } = connectionPair({
-      onFrame: async (frame) => {
+      handler: async (frame) => {
         if (frame.status === 9) throw new Error('handler failed')
         seen.push(text(await frame.message()))
       },
     })
     const errors: unknown[] = []
-    conn.on('handlerError', (err, from) => {
-      expect(from).toBe(conn)
+    const contexts: unknown[] = []
+    conn.on('handlerError', (err, ctx) => {
+      contexts.push(ctx.connection)
       errors.push(err)
     })
     peer.write(Buffer.concat([wire('tej_raw_byte_by_byte/server/0'), wire('tej_message_only/client/0')]))
     peer.end()
     await conn.closed
     expect(errors).toMatchObject([{ message: 'handler failed' }])
+    expect(contexts).toEqual([conn])
     expect(seen).toEqual(['hello'])
   })
 
@@ -346,8 +360,8 @@ describe('handlers', () => {
     expect((await failed)[0]).toMatchObject({ message: 'listener failed' })
   })
 
-  it('cannot be iterated with onFrame set, nor twice', () => {
-    const withHandler = connectionPair({ onFrame: () => undefined }).conn
+  it('cannot be iterated with a handler set, nor twice', () => {
+    const withHandler = connectionPair({ handler: () => undefined }).conn
     expect(() => withHandler[Symbol.asyncIterator]()).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
     const { conn } = connectionPair()
     conn[Symbol.asyncIterator]()

@@ -1,4 +1,5 @@
 import { Buffer } from 'node:buffer'
+import { getEventListeners } from 'node:events'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -7,7 +8,7 @@ import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { decodeFrame, encodeFrame } from '../src/codec.ts'
 import { ErrorCode } from '../src/errors.ts'
-import type { TejIncomingFrame } from '../src/incoming.ts'
+import type { TejIncomingFrame } from '../src/types.ts'
 import { connectionPair, gate, heldSource, hex, pseudoRandomBytes, readAll, slowly, tejPair, tejTcpPair, wire } from './helpers.ts'
 
 const numRuns = Number(process.env.FC_NUM_RUNS ?? 200)
@@ -126,6 +127,20 @@ describe('send', () => {
       ),
       { numRuns: Math.max(1, Math.floor(numRuns / 20)) },
     )
+  })
+
+  it('leaves nothing on the connection for each chunk or file of a stream source it has sent', async () => {
+    const { conn, reader } = connectionPair()
+    const before = getEventListeners(conn.signal, 'abort').length
+    const data = pseudoRandomBytes(4096, 7)
+    const expected = Buffer.from(encodeFrame({ status: 0, files: [{ name: 's', data }], message: Buffer.alloc(0) }))
+    for (let i = 0; i < 3; i++) {
+      const sent = conn.send({ files: [{ name: 's', stream: slowly(data, 16), size: data.length }] })
+      expect(Buffer.compare(await reader.bytes(expected.length), expected)).toBe(0)
+      await sent
+      // Waiting for a chunk listens for the connection's end only while it waits.
+      expect(getEventListeners(conn.signal, 'abort')).toHaveLength(before)
+    }
   })
 
   it('queues concurrent sends and writes each frame whole, in call order', async () => {

@@ -2,14 +2,17 @@ import { Buffer } from 'node:buffer'
 import { once } from 'node:events'
 import net from 'node:net'
 import { ByteReader } from '@proto/framing'
+import { silentServer } from '@proto/framing/testing'
 import { afterEach, describe, expect, it } from 'vitest'
+import type { PeerInfo, ProtoError } from '@proto/framing'
 import { connect } from '../src/client.ts'
 import { encodeFrame } from '../src/codec.ts'
-import type { TejConnection } from '../src/connection.ts'
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT } from '../src/constants.ts'
-import { ErrorCode, type TejError } from '../src/errors.ts'
-import { createServer, type TejServer, type TejServerOptions } from '../src/server.ts'
-import { gate, hex, wire } from './helpers.ts'
+import { echoHandler } from '../src/demo.ts'
+import { ErrorCode } from '../src/errors.ts'
+import { createServer } from '../src/server.ts'
+import type { TejConnection, TejContext, TejServer, TejServerOptions } from '../src/types.ts'
+import { frameHead, gate, hex, u16, u64, wire } from './helpers.ts'
 
 const servers: TejServer[] = []
 const sockets: net.Socket[] = []
@@ -21,12 +24,7 @@ afterEach(async () => {
 
 /** An echo server like the CLI's, on 127.0.0.1 and a free port. */
 async function echoServer(options: TejServerOptions = {}): Promise<{ server: TejServer; port: number }> {
-  const server = createServer({
-    onFrame: async (frame, conn) => {
-      await conn.send(await frame.buffer())
-    },
-    ...options,
-  })
+  const server = createServer({ handler: echoHandler, ...options })
   servers.push(server)
   const { port } = await server.listen({ host: '127.0.0.1', port: 0 })
   return { server, port }
@@ -118,6 +116,16 @@ describe('with a peer that speaks like the original', () => {
 })
 
 describe('bad peers', () => {
+  it('reports a name of control bytes without them', async () => {
+    const { server, port } = await echoServer()
+    const reported = once(server, 'clientError') as Promise<[ProtoError]>
+    const { socket } = await rawClient(port)
+    const name = Buffer.from('\u001b]0;pwned\u0007\u001b[2J\xff', 'latin1')
+    socket.write(Buffer.concat([frameHead(1n), u16(name.length), name, u64(0n), u64(0n)]))
+    const [err] = await reported
+    expect(err).toMatchObject({ code: ErrorCode.BAD_NAME, message: 'file name is not valid UTF-8' })
+  })
+
   it.each([
     ['tej_protocol_version_0/client/0', ErrorCode.UNSUPPORTED_VERSION],
     ['tej_protocol_version_255/client/0', ErrorCode.UNSUPPORTED_VERSION],
@@ -126,12 +134,14 @@ describe('bad peers', () => {
     ['tej_nonascii_filename_cjk/client/0', ErrorCode.FILE_TOO_LARGE],
   ])('closes a peer sending %s, reports %s, and leaves other peers alone', async (name, code) => {
     const { server, port } = await echoServer()
-    const reported = once(server, 'clientError') as Promise<[TejError, TejConnection]>
+    const reported = once(server, 'clientError') as Promise<[ProtoError, TejConnection]>
     const good = await rawClient(port)
     const bad = await rawClient(port)
     bad.socket.write(wire(name))
     const [err, conn] = await reported
     expect(err).toMatchObject({ code })
+    // No message repeats the peer's bytes, so none can carry terminal control sequences.
+    expect(err.message).toMatch(/^[\x20-\x7e]+$/)
     expect(conn.remote).toEqual({ address: '127.0.0.1', port: bad.socket.localPort })
     expect(await bad.reader.atEnd()).toBe(true)
     const bytes = wire('tej_message_only/client/0')
@@ -141,15 +151,29 @@ describe('bad peers', () => {
 
   it('reports ERR_TEJ_TRUNCATED for a peer that ends mid-frame (tej_raw_truncated_frame)', async () => {
     const { server, port } = await echoServer()
-    const reported = once(server, 'clientError') as Promise<[TejError]>
+    const reported = once(server, 'clientError') as Promise<[ProtoError]>
     const { socket } = await rawClient(port)
     socket.end(wire('tej_raw_truncated_frame/client/0'))
     expect((await reported)[0]).toMatchObject({ code: ErrorCode.TRUNCATED })
   })
 
+  it('reports a frame cut short once, as clientError, though the handler reading it fails too', async () => {
+    const failures: unknown[] = []
+    const { server, port } = await echoServer()
+    server.on('handlerError', (err) => failures.push(err))
+    const reported = once(server, 'clientError') as Promise<[ProtoError, TejConnection]>
+    const { socket } = await rawClient(port)
+    socket.end(wire('tej_large_file_100000/server/0').subarray(0, 50_000))
+    const [err, conn] = await reported
+    expect(err).toMatchObject({ code: ErrorCode.TRUNCATED })
+    await conn.closed
+    await server.close()
+    expect(failures).toEqual([])
+  })
+
   it('reports ERR_TEJ_TRUNCATED for a peer that stops mid-file', async () => {
     const { server, port } = await echoServer()
-    const reported = once(server, 'clientError') as Promise<[TejError]>
+    const reported = once(server, 'clientError') as Promise<[ProtoError]>
     const { socket } = await rawClient(port)
     const frame = wire('tej_large_file_100000/server/0')
     socket.end(frame.subarray(0, 50_000))
@@ -157,15 +181,19 @@ describe('bad peers', () => {
   })
 
   it('closes connections past maxConnections with ERR_TEJ_TOO_MANY_CONNECTIONS', async () => {
-    const { server, port } = await echoServer({ maxConnections: 1 })
+    const { server, port } = await echoServer({ limits: { maxConnections: 1 } })
     const accepted = once(server, 'connection')
     const first = await rawClient(port)
     await accepted
-    const reported = once(server, 'clientError') as Promise<[TejError, TejConnection]>
+    const opened: TejConnection[] = []
+    server.on('connection', (conn) => opened.push(conn))
+    const reported = once(server, 'clientError') as Promise<[ProtoError, PeerInfo]>
     const second = await rawClient(port)
-    const [err, conn] = await reported
+    const [err, peer] = await reported
     expect(err).toMatchObject({ code: ErrorCode.TOO_MANY_CONNECTIONS, limit: 1 })
-    expect(conn.remote.port).toBe(second.socket.localPort)
+    // Refused before any connection object was built for it: the peer is its address alone.
+    expect(peer).toEqual({ address: '127.0.0.1', port: second.socket.localPort })
+    expect(opened).toEqual([])
     expect(await second.reader.atEnd()).toBe(true)
     expect(server.connections.size).toBe(1)
     const bytes = wire('tej_message_only/client/0')
@@ -175,25 +203,27 @@ describe('bad peers', () => {
 
   it('defaults maxConnections to 1024 and refuses a bad value', () => {
     expect(DEFAULT_MAX_CONNECTIONS).toBe(1024)
-    expect(() => createServer({ maxConnections: 0 })).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
-    expect(() => createServer({ idleTimeout: -1 })).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
+    expect(() => createServer({ limits: { maxConnections: 0 } })).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
+    expect(() => createServer({ limits: { idleTimeout: -1 } })).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
   })
 
   it('reports a throwing handler as handlerError and keeps the connection', async () => {
     let calls = 0
-    const server = createServer({
-      onFrame: async (frame, conn) => {
-        calls += 1
-        if (calls === 1) throw new Error('first one fails')
-        await conn.send(await frame.buffer())
-      },
+    const server = createServer().handle(async (frame, ctx) => {
+      calls += 1
+      if (calls === 1) throw new Error('first one fails')
+      await ctx.connection.send(await frame.buffer())
     })
     servers.push(server)
     const { port } = await server.listen({ port: 0 })
-    const failed = once(server, 'handlerError') as Promise<[unknown, TejConnection]>
+    const failed = once(server, 'handlerError') as Promise<[unknown, TejContext]>
     const client = await connect({ port })
     await client.send({ message: 'one' })
-    expect((await failed)[0]).toMatchObject({ message: 'first one fails' })
+    const [err, ctx] = await failed
+    expect(err).toMatchObject({ message: 'first one fails' })
+    expect(ctx.remote).toBe(ctx.connection.remote)
+    expect(ctx.remote.address).toBe('127.0.0.1')
+    expect(server.connections.has(ctx.connection)).toBe(true)
     await client.send({ message: 'two' })
     for await (const frame of client) {
       expect(Buffer.from(await frame.message()).toString()).toBe('two')
@@ -223,10 +253,10 @@ describe('server and client lifecycle', () => {
     const held = gate()
     const running = gate()
     const server = createServer({
-      onFrame: async (frame, conn) => {
+      handler: async (frame, ctx) => {
         running.open()
         await held.promise
-        await conn.send(await frame.buffer())
+        await ctx.connection.send(await frame.buffer())
       },
     })
     const { port } = await server.listen({ port: 0 })
@@ -262,16 +292,24 @@ describe('server and client lifecycle', () => {
     await once(probe, 'listening')
     const port = (probe.address() as net.AddressInfo).port
     await new Promise((resolve) => probe.close(resolve))
-    await expect(connect({ port })).rejects.toMatchObject({ code: ErrorCode.CONNECT, cause: { code: 'ECONNREFUSED' } })
+    await expect(connect({ port })).rejects.toMatchObject({
+      code: ErrorCode.CONNECT,
+      message: expect.stringMatching(new RegExp(`^cannot connect to 127\\.0\\.0\\.1:${port}: `)),
+      cause: { code: 'ECONNREFUSED' },
+    })
   })
 
   it('rejects connect with the abort reason', async () => {
     const reason = new Error('stop')
     await expect(connect({ port: 1, signal: AbortSignal.abort(reason) })).rejects.toBe(reason)
+    // A TLS handshake the silent peer never answers keeps the connect pending until the abort.
+    const silent = await silentServer()
     const controller = new AbortController()
-    const connecting = connect({ host: '10.255.255.1', port: 9, signal: controller.signal })
+    const connecting = connect({ host: silent.host, port: silent.port, tls: true, signal: controller.signal })
+    await silent.accepted()
     controller.abort(reason)
     await expect(connecting).rejects.toBe(reason)
+    await silent.close()
   })
 
   it('rejects listen with the abort reason, or the bind error', async () => {
@@ -280,7 +318,11 @@ describe('server and client lifecycle', () => {
     const { port } = await echoServer()
     const second = createServer()
     servers.push(second)
-    await expect(second.listen({ port })).rejects.toMatchObject({ code: 'EADDRINUSE' })
+    await expect(second.listen({ port })).rejects.toMatchObject({
+      code: ErrorCode.LISTEN,
+      message: expect.stringContaining(`cannot listen on 127.0.0.1:${port}`),
+      cause: { code: 'EADDRINUSE' },
+    })
   })
 
   it('exchanges frames both ways at once between client and server', async () => {

@@ -1,5 +1,6 @@
 // tej: `tej serve` echoes frames on a free port; `tej send` sends one frame with a message and a
-// small file (streamed from disk, hashed while it streams back) and prints the echo as JSON.
+// small file (streamed from disk, hashed while it streams back) and prints the echo: its status
+// and message, then the file's size and SHA-256.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,7 +14,7 @@ export async function run() {
     await withServer('tej', [], async (address) => {
       const args = ['send', address, '--status', '5', '--message', 'hello from tej', '--file', file]
       console.log(`tej send ${address} --status 5 --message 'hello from tej' --file notes.txt`)
-      console.log(`  < ${await runCliOk('tej', args)}`)
+      for (const line of (await runCliOk('tej', args)).split('\n')) console.log(`  < ${line}`)
     })
   } finally {
     await rm(dir, { recursive: true, force: true })

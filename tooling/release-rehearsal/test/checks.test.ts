@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest'
 import { checkContents, checkTree } from '../../scripts/installed-package.mjs'
 import { hexdump, parseHexdump, protocolDocProblems } from '../../scripts/protocol-docs.mjs'
+import { readmeExampleProblems } from '../../scripts/readme-examples.mjs'
 
 const LOCAL = 'http://127.0.0.1:4873/'
 const NPM = 'https://registry.npmjs.org/'
@@ -200,6 +201,38 @@ describe('protocolDocProblems', () => {
     expect(protocolDocProblems(page('request', hexdump(hello)), vectors)).toEqual(['line 5 (demo.json request): demo.json has no vector request'])
     expect(protocolDocProblems(page('reply', hexdump(hello)).replace('demo.json', 'other.json'), vectors)).toEqual([
       'line 5 (other.json reply): there is no vector file other.json',
+    ])
+  })
+})
+
+describe('readmeExampleProblems', () => {
+  const files: Record<string, string> = { 'examples/quick-start.mjs': "// Quick start.\nconsole.log('hi')\n" }
+  const read = (path: string): string | undefined => files[path]
+  const block = (marker: string, language: string, body: string): string => `${marker}\n\`\`\`${language}\n${body}\`\`\`\n`
+  const good = block('<!-- example: examples/quick-start.mjs -->', 'js', files['examples/quick-start.mjs'] ?? '')
+
+  it('passes a README whose js blocks are the files their markers name, and leaves other blocks alone', () => {
+    const readme = `# Demo\n\n${good}\n\`\`\`sh\nnpm i x\n\`\`\`\n\n\`\`\`ts\nconst x: number\n\`\`\`\n`
+    expect(readmeExampleProblems(readme, read)).toEqual([])
+    expect(readmeExampleProblems(good.replace('```js', '```javascript'), read)).toEqual([])
+  })
+
+  it('rejects a js block without a marker, a block that differs, and a marker naming no file', () => {
+    expect(readmeExampleProblems("```js\nconsole.log('hi')\n```\n", read)).toEqual([
+      'line 1: a js block without a <!-- example: examples/<name>.mjs --> line before it',
+    ])
+    expect(readmeExampleProblems(good.replace("'hi'", "'ho'"), read)).toEqual([
+      'line 2: the block differs from examples/quick-start.mjs from its line 2 (block: "console.log(\'ho\')", file: "console.log(\'hi\')")',
+    ])
+    expect(readmeExampleProblems(good.replace('quick-start', 'other'), read)).toEqual(['line 1: examples/other.mjs does not exist'])
+  })
+
+  it('rejects a marker with no js block after it', () => {
+    expect(readmeExampleProblems('<!-- example: examples/quick-start.mjs -->\n\nSome text.\n', read)).toEqual([
+      'line 1: the marker for examples/quick-start.mjs has no js block after it',
+    ])
+    expect(readmeExampleProblems(block('<!-- example: examples/quick-start.mjs -->', 'ts', 'x\n'), read)).toEqual([
+      'line 1: the marker for examples/quick-start.mjs is followed by a ts block, not js',
     ])
   })
 })

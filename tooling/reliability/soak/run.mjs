@@ -209,9 +209,9 @@ async function soakKarp() {
 async function soakTej() {
   const tej = await import('@proto/tej')
   const server = tej.createServer({
-    idleTimeout: 5_000,
-    onFrame: async (frame, conn) => {
-      await conn.send(await frame.buffer())
+    limits: { idleTimeout: 5_000 },
+    handler: async (frame, ctx) => {
+      await ctx.connection.send(await frame.buffer())
     },
   })
   const { port } = await server.listen({ host: HOST, port: 0 })

@@ -6,7 +6,7 @@ import type { Socket } from 'node:net'
 import { gunzipSync, gzipSync } from 'node:zlib'
 import ssh2 from 'ssh2'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { connect, createServer, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CHANNELS, ErrorCode } from '@proto/korv'
+import { connect, createServer, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CHANNELS, encodeMessage, ErrorCode } from '@proto/korv'
 import type { KorvLimits, KorvServer } from '@proto/korv'
 import {
   ClientErrors,
@@ -28,6 +28,8 @@ import {
 const BOMB_HELD = 4 * MiB
 /** 64 MiB offered as one gzip member that never ends; worst 2.5 MiB. */
 const ENDLESS_HELD = 8 * MiB
+// The guard's 16 MiB of accounted unread packets, and the client's own writes in this process.
+const TINY_PACKETS_HELD = 48 * MiB
 /** 1,000 connections stuck before the SSH handshake; worst 7.4 MiB held, 18.8 MiB RSS. */
 const STORM_HELD = 32 * MiB
 const STORM_RSS = 80 * MiB
@@ -53,17 +55,19 @@ async function start(limits: Partial<KorvLimits> = {}): Promise<KorvServer> {
   const created = createServer({
     hostKeys: [hostKey],
     authorizedKeys: clientPublic,
-    routes: {
+    handlers: {
       GET: {
         '/hello': () => ({ code: 200, body: { msg: 'Hello World!' } }),
-        '/echo': (ctx) => ({ code: 200, body: ctx.body }),
+        '/echo': (request) => ({ code: 200, body: request.body }),
+        // Holds its in-flight slot: with maxInFlight 1, the channel behind it is not read.
+        '/hang': () => new Promise<never>(() => {}),
       },
     },
     limits,
   })
   server = created
   errors = new ClientErrors(created)
-  ;({ port } = await created.listen({ host: '127.0.0.1', port: 0 }))
+  ;({ port } = (await created.listen({ host: '127.0.0.1', port: 0 })) as { port: number })
   return created
 }
 
@@ -154,6 +158,30 @@ describe('korv under attack', () => {
     expect(flood.flushed).toBeLessThan(ATTACK_BYTES)
     expect(replies()).toContain('"code":400')
     expect(growth.peakHeld).toBeLessThan(ENDLESS_HELD)
+  })
+
+  it('cuts off one-byte packets piling up on a channel it does not read, memory bounded', async () => {
+    await start({ maxInFlight: 1 })
+    const watch = new MemoryWatch('korv 1-byte packets')
+    const { channel } = await rawChannel()
+    channel.write(encodeMessage({ id: 1, verb: 'GET', resource: '/hang' }))
+    channel.write(encodeMessage({ id: 2, verb: 'GET', resource: '/hello' }))
+    // Each write is one SSH packet of one byte. Measured in a process of its own, 1 000 000 of
+    // them took korv serve's RSS up 432 MB before the guard; with it, the connection ends after
+    // about 16 000 and RSS peaks 26 MB up.
+    const one = Buffer.from('x')
+    for (let sent = 0; sent < 400_000 && errors.count(ErrorCode.CHANNEL_WINDOW) === 0; sent++) {
+      channel.write(one)
+      if (sent % 2000 === 0) {
+        watch.sample()
+        await new Promise((resolve) => setImmediate(resolve))
+      }
+    }
+    await errors.until(ErrorCode.CHANNEL_WINDOW)
+    await channelClosed(channel)
+    await probe()
+    const growth = watch.settle()
+    expect(growth.peakHeld).toBeLessThan(TINY_PACKETS_HELD)
   })
 
   it('answers garbage with 400 and keeps the channel serving', async () => {

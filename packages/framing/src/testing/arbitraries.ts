@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer'
 import type * as FastCheck from 'fast-check'
-import type { Endian } from '../length-prefixed.ts'
+import type { Endian } from '../endian.ts'
 
 /** The parts of fast-check used here; its namespace and its default export both fit. */
 export type FastCheckLike = Pick<

@@ -2,7 +2,7 @@
 // a change of its API touches this file only.
 import { GzipMemberDecoder } from '@proto/framing'
 import { connect, createServer, encodeMessage } from '@proto/korv'
-import type { KorvContext, KorvVerb } from '@proto/korv'
+import type { KorvContext, KorvRequest, KorvVerb } from '@proto/korv'
 import { defer } from '../cleanup.ts'
 import { runCli } from '../cli.ts'
 
@@ -12,7 +12,7 @@ export interface KorvAnswer {
   readonly body: unknown
 }
 
-/** Our server with the routes of `korv serve` plus GET /boom and GET /hold, and what it saw. */
+/** Our server with the handlers of `korv serve` plus GET /boom and GET /hold, and what it saw. */
 export interface KorvServerSide {
   readonly port: number
   readonly clientErrors: string[]
@@ -38,34 +38,34 @@ export async function korvServer({ hostKey, authorizedKeys }: { hostKey: string;
   const server = createServer({
     hostKeys: [hostKey],
     authorizedKeys,
-    routes: {
+    handlers: {
       GET: {
         '/hello': () => ({ code: 200, body: { msg: 'Hello World!' } }),
-        '/echo': (ctx: KorvContext) => ({ code: 200, body: ctx.body }),
+        '/echo': (request: KorvRequest) => ({ code: 200, body: request.body }),
         '/items': () => ({ code: 200, body: [...items.values()] }),
         '/boom': () => {
           throw Object.assign(new Error('kaboom'), { expose: true })
         },
-        '/hold': (ctx: KorvContext) =>
+        '/hold': (_request: KorvRequest, ctx: KorvContext) =>
           new Promise(() => {
             holding.shift()?.(ctx.signal)
           }),
       },
       STORE: {
-        '/items': (ctx: KorvContext) => {
-          items.set(nameOf(ctx.body), ctx.body)
-          return { code: 200, body: { stored: ctx.body } }
+        '/items': (request: KorvRequest) => {
+          items.set(nameOf(request.body), request.body)
+          return { code: 200, body: { stored: request.body } }
         },
       },
       UPDATE: {
-        '/items': (ctx: KorvContext) => {
-          items.set(nameOf(ctx.body), ctx.body)
-          return { code: 200, body: { updated: ctx.body } }
+        '/items': (request: KorvRequest) => {
+          items.set(nameOf(request.body), request.body)
+          return { code: 200, body: { updated: request.body } }
         },
       },
       DELETE: {
-        '/items': (ctx: KorvContext) => {
-          items.delete(nameOf(ctx.body))
+        '/items': (request: KorvRequest) => {
+          items.delete(nameOf(request.body))
           return { code: 200, body: null }
         },
       },
@@ -73,7 +73,7 @@ export async function korvServer({ hostKey, authorizedKeys }: { hostKey: string;
   })
   const clientErrors: string[] = []
   server.on('clientError', (err) => clientErrors.push(err.code))
-  const { port } = await server.listen({ host: '127.0.0.1', port: 0 })
+  const { port } = (await server.listen({ host: '127.0.0.1', port: 0 })) as { port: number }
   defer(() => server.close({ signal: AbortSignal.abort() }))
   return {
     port,

@@ -2,7 +2,7 @@
 // change of its API touches this file only.
 import { createHash } from 'node:crypto'
 import { connect, createServer, decodeFrame, encodeFrame } from '@proto/tej'
-import type { TejConnection, TejFrame, TejIncomingFrame } from '@proto/tej'
+import type { TejConnection, TejContext, TejFrame, TejIncomingFrame } from '@proto/tej'
 import { defer } from '../cleanup.ts'
 import { runCli } from '../cli.ts'
 
@@ -128,10 +128,10 @@ export async function tejServer({ echo }: { echo: boolean }): Promise<TejServerS
     return fresh
   }
   const server = createServer({
-    onFrame: async (incoming: TejIncomingFrame, conn: TejConnection) => {
+    handler: async (incoming: TejIncomingFrame, { connection }: TejContext) => {
       const frame = await incoming.buffer()
-      framesOf(conn).push(seen(frame))
-      if (echo) await conn.send(frame)
+      framesOf(connection).push(seen(frame))
+      if (echo) await connection.send(frame)
     },
   })
   const clientErrors: string[] = []
@@ -159,7 +159,7 @@ export async function tejClient(port: number): Promise<TejEnd> {
   const conn = await connect({
     host: '127.0.0.1',
     port,
-    onFrame: async (incoming) => frames.push(seen(await incoming.buffer())),
+    handler: async (incoming) => frames.push(seen(await incoming.buffer())),
   })
   defer(() => conn.close({ signal: AbortSignal.abort() }))
   return end(conn, frames)
@@ -195,7 +195,7 @@ export function decodeError(bytes: Uint8Array): string {
   return 'decoded'
 }
 
-/** `tej send 127.0.0.1:PORT` with a status, a message and files from disk: exit code and output. */
+/** `tej send 127.0.0.1:PORT --json` with a status, a message and files from disk: exit code and output. */
 export function tejSendCli(port: number, { status, message, files }: { status: number; message: string; files: readonly string[] }) {
-  return runCli('tej', ['send', `127.0.0.1:${port}`, '--status', String(status), '--message', message, ...files.flatMap((file) => ['--file', file])])
+  return runCli('tej', ['send', `127.0.0.1:${port}`, '--json', '--status', String(status), '--message', message, ...files.flatMap((file) => ['--file', file])])
 }

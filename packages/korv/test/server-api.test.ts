@@ -1,0 +1,178 @@
+import { Buffer } from 'node:buffer'
+import { once } from 'node:events'
+import dc from 'node:diagnostics_channel'
+import { mkdtempSync, rmSync } from 'node:fs'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { encodeProxyHeader } from '@proto/framing'
+import type { PathAddress, TcpAddress } from '@proto/framing'
+import { describe, expect, it } from 'vitest'
+import { connect } from '../src/client.ts'
+import { createDemoHandlers } from '../src/demo.ts'
+import { ErrorCode } from '../src/errors.ts'
+import { createServer } from '../src/server.ts'
+import type { KorvConnection } from '../src/types.ts'
+import { fingerprintOf, keyPair, startServer } from './helpers.ts'
+
+const hostKey = keyPair('ed25519', 0)
+const clientKey = keyPair('ed25519', 1)
+const make = (extra: Record<string, unknown> = {}) =>
+  createServer({ hostKeys: [hostKey.private], authorizedKeys: `${clientKey.public}\n`, handlers: createDemoHandlers(), ...extra })
+const trust = { privateKey: clientKey.private, hostKeyFingerprint: fingerprintOf(hostKey.public) }
+
+describe('the server', () => {
+  it('refuses a misspelt option, at the top and in limits, naming the closest one', () => {
+    expect(() => make({ handler: {} })).toThrow(/unknown option 'handler' .*did you mean 'handlers'/)
+    expect(() => make({ limits: { maxConection: 1 } })).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE', message: expect.stringMatching(/maxConnections/) }))
+  })
+
+  it('says where it listens, whether it does, and stops with Symbol.asyncDispose', async () => {
+    const server = make()
+    expect([server.listening, server.address()]).toEqual([false, null])
+    const address = (await server.listen({ host: '127.0.0.1', port: 0 })) as TcpAddress
+    expect(server.listening).toBe(true)
+    expect(server.address()).toEqual(address)
+    expect(address).toMatchObject({ host: '127.0.0.1', family: 'IPv4' })
+    await server[Symbol.asyncDispose]()
+    expect([server.listening, server.address()]).toEqual([false, null])
+  })
+
+  it('reports a busy port as ERR_KORV_LISTEN with the address and cause', async () => {
+    const first = make()
+    const { port } = (await first.listen({ host: '127.0.0.1', port: 0 })) as TcpAddress
+    await expect(make().listen({ host: '127.0.0.1', port })).rejects.toMatchObject({
+      code: ErrorCode.LISTEN,
+      message: expect.stringContaining(`127.0.0.1:${port}`),
+      cause: { code: 'EADDRINUSE' },
+    })
+    await first.close()
+  })
+
+  it('refuses tls: SSH encrypts', async () => {
+    await expect(make().listen({ port: 0, tls: {} })).rejects.toMatchObject({ code: 'ERR_PROTO_USAGE' })
+  })
+
+  it('serves a unix socket, which a client reaches through `socket`', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'korv-'))
+    const server = make()
+    const { path } = (await server.listen({ path: join(dir, 'korv.sock') })) as PathAddress
+    const socket = net.connect(path)
+    await once(socket, 'connect')
+    const client = await connect({ ...trust, socket })
+    expect(await client.get('/hello')).toEqual({ code: 200, body: { msg: 'Hello World!' } })
+    expect(server.connections.size).toBe(1)
+    await client.close()
+    await server.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('with proxyProtocol, reports the client the header names, in contexts and connections', async () => {
+    const seen: string[] = []
+    const handlers = createDemoHandlers()
+    handlers.GET['/who'] = (_request, ctx) => void seen.push(`${ctx.remote.address}:${ctx.remote.port}`)
+    const server = make({ handlers })
+    const opened: KorvConnection[] = []
+    server.on('connection', (c) => opened.push(c))
+    const { port } = (await server.listen({ host: '127.0.0.1', port: 0, proxyProtocol: 'v2' })) as TcpAddress
+    const socket = net.connect(port, '127.0.0.1')
+    await once(socket, 'connect')
+    socket.write(encodeProxyHeader({ version: 2, command: 'proxy', transport: 'tcp', source: { address: '203.0.113.7', port: 4242 }, destination: { address: '127.0.0.1', port } }))
+    const client = await connect({ ...trust, socket })
+    await client.get('/who')
+    expect(seen).toEqual(['203.0.113.7:4242'])
+    expect(opened.map((c) => [c.remote, c.address])).toEqual([[{ address: '203.0.113.7', port: 4242 }, '203.0.113.7']])
+    await client.close()
+    await server.close()
+  })
+
+  it('refuses a connection without the PROXY header as ERR_KORV_PROXY_HEADER', async () => {
+    const server = make()
+    const errors: unknown[] = []
+    server.on('clientError', (err) => errors.push(err))
+    const { port } = (await server.listen({ host: '127.0.0.1', port: 0, proxyProtocol: 'v1' })) as TcpAddress
+    const socket = net.connect(port, '127.0.0.1')
+    socket.on('error', () => {})
+    socket.write('SSH-2.0-OpenSSH_9.6\r\n')
+    await once(socket, 'close')
+    expect(errors).toMatchObject([{ code: ErrorCode.PROXY_HEADER }])
+    await server.close()
+  })
+})
+
+describe('handler errors', () => {
+  it('send `internal error` unless marked expose: true, and report the error in full', async () => {
+    const handlers = createDemoHandlers()
+    handlers.GET['/secret'] = () => {
+      throw new Error("ENOENT: no such file or directory, open '/srv/secret/db-password.txt'")
+    }
+    handlers.GET['/public'] = () => {
+      throw Object.assign(new Error('no such item'), { expose: true })
+    }
+    const t = await startServer({ handlers })
+    const client = await connect({ ...trust, host: '127.0.0.1', port: t.port })
+    expect(await client.request('GET', '/secret')).toEqual({ code: 500, body: { message: 'internal error' } })
+    expect(await client.request('GET', '/public')).toEqual({ code: 500, body: { message: 'no such item' } })
+    expect(t.handlerErrors).toMatchObject([{ message: expect.stringContaining('db-password') }, { message: 'no such item' }])
+    await client.close()
+    await t.close()
+  })
+})
+
+describe('diagnostics', () => {
+  it('publishes listening, connection and request messages in order, with side and remote', async () => {
+    const names = ['server:listening', 'connection:open', 'request:start', 'request:end', 'request:error', 'connection:close']
+    const seen: { name: string; side: unknown; remote?: unknown; request?: unknown }[] = []
+    const subscribers = names.map((name) => {
+      const fn = (message: unknown): void => {
+        const m = message as { side: unknown; remote?: unknown; request?: unknown }
+        seen.push({ name, side: m.side, remote: m.remote, request: m.request === undefined ? undefined : { ...(m.request as object) } })
+      }
+      dc.subscribe(`proto:korv:${name}`, fn)
+      return [name, fn] as const
+    })
+    try {
+      const t = await startServer()
+      const client = await connect({ ...trust, host: '127.0.0.1', port: t.port })
+      await client.get('/hello')
+      await client.request('GET', '/boom')
+      await client.close()
+      await t.close()
+      const server = seen.filter((m) => m.side === 'server')
+      expect(server.map((m) => m.name)).toEqual([
+        'server:listening', 'connection:open', 'request:start', 'request:end', 'request:start', 'request:error', 'connection:close',
+      ])
+      expect(server[1]?.remote).toMatchObject({ address: '127.0.0.1' })
+      expect(server[3]?.request).toMatchObject({ verb: 'GET', resource: '/hello', code: 200 })
+      const clientSide = seen.filter((m) => m.side === 'client').map((m) => m.name)
+      expect(clientSide).toEqual(['connection:open', 'request:start', 'request:end', 'request:start', 'request:end', 'connection:close'])
+    } finally {
+      for (const [name, fn] of subscribers) dc.unsubscribe(`proto:korv:${name}`, fn)
+    }
+  })
+})
+
+
+describe('peer text in clientError', () => {
+  it('a DISCONNECT description sent before authentication is escaped', async () => {
+    const t = await startServer()
+    const reported = t.nextClientError()
+    const socket = net.connect(t.port, '127.0.0.1')
+    socket.on('error', () => {})
+    const description = Buffer.from('\n[auth] root logged in\u001b[2J')
+    const payload = Buffer.concat([Buffer.from([1, 0, 0, 0, 2]), u32(description.length), description, u32(0)])
+    const padding = 8 - ((payload.length + 5) % 8) + 8
+    socket.write(Buffer.concat([Buffer.from('SSH-2.0-OpenSSH_9.6\r\n'), u32(payload.length + padding + 1), Buffer.from([padding]), payload, Buffer.alloc(padding)]))
+    const err = await reported
+    expect(err.message).toContain(String.raw`\n[auth] root logged in\x1b[2J`)
+    expect(err.message).not.toMatch(/[\n\u001b]/)
+    socket.destroy()
+    await t.close()
+  })
+})
+
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4)
+  b.writeUInt32BE(n)
+  return b
+}

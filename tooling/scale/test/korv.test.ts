@@ -1,0 +1,4 @@
+import { korv } from './clients/korv.ts'
+import { scaleSuite } from './scenario.ts'
+
+scaleSuite(korv)

@@ -1,0 +1,4 @@
+import { tej } from './clients/tej.ts'
+import { scaleSuite } from './scenario.ts'
+
+scaleSuite(tej)
