@@ -79,7 +79,16 @@ export interface KrpcServer extends EventEmitter<KrpcServerEvents>, AsyncDisposa
    * @throws {KrpcListenError} naming the address, with the cause
    */
   listen(options?: ListenOptions & { readonly path?: undefined }): Promise<TcpAddress>
+  /**
+   * Listens on the unix socket `path` and resolves with `{ path }`.
+   * @throws {KrpcListenError} naming the path, with the cause
+   */
   listen(options: ListenOptions & { readonly path: string }): Promise<PathAddress>
+  /**
+   * Listens on TCP or on a unix socket, as `options.path` decides at run time, and resolves with
+   * what `address()` then returns.
+   * @throws {KrpcListenError} naming the address, with the cause
+   */
   listen(options?: ListenOptions): Promise<ListenAddress>
   /** Where it listens; `null` before `listen()` resolves and after `close()`. */
   address(): ListenAddress | null

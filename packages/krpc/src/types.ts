@@ -109,9 +109,15 @@ export interface ExchangeHost {
 export interface BinaryResult {
   /** `Content-Length` when the server sent one. */
   readonly size: number | undefined
+  /**
+   * The body as it arrives, unbounded by `maxResultBytes`; a body that breaks off errors the
+   * stream with `KrpcClosedError`.
+   * @throws {UsageError} when the body was already read or cancelled
+   */
   stream(): ReadableStream<Uint8Array>
   /** @throws {KrpcResultTooLargeError} past `maxResultBytes` */
   bytes(): Promise<Uint8Array>
+  /** Discards the body unread; reading the result afterwards is a `UsageError`. */
   cancel(): Promise<void>
 }
 
