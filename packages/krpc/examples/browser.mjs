@@ -98,7 +98,7 @@ if (open) {
   const browser = spawn(process.env.BROWSER ?? 'chromium', [
     '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
     '--disable-component-update', '--disable-sync', `--user-data-dir=${profile}`, url,
-  ], { stdio: ['ignore', 'ignore', 'pipe'] })
+  ], { stdio: ['ignore', 'ignore', 'pipe'], detached: true })
   let stderr = ''
   browser.stderr.on('data', (chunk) => (stderr += chunk))
   const exited = new Promise((resolve) => browser.once('exit', (code, signal) => resolve([code, signal])))
@@ -113,9 +113,11 @@ if (open) {
     process.exitCode = 1
   }
   if (browser.exitCode === null && browser.signalCode === null && browser.pid !== undefined) {
-    browser.kill()
+    // The whole process group: Chromium's helper processes write to the profile too.
+    process.kill(-browser.pid)
     await exited
   }
-  rmSync(profile, { recursive: true, force: true })
+  // Helpers may still be finishing a write as the browser exits: retry.
+  rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })
   await stop()
 }
