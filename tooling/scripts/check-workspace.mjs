@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join, posix } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { protocolDocProblems, readVectorFile, vectorsDir } from './protocol-docs.mjs'
-import { EXAMPLES_PENDING, readmeExampleProblems } from './readme-examples.mjs'
+import { readmeExampleProblems } from './readme-examples.mjs'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const FRAMING = '@proto/framing'
@@ -152,7 +152,6 @@ const published = packages.filter((pkg) => pkg.dir.startsWith('packages/') && pk
 const rootEngines = readJson(join(root, 'package.json')).engines?.node
 const changesets = changesetNames()
 const problems = []
-const pending = []
 // Every tarball carries the root LICENSE word for word, under the licence its manifest names.
 const rootLicense = existsSync(join(root, 'LICENSE')) ? readFileSync(join(root, 'LICENSE'), 'utf8') : undefined
 const licenseId = /^(\S+) License$/m.exec(rootLicense ?? '')?.[1]
@@ -201,10 +200,7 @@ for (const { dir, manifest } of published) {
   }
   if (!hasTestFile(join(root, dir, 'test'))) report('test/ has no *.test.ts file')
   if (!WITHOUT_PROTOCOL_DOC.has(name)) for (const problem of protocolDocChecks(dir, manifest)) report(problem)
-  for (const problem of readmeChecks(dir)) {
-    if (EXAMPLES_PENDING.has(shortName)) pending.push(`${name} (${dir}): ${problem}`)
-    else report(problem)
-  }
+  for (const problem of readmeChecks(dir)) report(problem)
 
   if (manifest.exports === undefined) report('`exports` is missing')
   else for (const problem of exportsProblems(manifest.exports)) report(problem)
@@ -219,11 +215,6 @@ for (const { dir, manifest } of published) {
 }
 
 // Packages not yet on the README examples rule (readme-examples.mjs): shown, not failed.
-if (pending.length > 0) {
-  for (const problem of pending) console.log(`note: ${problem}`)
-  const names = [...new Set(pending.map((problem) => problem.split(' ')[0]))]
-  console.log(`check-workspace: ${pending.length} README note(s) in ${names.join(', ')}, not yet held to the examples rule`)
-}
 
 if (problems.length > 0) {
   for (const problem of problems) console.error(`✗ ${problem}`)

@@ -2,11 +2,6 @@
 // README follows a `<!-- example: examples/<name>.mjs -->` line and is that file, whole, so no
 // README example can drift from what the examples suite runs.
 
-// Packages whose READMEs and examples/ are not yet on this rule: check-workspace reports their
-// README problems as notes, and the examples suite leaves their examples out. Emptying this set
-// turns both on for every package.
-export const EXAMPLES_PENDING = new Set(['krpc', 'korv', 'tej'])
-
 const MARKER = /^<!-- example: (examples\/[\w.-]+\.mjs) -->$/
 const FENCE = /^(`{3,}|~{3,})\s*([\w-]*)/
 

@@ -66,6 +66,7 @@ export class ByteQueue {
     return this.#length
   }
 
+  /** Takes one byte. Throws `ERR_PROTO_USAGE` when none is queued. */
   u8(): number {
     this.#need(1)
     const chunk = this.#first()
@@ -74,6 +75,7 @@ export class ByteQueue {
     return value
   }
 
+  /** Takes a 16-bit unsigned integer, big-endian unless `e` says `'le'`. */
   u16(e: Endian = 'be'): number {
     this.#need(2)
     const chunk = this.#first()
@@ -87,6 +89,7 @@ export class ByteQueue {
     return e === 'be' ? (a << 8) | b : (b << 8) | a
   }
 
+  /** Takes a 32-bit unsigned integer, big-endian unless `e` says `'le'`. */
   u32(e: Endian = 'be'): number {
     this.#need(4)
     const chunk = this.#first()
@@ -99,6 +102,7 @@ export class ByteQueue {
     return e === 'be' ? bytes.readUInt32BE(0) : bytes.readUInt32LE(0)
   }
 
+  /** Takes a 64-bit unsigned integer as a bigint, big-endian unless `e` says `'le'`. */
   u64(e: Endian = 'be'): bigint {
     this.#need(8)
     const [hi, lo] = this.#u64Words(e)

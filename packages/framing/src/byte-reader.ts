@@ -60,18 +60,22 @@ export class ByteReader {
     return this.#position
   }
 
+  /** One byte, once it has arrived. */
   u8(): Promise<number> {
     return this.#read(1, () => this.#queue.u8())
   }
 
+  /** A 16-bit unsigned integer, big-endian unless `e` says `'le'`, once its bytes have arrived. */
   u16(e?: Endian): Promise<number> {
     return this.#read(2, () => this.#queue.u16(e))
   }
 
+  /** A 32-bit unsigned integer, big-endian unless `e` says `'le'`, once its bytes have arrived. */
   u32(e?: Endian): Promise<number> {
     return this.#read(4, () => this.#queue.u32(e))
   }
 
+  /** A 64-bit unsigned integer as a bigint, big-endian unless `e` says `'le'`, once its bytes have arrived. */
   u64(e?: Endian): Promise<bigint> {
     return this.#read(8, () => this.#queue.u64(e))
   }

@@ -20,7 +20,8 @@ export type OptionNames<T> = { readonly [K in keyof T]-?: true | KnownOptions }
 
 /**
  * Refuses an own key of `options` that `known` does not list, naming the closest valid one:
- * `unknown option 'timout' for connect() (did you mean 'timeout'?)`. Nested objects listed with
+ * `unknown option 'timout' for connect() (did you mean 'timeout'?)`, or, for a name that belongs in
+ * a nested object, `(did you mean 'limits.idleTimeout'?)`. Nested objects listed with
  * their own names are checked too. `undefined` passes.
  * @param where the call the options belong to, as the message should name it (`connect()`)
  * @throws {UsageError} for an unknown name, or options (or nested options) that are not an object
@@ -40,12 +41,21 @@ function check(options: unknown, known: readonly string[] | KnownOptions, where:
   for (const key of Object.keys(options)) {
     const inner = isList(known) ? (names.includes(key) ? true : undefined) : Object.hasOwn(known, key) ? known[key] : undefined
     if (inner === undefined) {
-      const near = closest(key, names)
+      const near = nestedHome(key, known) ?? closest(key, names)
       const hint = near === undefined ? '' : ` (did you mean '${prefix}${near}'?)`
       throw new UsageError(`unknown option '${prefix}${key}' for ${where}${hint}`)
     }
     if (inner !== true) check((options as Record<string, unknown>)[key], inner, where, `${prefix}${key}.`)
   }
+}
+
+/** `limits.idleTimeout` for an `idleTimeout` given at the top: the nested object that has the name. */
+function nestedHome(key: string, known: readonly string[] | KnownOptions): string | undefined {
+  if (isList(known)) return undefined
+  for (const [name, inner] of Object.entries(known)) {
+    if (inner !== true && Object.hasOwn(inner, key)) return `${name}.${key}`
+  }
+  return undefined
 }
 
 function isList(known: readonly string[] | KnownOptions): known is readonly string[] {

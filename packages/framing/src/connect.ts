@@ -3,7 +3,7 @@ import net from 'node:net'
 import type { Duplex } from 'node:stream'
 import tls from 'node:tls'
 import type { OptionNames } from './check-options.ts'
-import { DEFAULT_CONNECT_TIMEOUT } from './constants.ts'
+import { DEFAULT_CONNECT_TIMEOUT, SOCKET_HIGH_WATER_MARK } from './constants.ts'
 import { DeadlineScheduler, checkTimeout, guardCall } from './deadlines.ts'
 import { PROTO_ERRORS, UsageError } from './errors.ts'
 import type { PlumbingErrors } from './errors.ts'
@@ -73,6 +73,8 @@ export function describeTarget(target: { readonly host: string; readonly port: n
 
 // Connects have no owner to hold a scheduler; their deadlines share one timer.
 const deadlines = new DeadlineScheduler()
+// net.Socket hands its options to stream.Duplex, which takes highWaterMark; @types/node leaves it out.
+const READ_AHEAD = { highWaterMark: SOCKET_HIGH_WATER_MARK }
 
 /**
  * Opens a connection and resolves once it is up (for TLS, once the handshake is done): a
@@ -117,7 +119,8 @@ export function connectStream(options: ConnectOptions | undefined, init: Connect
         return
       }
       ready = 'connect'
-      stream = plan.path === undefined ? net.connect({ host: plan.host, port: plan.port, allowHalfOpen }) : net.connect({ path: plan.path, allowHalfOpen })
+      const target: net.NetConnectOpts = plan.path === undefined ? { host: plan.host, port: plan.port, allowHalfOpen } : { path: plan.path, allowHalfOpen }
+      stream = net.connect(Object.assign(target, READ_AHEAD))
     } else {
       ready = 'secureConnect'
       const secure: tls.ConnectionOptions = { ...(tlsOptions === true ? {} : tlsOptions) }
@@ -125,7 +128,7 @@ export function connectStream(options: ConnectOptions | undefined, init: Connect
       if (given !== undefined) secure.socket = given
       else if (plan.path !== undefined) secure.path = plan.path
       else Object.assign(secure, { host: plan.host, port: plan.port, allowHalfOpen })
-      stream = tls.connect(secure)
+      stream = tls.connect(Object.assign({}, READ_AHEAD, secure))
     }
     const opened = stream
     opened.on('error', onError)

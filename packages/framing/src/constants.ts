@@ -10,6 +10,14 @@ export const DEFAULT_MAX_READ_BYTES = 16_777_216
 export const DEFAULT_FIELD_HIGH_WATER_MARK = 65_536
 /** Four maximum frames; more queued output means writes are not being awaited. */
 export const DEFAULT_MAX_WRITE_BUFFER_BYTES = 67_108_864
+/**
+ * Bytes a socket reads ahead of a reader that has paused it, on every Node version (Node 22 raised
+ * its own default from this to 64 KiB). What read-ahead costs is counted in chunks, not bytes: a
+ * peer sending 1-byte segments makes each byte a chunk of some 190 bytes of memory, so a
+ * connection whose reader stopped holds about 3 MiB at this mark and four times that at 64 KiB.
+ * The TLS sockets a server accepts keep Node's default: node:tls has no way to set theirs.
+ */
+export const SOCKET_HIGH_WATER_MARK = 16_384
 /** Milliseconds without a byte before a waiting read fails; 0 turns the clock off. */
 export const DEFAULT_IDLE_TIMEOUT = 0
 /** Milliseconds a connect, TLS handshake included, may take. */

@@ -47,6 +47,7 @@ export interface TypedChannel<M> {
   readonly name: string | symbol
   /** Check it before building a message: publishing then costs nothing while nobody listens. */
   readonly hasSubscribers: boolean
+  /** Hands `message` to every subscriber, synchronously. */
   publish(message: M): void
 }
 

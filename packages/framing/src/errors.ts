@@ -22,7 +22,7 @@ export const ErrorCode = {
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
-/** The base of every @proto error. */
+/** The base of every `@proto` error. */
 export class ProtoError extends Error {
   override name = 'ProtoError'
   readonly code: string = 'ERR_PROTO'
@@ -36,7 +36,7 @@ export class ProtoError extends Error {
 // copies of this package are installed and `instanceof` cannot.
 Object.defineProperty(ProtoError.prototype, BRAND, { value: true })
 
-/** True for any @proto error, from any installed copy of the package. */
+/** True for any `@proto` error, from any installed copy of the package. */
 export function isProtoError(value: unknown): value is ProtoError {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true
 }

@@ -180,14 +180,17 @@ export class GzipMemberDecoder implements AsyncFrameDecoder {
     return this.#member + this.#fed
   }
 
+  /** The fault that stopped this decoder; it rejects with it from then on. */
   get error(): ProtoError | undefined {
     return this.#error
   }
 
+  /** The members this chunk completes, inflated, in order. Calls run one after another. */
   push(chunk: Uint8Array): Promise<Buffer[]> {
     return this.#serial(() => this.#push(toBuffer(chunk)))
   }
 
+  /** The input is finished: rejects with a `TruncatedFrameError` if a member is unfinished. */
   end(): Promise<Buffer[]> {
     return this.#serial(() => {
       if (this.#phase === Phase.FIXED && this.#fill === 0) return Promise.resolve([])

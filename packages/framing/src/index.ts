@@ -1,3 +1,4 @@
+// The public entry of @proto/framing: decoders and encoders, the byte reader, framed connections, connect and listen, deadlines, errors, diagnostics and the PROXY protocol.
 export type { ListenAddress, PathAddress, TcpAddress } from './address.ts'
 export { ByteQueue } from './byte-queue.ts'
 export type { ByteReaderInit, FieldReadableOptions, FieldStream } from './byte-reader.ts'

@@ -17,9 +17,13 @@ export interface FrameDecoder<T = Buffer> {
 
 /** A `FrameDecoder` whose work is asynchronous (gzip). */
 export interface AsyncFrameDecoder<T = Buffer> {
+  /** Frames completed by this chunk, in order; calls are not overlapped. */
   push(chunk: Uint8Array): Promise<T[]>
+  /** The input is finished: the last frames, or the fault of an unfinished one. */
   end(): Promise<T[]>
+  /** Bytes of the unfinished frame. */
   readonly buffered: number
+  /** The fault that stopped this decoder; it rejects with it from then on. */
   readonly error: ProtoError | undefined
 }
 

@@ -5,7 +5,7 @@ import type { ListenAddress, PathAddress, TcpAddress } from './address.ts'
 import { checkOptions } from './check-options.ts'
 import type { OptionNames } from './check-options.ts'
 import { describeTarget } from './connect.ts'
-import { DEFAULT_BACKLOG, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_PROXY_HEADER_TIMEOUT } from './constants.ts'
+import { DEFAULT_BACKLOG, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_PROXY_HEADER_TIMEOUT, SOCKET_HIGH_WATER_MARK } from './constants.ts'
 import type { DiagnosticsChannels } from './diagnostics.ts'
 import { ErrorCode, PROTO_ERRORS, UsageError, isProtoError } from './errors.ts'
 import type { ListenError, PlumbingErrors, ProtoError, ProxyHeaderError } from './errors.ts'
@@ -188,7 +188,7 @@ export class Listener<S = unknown> {
     // A peer that sends FIN in the middle of its handshake has given up: the TLS socket is made
     // half-open only once it is handed over.
     const allowHalfOpen = this.#engine === undefined && (this.#init.allowHalfOpen ?? true)
-    const server = net.createServer({ allowHalfOpen }, (socket) => this.#accept(socket))
+    const server = net.createServer({ allowHalfOpen, highWaterMark: SOCKET_HIGH_WATER_MARK }, (socket) => this.#accept(socket))
     this.#server = server
     try {
       await new Promise<void>((resolve, reject) => {

@@ -50,6 +50,10 @@ describe('checkOptions', () => {
     expect(refusal({ hots: 'x' })).toBe("unknown option 'hots' for createServer() (did you mean 'host'?)")
   })
 
+  it('names the nested object a top-level name belongs in', () => {
+    expect(refusal({ maxConnections: 5 })).toBe("unknown option 'maxConnections' for createServer() (did you mean 'limits.maxConnections'?)")
+  })
+
   it('refuses an unknown name even when its value is undefined', () => {
     expect(refusal({ timout: undefined })).toMatch(/^unknown option 'timout'/)
   })

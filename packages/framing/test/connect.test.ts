@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream'
 import tls from 'node:tls'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { CONNECT_OPTION_NAMES, connectStream, describeTarget } from '../src/connect.ts'
+import { SOCKET_HIGH_WATER_MARK } from '../src/constants.ts'
 import { ConnectError, PROTO_ERRORS, TimeoutError } from '../src/errors.ts'
 import { duplexPair } from '../src/testing/duplex-pair.ts'
 import { makeTestCertificate } from '../src/testing/certificate.ts'
@@ -75,12 +76,13 @@ describe('describeTarget', () => {
 })
 
 describe('connectStream', () => {
-  it('connects over TCP to the package defaults, half-open and without Nagle', async () => {
+  it('connects over TCP to the package defaults, half-open, without Nagle and reading ahead 16 KiB', async () => {
     const server = await echoServer({ host: '127.0.0.1' })
     const socket = (await connectStream(undefined, { port: portOf(server) })) as net.Socket
     expect(socket).toBeInstanceOf(net.Socket)
     expect(socket.remoteAddress).toBe('127.0.0.1')
     expect(socket.allowHalfOpen).toBe(true)
+    expect(socket.readableHighWaterMark).toBe(SOCKET_HIGH_WATER_MARK)
     expect(await echoes(socket, 'over tcp')).toBe('over tcp')
   })
 
@@ -111,6 +113,7 @@ describe('connectStream', () => {
     const socket = (await connectStream({ port: portOf(server), tls: { ca: cert.ca } }, { port: 1 })) as tls.TLSSocket
     expect(socket).toBeInstanceOf(tls.TLSSocket)
     expect(socket.authorized).toBe(true)
+    expect(socket.readableHighWaterMark).toBe(SOCKET_HIGH_WATER_MARK)
     expect(await echoes(socket, 'over tls')).toBe('over tls')
     const { path, remove } = await tempSocketPath()
     closers.push(remove)

@@ -5,7 +5,7 @@ import { existsSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import tls from 'node:tls'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
-import { DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_CONNECTIONS } from '../src/constants.ts'
+import { DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, SOCKET_HIGH_WATER_MARK } from '../src/constants.ts'
 import { diagnosticsChannels } from '../src/diagnostics.ts'
 import { ListenError, PROTO_ERRORS, ProxyHeaderError, TooManyConnectionsError } from '../src/errors.ts'
 import type { ProtoError } from '../src/errors.ts'
@@ -127,6 +127,8 @@ describe('Listener', () => {
     const { socket, remote } = await nextConnection()
     expect(remote).toEqual({ address: '127.0.0.1', port: client.localPort })
     expect(socket.allowHalfOpen).toBe(true)
+    // The same read-ahead on every Node version, however its default moves.
+    expect(socket.readableHighWaterMark).toBe(SOCKET_HIGH_WATER_MARK)
     expect(listener.connections).toBe(1)
     expect(await echoes(client, 'ping')).toBe('ping')
     const closed = closedBy(socket)

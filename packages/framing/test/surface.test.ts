@@ -139,6 +139,7 @@ describe('the public surface', () => {
         'CliUsageError',
         'DEFAULT_CLI_HOST',
         'DEFAULT_CLOSE_GRACE',
+        'ERROR_DETAILS',
         'EXIT_CODES',
         'FileDigest',
         'REMOTE_ERROR',

@@ -175,7 +175,16 @@ export interface KarpServer extends EventEmitter<KarpServerEvents>, AsyncDisposa
    * @throws {UsageError} for an unknown option or a bad value
    */
   listen(options?: ListenOptions & { readonly path?: undefined }): Promise<TcpAddress>
+  /**
+   * Listens on the unix socket `path` and resolves with `{ path }`.
+   * @throws {KarpListenError} naming the path, with the cause
+   */
   listen(options: ListenOptions & { readonly path: string }): Promise<PathAddress>
+  /**
+   * Listens on TCP or on a unix socket, as `options.path` decides at run time, and resolves with
+   * what `address()` then returns.
+   * @throws {KarpListenError} naming the address, with the cause
+   */
   listen(options?: ListenOptions): Promise<ListenAddress>
   /** Where it listens; `null` before `listen()` resolves and after `close()`. */
   address(): ListenAddress | null

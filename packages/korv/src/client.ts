@@ -103,13 +103,22 @@ const CONNECT_NAMES = {
   limits: { maxMessageBytes: true, maxJsonBytes: true, maxInFlight: true },
 } as const satisfies OptionNames<KorvConnectOptions>
 
+/** A server's reply to one call. */
 export interface KorvReply {
+  /** The status, an integer: below 400 a success, from 400 up an error. */
   code: number
+  /** The reply's JSON body (`null` when the server sent none). */
   body: unknown
 }
 
+/** The events a `KorvClient` emits, each with its listener's arguments. */
 export interface KorvClientEvents {
+  /**
+   * A message from the server could not be decoded. It fails no call; one past `maxMessageBytes`
+   * or `maxJsonBytes` also ends the connection, else the connection goes on.
+   */
   protocolError: [err: KorvError]
+  /** The connection has ended, with the error that ended it when it failed. */
   close: [err?: KorvError]
 }
 
@@ -119,8 +128,11 @@ export interface KorvClient extends AsyncDisposable, EventEmitter<KorvClientEven
   readonly remote: PeerInfo
   /** Resolves below 400; rejects with `RemoteError` from 400 up. */
   get(resource: string, body?: unknown, opts?: CallOptions): Promise<KorvReply>
+  /** Sends `STORE` with a body; resolves below 400, rejects with `RemoteError` from 400 up. */
   store(resource: string, body: unknown, opts?: CallOptions): Promise<KorvReply>
+  /** Sends `UPDATE` with a body; resolves below 400, rejects with `RemoteError` from 400 up. */
   update(resource: string, body: unknown, opts?: CallOptions): Promise<KorvReply>
+  /** Sends `DELETE`; resolves below 400, rejects with `RemoteError` from 400 up. */
   delete(resource: string, body?: unknown, opts?: CallOptions): Promise<KorvReply>
   /** Resolves with any code. */
   request(verb: KorvVerb, resource: string, body?: unknown, opts?: CallOptions): Promise<KorvReply>

@@ -1,3 +1,4 @@
+// korv's defaults, its verbs, and the shapes of its limits and compression options.
 /** The port the original korv server listens on. */
 export const DEFAULT_PORT = 8022
 export const DEFAULT_HOST = '127.0.0.1'
@@ -6,13 +7,18 @@ export const DEFAULT_USERNAME = 'korv'
 
 /** The four verbs of the protocol, case-sensitive. */
 export const VERBS = ['GET', 'STORE', 'UPDATE', 'DELETE'] as const
+/** One of the four verbs: `'GET'`, `'STORE'`, `'UPDATE'` or `'DELETE'`. */
 export type KorvVerb = (typeof VERBS)[number]
 
 // The original decodes each SSH packet on its own, and ssh2 and asyncssh keep one write up to the
 // peer's maximum packet size (32 768) in one packet: a bigger message cannot reach it whole.
+/** Default `limits.maxMessageBytes`: the largest gzip member sent or received, in bytes. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 32_768
+/** Default `limits.maxJsonBytes`: the most JSON a received member may inflate to, in bytes. */
 export const DEFAULT_MAX_JSON_BYTES = 1_048_576
+/** Default `limits.maxInFlight`: requests awaiting a reply per connection. */
 export const DEFAULT_MAX_IN_FLIGHT = 1024
+/** Default `limits.maxChannels`: `direct-tcpip` channels open at once per connection on a server. */
 export const DEFAULT_MAX_CHANNELS = 16
 /** Reply bytes waiting on one channel past which the server reads no more of its requests. */
 export const DEFAULT_MAX_CHANNEL_REPLY_BYTES = 1_048_576
@@ -20,8 +26,11 @@ export const DEFAULT_MAX_CHANNEL_REPLY_BYTES = 1_048_576
 export const DEFAULT_MAX_CONNECTION_REPLY_BYTES = 4_194_304
 /** OpenSSH's `MaxAuthTries`. */
 export const DEFAULT_MAX_AUTH_ATTEMPTS = 6
+/** Default `limits.maxConnections`: SSH connections a server holds open at once. */
 export const DEFAULT_MAX_CONNECTIONS = 1024
+/** Default `limits.handshakeTimeout`: milliseconds a server gives a peer to authenticate. */
 export const DEFAULT_HANDSHAKE_TIMEOUT = 30_000
+/** Default `limits.idleTimeout`: milliseconds without requests or channel data before a server ends a connection. */
 export const DEFAULT_IDLE_TIMEOUT = 600_000
 /** Each client call's default `timeout`. */
 export const DEFAULT_CALL_TIMEOUT = 30_000
@@ -75,6 +84,7 @@ export interface KorvLimits {
   idleTimeout: number
 }
 
+/** Every limit's default, as a server uses it when `limits` leaves it out (a client uses its own three). */
 export const DEFAULT_LIMITS: Readonly<KorvLimits> = {
   maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
   maxJsonBytes: DEFAULT_MAX_JSON_BYTES,

@@ -1,7 +1,8 @@
+// The public surface of @proto/korv: named re-exports only.
 export { createServer } from './server.ts'
 export type { KorvHandlers, KorvPeer, KorvServer, KorvServerEvents, KorvServerOptions } from './server.ts'
 export { connect } from './client.ts'
-export type { KorvClient, KorvClientEvents, KorvConnectOptions, KorvReply } from './client.ts'
+export type { KorvClient, KorvClientEvents, KorvClientLimits, KorvConnectOptions, KorvReply } from './client.ts'
 export type { KorvConnection, KorvContext, KorvHandler, KorvResult } from './types.ts'
 export type { PeerInfo } from '@proto/framing'
 export type { KorvRequestInfo } from './diagnostics.ts'

@@ -1,3 +1,4 @@
+// Key material as callers give it (text, bytes or a path) and how it is read.
 import { Buffer } from 'node:buffer'
 import { readFile } from 'node:fs/promises'
 import { KorvBadKeyError } from './errors.ts'

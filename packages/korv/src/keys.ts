@@ -1,3 +1,4 @@
+// SSH keys: fingerprints, private key parsing, and the key types korv accepts.
 import { Buffer } from 'node:buffer'
 import { createHash } from 'node:crypto'
 import ssh2 from 'ssh2'

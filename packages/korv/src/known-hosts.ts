@@ -1,3 +1,4 @@
+// known_hosts files: parsing, host names as OpenSSH writes them, and the host key check.
 import type { Buffer } from 'node:buffer'
 import { KorvBadKeyLineError } from './errors.ts'
 import { parsePublicKey } from './keys.ts'

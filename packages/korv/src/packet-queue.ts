@@ -1,3 +1,4 @@
+// A channel's items processed in order, one at a time, the channel paused while they wait.
 /** What a queue needs of a channel: ssh2's Readable flow control. */
 export interface Pausable {
   pause(): unknown

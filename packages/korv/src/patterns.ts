@@ -1,3 +1,4 @@
+// OpenSSH's host patterns: `*`/`?` wildcards, negation and hashed names.
 import { Buffer } from 'node:buffer'
 import { createHmac, timingSafeEqual } from 'node:crypto'
 

@@ -25,6 +25,7 @@ import type { KorvConnection, KorvContext, KorvHandler } from './types.ts'
 /** Handlers by verb, then exact resource: `{ GET: { '/hello': fn } }`. */
 export type KorvHandlers = Partial<Record<KorvVerb, Record<string, KorvHandler>>>
 
+/** What `createServer()` takes: the keys, the handlers and the limits of a korv server. */
 export interface KorvServerOptions {
   /** Host private keys, one per key type; `passphrase` for an encrypted one. Read by `listen()`. */
   hostKeys: (KeyInput | { key: KeyInput; passphrase?: string })[]
@@ -58,14 +59,22 @@ const SERVER_OPTION_NAMES = {
 /** A `clientError`'s peer: the connection once one exists, else the `PeerInfo` of a peer refused at admission. */
 export type KorvPeer = KorvConnection | PeerInfo
 
+/** The events a `KorvServer` emits, each with its listener's arguments. */
 export interface KorvServerEvents {
   /** A connection was admitted (after the PROXY header). */
   connection: [connection: KorvConnection]
+  /**
+   * A peer was refused or dropped: past a limit, a failed authentication or connection, a bad
+   * PROXY header. `peer` is a `PeerInfo` for one refused before admission.
+   */
   clientError: [err: KorvError | ProtoError, peer: KorvPeer]
+  /** A handler threw or returned something unusable (the peer got a 500). */
   handlerError: [err: unknown, ctx: KorvContext]
+  /** An authorized_keys line was skipped (`KorvBadKeyLineError`, with `line`). */
   authorizedKeysError: [err: KorvError]
   /** Accepting failed while listening (EMFILE...); the server keeps listening. */
   acceptError: [err: KorvListenError]
+  /** The server has closed. */
   close: []
 }
 

@@ -1,3 +1,4 @@
+// Corking a socket for one tick, so the messages written together leave in one system call.
 /** What a `TickCork` needs of a socket. */
 export interface Corkable {
   cork(): unknown

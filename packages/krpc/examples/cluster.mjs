@@ -59,10 +59,10 @@ if (cluster.isPrimary) {
       }
     })
     const whoami = async ({ host, port }) => {
-    const client = await connect({ host, port })
-    const reply = await client.call('whoami', [])
-    await client.close()
-    return reply.pid
+      const client = await connect({ host, port })
+      const reply = await client.call('whoami', [])
+      await client.close()
+      return reply.pid
     }
     const check = async (address) => {
       const answered = new Set()

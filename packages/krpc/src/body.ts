@@ -15,6 +15,7 @@ import {
 import type { KrpcRequestError } from './errors.ts'
 import type { FormReader } from './form.ts'
 import { firstHeader } from './headers.ts'
+import { PartTypeRewriter, multipartBoundary } from './part-type.ts'
 import type { ResolvedLimits } from './types.ts'
 
 /** Where a body's reader reports what it finds. */
@@ -62,6 +63,7 @@ export class RequestBody {
   readonly #sink: BodySink
   #bb: Busboy | undefined
   #coalescer: Coalescer | undefined
+  #partTypes: PartTypeRewriter | undefined
   #form: FormReader | undefined
   #timer: NodeJS.Timeout | undefined
   /** Checks that the peer is still there while the method holds the body back. */
@@ -144,7 +146,10 @@ export class RequestBody {
       return false
     }
     this.#bb = bb
-    this.#coalescer = new Coalescer(this.#toBusboy)
+    // busboy has accepted the head, so the content type holds a boundary.
+    const partTypes = new PartTypeRewriter(multipartBoundary(this.#req.headers['content-type'] ?? '') ?? '', this.#toBusboy)
+    this.#partTypes = partTypes
+    this.#coalescer = new Coalescer((piece) => partTypes.push(piece))
     bb.on('field', this.#onField)
     bb.on('file', this.#onFile)
     const sink = this.#sink
@@ -198,6 +203,7 @@ export class RequestBody {
     const form = this.#form
     if (form === undefined) {
       this.#coalescer?.flush()
+      this.#partTypes?.end()
       this.#bb?.end()
       return
     }

@@ -5,6 +5,7 @@ import type { KrpcFileInput, KrpcFileOptions, KrpcFileSource } from './types.ts'
 
 const OCTET_STREAM = 'application/octet-stream'
 
+/** What `asFile` makes in the browser build: the data and the options it fixed, hidden behind `KrpcFileSource`. */
 class FileSource {
   readonly #data: Blob | Uint8Array
   readonly #options: KrpcFileOptions

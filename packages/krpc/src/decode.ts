@@ -7,6 +7,8 @@ import { KrpcBadRequestError } from './errors.ts'
 import type { KrpcRequestError } from './errors.ts'
 import { FormReader } from './form.ts'
 import { resolveLimits } from './limits.ts'
+import { PartSummaries } from './part-summary.ts'
+import { multipartBoundary } from './part-type.ts'
 
 /** Options of `captureDecoder`. */
 export interface CaptureDecoderOptions {
@@ -27,15 +29,17 @@ interface Body {
   digest: FileDigest
   form: FormReader | undefined
   formError: KrpcRequestError | undefined
+  parts: PartSummaries | undefined
   json: Buffer[] | undefined
   jsonBytes: number
 }
 
 /**
  * Decodes a capture of one direction of a krpc connection: each HTTP/1.1 message becomes a frame
- * with its start line, the call (a GET's `json` query parameter, an urlencoded form's `json`
- * field), or the result or error of a JSON response, and its body summarised as size and
- * SHA-256 (multipart bodies, files and binary results are never printed). Bodies are read by
+ * with its start line, the call (a GET's `json` query parameter, an urlencoded form's or a
+ * multipart body's `json` field), or the result or error of a JSON response, and its body
+ * summarised as size and SHA-256; a multipart body's parts are summarised one by one (name, file
+ * name, type, size, SHA-256). File contents and binary results are never printed. Bodies are read by
  * `Content-Length` or chunked coding, a response without either to the end of the capture. A
  * message that does not parse is a fault that stops decoding: HTTP has no point to resync at.
  */
@@ -90,8 +94,10 @@ export function captureDecoder(options: CaptureDecoderOptions = {}): CaptureDeco
     const length = headers.get('content-length')
     const form = frame['type'] === 'request' && /^application\/x-www-form-urlencoded/i.test(type ?? '')
     const json = frame['type'] === 'response' && /^application\/json/i.test(type ?? '')
-    const b: Body = { digest: new FileDigest('body'), form: undefined, formError: undefined, json: json ? [] : undefined, jsonBytes: 0 }
+    const boundary = frame['type'] === 'request' && /^multipart\/form-data/i.test(type ?? '') ? multipartBoundary(type ?? '') : undefined
+    const b: Body = { digest: new FileDigest('body'), form: undefined, formError: undefined, parts: undefined, json: json ? [] : undefined, jsonBytes: 0 }
     if (form) b.form = new FormReader(limits, sink(b))
+    if (boundary !== undefined) b.parts = new PartSummaries(boundary, fieldSize)
     body = b
     if (coding !== undefined) {
       if (coding.toLowerCase() !== 'chunked') return `unsupported Transfer-Encoding: ${coding}`
@@ -109,6 +115,7 @@ export function captureDecoder(options: CaptureDecoderOptions = {}): CaptureDeco
     if (b === undefined) return
     b.digest.update(bytes)
     b.form?.push(bytes)
+    b.parts?.push(bytes)
     if (b.json !== undefined) {
       b.jsonBytes += bytes.length
       if (b.jsonBytes > fieldSize) b.json = undefined
@@ -124,6 +131,12 @@ export function captureDecoder(options: CaptureDecoderOptions = {}): CaptureDeco
       if (size > 0) frame['body'] = { size, sha256 }
       const text = b.form?.end()
       if (text !== undefined && b.formError === undefined) frame['call'] = callJson(text)
+      const parts = b.parts
+      if (parts !== undefined) {
+        if (parts.call !== undefined) frame['call'] = callJson(parts.call)
+        frame['parts'] = parts.parts
+        if (parts.problem !== undefined) frame['partsError'] = parts.problem
+      }
       if (b.json !== undefined && size > 0) {
         try {
           Object.assign(frame, JSON.parse(Buffer.concat(b.json).toString('utf8')) as Json)

@@ -61,6 +61,14 @@ export class RemoteError extends KrpcError {
   }
 }
 
+// The command line prints the KRPC code and the server's info under the error's line, and adds
+// them to its --json error (framing's ERROR_DETAILS, a global symbol: the browser build has no framing CLI).
+Object.defineProperty(RemoteError.prototype, Symbol.for('@proto/error-details'), {
+  get(this: RemoteError): Record<string, unknown> {
+    return { rpcCode: this.rpcCode, ...(this.data === undefined ? {} : { data: this.data }) }
+  },
+})
+
 /** A non-2xx reply that carries no KRPC error, such as the original's HTML error pages. */
 export class KrpcHttpStatusError extends KrpcError {
   override name = 'KrpcHttpStatusError'

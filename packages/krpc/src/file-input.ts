@@ -9,6 +9,7 @@ import type { KrpcFileInput, KrpcFileOptions, KrpcFileSource } from './types.ts'
 
 type FileData = Blob | Uint8Array | Readable | ReadableStream<Uint8Array> | { path: string }
 
+/** What `asFile` makes: the data and the options it fixed, hidden behind `KrpcFileSource`. */
 class FileSource {
   readonly #data: FileData
   readonly #options: KrpcFileOptions
@@ -22,8 +23,6 @@ class FileSource {
     return { data: source.#data, options: source.#options }
   }
 }
-
-/** A file input with its name, type or size fixed; made by `asFile`. */
 
 function checkFileOptions(opts: KrpcFileOptions): KrpcFileOptions {
   const { filename, mimeType, size } = opts

@@ -74,12 +74,23 @@ export interface KrpcServer extends EventEmitter<KrpcServerEvents>, AsyncDisposa
   /** Serves KRPC inside an existing `node:http` server, whose own limits then apply. */
   readonly handler: (req: IncomingMessage, res: ServerResponse) => void
   /**
-   * Listens: `{ host, port }` (defaults `127.0.0.1` and 8080), or `{ path }` for a unix socket,
-   * with `tls` (an HTTPS server), `proxyProtocol`, `ipv6Only`, `backlog`, `signal`.
+   * Listens on TCP: `{ host, port }` (defaults `127.0.0.1` and 8080), with `tls` (an HTTPS
+   * server), `proxyProtocol`, `ipv6Only`, `backlog`, `signal`.
+   * @returns the address it listens on, its port the one the system chose for port 0
    * @throws {KrpcListenError} naming the address, with the cause
    */
   listen(options?: ListenOptions & { readonly path?: undefined }): Promise<TcpAddress>
+  /**
+   * Listens on the unix socket at `path`, with `tls`, `proxyProtocol`, `backlog`, `signal`.
+   * @returns `{ path }`
+   * @throws {KrpcListenError} naming the path, with the cause
+   */
   listen(options: ListenOptions & { readonly path: string }): Promise<PathAddress>
+  /**
+   * Listens on TCP or, with `path`, on a unix socket: either of the forms above.
+   * @returns what `address()` returns from then on
+   * @throws {KrpcListenError} naming the address, with the cause
+   */
   listen(options?: ListenOptions): Promise<ListenAddress>
   /** Where it listens; `null` before `listen()` resolves and after `close()`. */
   address(): ListenAddress | null

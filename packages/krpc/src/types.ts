@@ -109,9 +109,19 @@ export interface ExchangeHost {
 export interface BinaryResult {
   /** `Content-Length` when the server sent one. */
   readonly size: number | undefined
+  /**
+   * The bytes as they arrive; a reply cut short errors the stream with `KrpcClosedError`. A
+   * result is read once, by `stream()` or `bytes()`. The call's `timeout` no longer applies; its
+   * `signal` still ends the stream.
+   * @throws {UsageError} when the result has already been read
+   */
   stream(): ReadableStream<Uint8Array>
-  /** @throws {KrpcResultTooLargeError} past `maxResultBytes` */
+  /**
+   * Every byte, once the reply has ended.
+   * @throws {KrpcResultTooLargeError} past `maxResultBytes`
+   */
   bytes(): Promise<Uint8Array>
+  /** Lets the bytes go unread: the rest of the reply is dropped (in Node, with its connection). Resolves once it is. */
   cancel(): Promise<void>
 }
 

@@ -58,55 +58,122 @@ export interface RawResponse {
 
 /** Reads one HTTP response from a socket: Content-Length, chunked, or up to the close. */
 export async function readResponse(socket: Readable): Promise<RawResponse> {
-  let buffered = Buffer.alloc(0)
-  let ended = false
-  const chunks = (async function* () {
-    for await (const chunk of socket as AsyncIterable<Buffer>) yield chunk
-    ended = true
-  })()
-  const more = async (): Promise<boolean> => {
-    const next = await chunks.next()
-    if (next.done === true) return false
-    buffered = Buffer.concat([buffered, next.value])
-    return true
+  const source = new ResponseBytes(socket)
+  let rest: Buffer | undefined
+  try {
+    const parsed = await parseResponse(source)
+    rest = parsed.rest
+    return parsed.response
+  } finally {
+    source.release(rest)
   }
+}
+
+/**
+ * A socket's bytes as they come, by 'data' events: an async iterator drops what the socket has
+ * buffered once it errors. A server that closes with bytes of ours still unread (it refused the
+ * body part-way) makes the kernel reset the connection, which, after its reply, is its close.
+ */
+class ResponseBytes {
+  buffered = Buffer.alloc(0)
+  ended = false
+  readonly #socket: Readable
+  #failure: Error | undefined
+  #wake: (() => void) | undefined
+  readonly #onData = (chunk: Buffer): void => {
+    this.buffered = Buffer.concat([this.buffered, chunk])
+    this.#wake?.()
+  }
+  readonly #onEnd = (): void => {
+    this.ended = true
+    this.#wake?.()
+  }
+  readonly #onError = (err: Error & { code?: unknown }): void => {
+    if (err.code !== 'ECONNRESET') this.#failure = err
+    this.#onEnd()
+  }
+
+  constructor(socket: Readable) {
+    this.#socket = socket
+    socket.on('data', this.#onData)
+    socket.on('end', this.#onEnd)
+    socket.on('close', this.#onEnd)
+    socket.on('error', this.#onError)
+    // A socket an earlier reader paused stays paused under a new 'data' listener.
+    socket.resume()
+  }
+
+  /** Waits for more bytes; false once the socket has ended and none came. */
+  async more(): Promise<boolean> {
+    const had = this.buffered.length
+    while (this.buffered.length === had && !this.ended) {
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve
+      })
+      this.#wake = undefined
+    }
+    if (this.buffered.length > had) return true
+    if (this.#failure !== undefined) throw this.#failure
+    return false
+  }
+
+  /** Stops listening, and leaves the bytes past the response to the socket's next reader. */
+  release(rest: Buffer = Buffer.alloc(0)): void {
+    const socket = this.#socket
+    socket.off('data', this.#onData)
+    socket.off('end', this.#onEnd)
+    socket.off('close', this.#onEnd)
+    socket.off('error', this.#onError)
+    socket.pause()
+    if (rest.length > 0 && !socket.destroyed && !socket.readableEnded) socket.unshift(rest)
+  }
+}
+
+async function parseResponse(source: ResponseBytes): Promise<{ response: RawResponse; rest: Buffer }> {
+  // Bytes of the response taken so far; source.buffered grows under it.
+  let taken = 0
+  const pending = (): Buffer => source.buffered.subarray(taken)
+  const more = (): Promise<boolean> => source.more()
   let headEnd: number
-  while ((headEnd = buffered.indexOf('\r\n\r\n')) === -1) {
-    if (!(await more())) throw new Error(`connection ended before a response head: ${JSON.stringify(buffered.toString('latin1'))}`)
+  while ((headEnd = pending().indexOf('\r\n\r\n')) === -1) {
+    if (!(await more())) throw new Error(`connection ended before a response head: ${JSON.stringify(pending().toString('latin1'))}`)
   }
-  const [statusLine = '', ...lines] = buffered.subarray(0, headEnd).toString('latin1').split('\r\n')
+  const [statusLine = '', ...lines] = pending().subarray(0, headEnd).toString('latin1').split('\r\n')
   const headers: Record<string, string> = {}
   for (const line of lines) {
     const colon = line.indexOf(':')
     headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim()
   }
   const status = Number(statusLine.split(' ')[1])
-  buffered = buffered.subarray(headEnd + 4)
+  taken += headEnd + 4
   let body: Buffer
   if (headers['content-length'] !== undefined) {
     const length = Number(headers['content-length'])
-    while (buffered.length < length) if (!(await more())) break
-    body = buffered.subarray(0, length)
+    while (pending().length < length) if (!(await more())) break
+    body = pending().subarray(0, length)
+    taken += body.length
   } else if (headers['transfer-encoding'] === 'chunked') {
     const pieces: Buffer[] = []
     for (;;) {
       let lineEnd: number
-      while ((lineEnd = buffered.indexOf('\r\n')) === -1) if (!(await more())) throw new Error('chunked body cut short')
-      const size = parseInt(buffered.subarray(0, lineEnd).toString('latin1'), 16)
-      while (buffered.length < lineEnd + 2 + size + 2) if (!(await more())) throw new Error('chunked body cut short')
-      pieces.push(buffered.subarray(lineEnd + 2, lineEnd + 2 + size))
-      buffered = buffered.subarray(lineEnd + 2 + size + 2)
+      while ((lineEnd = pending().indexOf('\r\n')) === -1) if (!(await more())) throw new Error('chunked body cut short')
+      const size = parseInt(pending().subarray(0, lineEnd).toString('latin1'), 16)
+      while (pending().length < lineEnd + 2 + size + 2) if (!(await more())) throw new Error('chunked body cut short')
+      pieces.push(pending().subarray(lineEnd + 2, lineEnd + 2 + size))
+      taken += lineEnd + 2 + size + 2
       if (size === 0) break
     }
     body = Buffer.concat(pieces)
   } else {
     while (await more());
-    body = buffered
+    body = pending()
+    taken += body.length
   }
-  if (headers.connection === 'close' && !ended) {
+  if (headers.connection === 'close' && !source.ended) {
     while (await more());
   }
-  return { status, headers, body, closed: ended || headers.connection === 'close' }
+  const response = { status, headers, body, closed: source.ended || headers.connection === 'close' }
+  return { response, rest: pending() }
 }
 
 /** Sends raw bytes (or pieces, one write each) and reads one response. */

@@ -12,7 +12,7 @@ import { ErrorCode } from '../src/errors.ts'
 import { createServer } from '../src/server.ts'
 import type { KrpcServerOptions } from '../src/server.ts'
 import type { KrpcContext, KrpcFile, KrpcMethods } from '../src/types.ts'
-import { multipart, post, postCall, readAll, readResponse, sendRaw, spoolDir, startServer } from './helpers.ts'
+import { multipart, post, postCall, readAll, readResponse, sendRaw, spoolDir, startServer, wire } from './helpers.ts'
 import type { Running } from './helpers.ts'
 
 const running: Running[] = []
@@ -121,6 +121,18 @@ describe('file arguments', () => {
     expect(await send(port, [{ name: 'json', data: '{"method": "show", "params": ["__file__:a"]}' },
       { name: '__file__:a', filename: 'n', data: 'y' }]))
       .toEqual({ result: { field: '__file__:a', filename: 'n', mimeType: 'text/plain', data: 'y' } })
+  })
+
+  it("read the original client's tuple part types as the type inside, sent a byte at a time too", async () => {
+    const { port } = await serve({ handlers: { upload_info: async (label: string, f: unknown) => [label, await describeFile(f)] } })
+    const request = wire('file_upload_text_request')
+    const field = /name="(__file__:[^"]+)"; filename/.exec(request.toString('latin1'))?.[1]
+    const expected = { result: ['lbl', { field, filename: 'hello.txt', mimeType: 'text/plain', data: 'file content\nline2\n' }] }
+    expect(JSON.parse((await sendRaw(port, request)).body.toString())).toEqual(expected)
+    expect(JSON.parse((await sendRaw(port, [...request].map((byte) => Uint8Array.of(byte)))).body.toString())).toEqual(expected)
+    expect(await send(port, [{ name: 'json', data: '{"method": "upload_info", "params": ["bin", "__file__:a"]}' },
+      { name: '__file__:a', filename: 'a.bin', type: "('application/octet-stream', None)", data: 'x' }]))
+      .toEqual({ result: ['bin', { field: '__file__:a', filename: 'a.bin', mimeType: 'application/octet-stream', data: 'x' }] })
   })
 
   it('spool a part that arrives while another is missing, and remove the temp file after the call', async () => {

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest'
 import * as index from '../src/index.ts'
 import * as nodeClient from '../src/client.ts'
 import * as browserClient from '../src/client.browser.ts'
+import { resolveLimits } from '../src/limits.ts'
 import { BROWSER_MODULES } from './helpers.ts'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -66,5 +67,19 @@ describe('the public surface', () => {
   it('the Node client and the server reach their dependencies only', () => {
     const { bare } = importGraph(join(root, 'dist', 'index.js'))
     expect(bare.filter((spec) => !spec.startsWith('node:'))).toEqual(['@proto/framing', '@proto/framing/errors', 'busboy'])
+  })
+})
+
+describe('README', () => {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8')
+
+  it('names every error code, server option and limit the code has', () => {
+    for (const code of Object.values(index.ErrorCode)) expect(readme, code).toContain(`\`${code}\``)
+    for (const option of ['handlers', 'preMethodHook', 'limits', 'exposeErrors', 'tmpDir']) expect(readme, option).toContain(`\`${option}`)
+    for (const limit of Object.keys(resolveLimits())) expect(readme, limit).toContain(`\`${limit}\``)
+  })
+
+  it('uses the names the code uses, not the ones it had before', () => {
+    for (const old of ['register(', 'methods: {', 'KrpcClientOptions', '`peer`', 'DOMException']) expect(readme, old).not.toContain(old)
   })
 })

@@ -64,7 +64,16 @@ export interface OnelineServer extends EventEmitter<OnelineServerEvents>, AsyncD
    * @throws {UsageError} for an unknown option or a bad value
    */
   listen(options?: ListenOptions & { readonly path?: undefined }): Promise<TcpAddress>
+  /**
+   * Listens on the unix socket `path` and resolves with `{ path }`.
+   * @throws {OnelineListenError} naming the path, with the cause
+   */
   listen(options: ListenOptions & { readonly path: string }): Promise<PathAddress>
+  /**
+   * Listens on TCP or on a unix socket, as `options.path` decides at run time, and resolves with
+   * what `address()` then returns.
+   * @throws {OnelineListenError} naming the address, with the cause
+   */
   listen(options?: ListenOptions): Promise<ListenAddress>
   /** Where it listens: `{ host, port, family }` or `{ path }`; `null` before `listen()` resolves and after `close()`. */
   address(): ListenAddress | null

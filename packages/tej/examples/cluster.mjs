@@ -7,10 +7,19 @@
 //
 // WORKERS defaults to the number of cores; HOST to 127.0.0.1. Each worker prints
 // `worker <pid> listening on <host>:<port>`. SIGTERM or SIGINT to the primary closes every worker
-// gracefully (requests already accepted are answered), and the primary exits once all have.
+// gracefully (frames already received are answered), and the primary exits once all have.
+// With CHECK=1 the primary itself sends a frame until every worker has answered once, then
+// closes them all and exits (PORT=0 then picks a free port for all the workers).
+//
+// Run: PORT=0 WORKERS=2 CHECK=1 node examples/cluster.mjs
+//
+// Prints:
+//   worker <pid> answered
+//   worker <pid> answered
+//   every worker answered; closing
 import cluster from 'node:cluster'
 import { availableParallelism } from 'node:os'
-import { createServer } from '@proto/tej'
+import { connect, createServer } from '@proto/tej'
 
 const host = process.env.HOST ?? '127.0.0.1'
 const port = Number(process.env.PORT ?? 4444)
@@ -35,6 +44,39 @@ if (cluster.isPrimary) {
       cluster.fork()
     }
   })
+  if (process.env.CHECK === '1') {
+    // Each worker reports its address; the primary hands connections out in turn, so a few
+    // more tries than workers reach them all.
+    const listening = []
+    cluster.on('message', (_worker, message) => {
+      listening.push(message.listening)
+      if (listening.length === workers) {
+        check(listening[0]).catch((err) => {
+          console.error(`check failed: ${err.message}`)
+          process.exitCode = 1
+          stop()
+        })
+      }
+    })
+    const check = async ({ host, port }) => {
+      const answered = new Set()
+      for (let i = 0; i < workers * 4 && answered.size < workers; i++) {
+        const client = await connect({ host, port })
+        await client.send({ status: 1, message: 'whoami' })
+        let pid
+        for await (const frame of client) {
+          pid = JSON.parse(Buffer.from(await frame.message()).toString()).pid
+          break
+        }
+        await client.close()
+        if (!answered.has(pid)) console.log(`worker ${pid} answered`)
+        answered.add(pid)
+      }
+      console.log(answered.size === workers ? 'every worker answered; closing' : `only ${answered.size} of ${workers} workers answered`)
+      process.exitCode = answered.size === workers ? 0 : 1
+      stop()
+    }
+  }
 } else {
   const server = createServer({
     handler: async (frame, ctx) => {
@@ -46,6 +88,7 @@ if (cluster.isPrimary) {
   server.on('handlerError', (err) => console.error(`worker ${process.pid}: handler failed: ${err.message}`))
   const address = await server.listen({ host, port, proxyProtocol })
   console.log(`worker ${process.pid} listening on ${address.host}:${address.port}`)
+  process.send?.({ listening: address })
   let closing = false
   const close = async () => {
     if (closing) return

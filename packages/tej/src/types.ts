@@ -225,7 +225,16 @@ export interface TejServer extends EventEmitter<TejServerEvents>, AsyncDisposabl
    * @throws {UsageError} for an unknown option or a bad value
    */
   listen(options?: ListenOptions & { readonly path?: undefined }): Promise<TcpAddress>
+  /**
+   * Listens on the unix socket `path` and resolves with `{ path }`.
+   * @throws {TejListenError} naming the path, with the cause
+   */
   listen(options: ListenOptions & { readonly path: string }): Promise<PathAddress>
+  /**
+   * Listens on TCP or on a unix socket, as `options.path` decides at run time, and resolves with
+   * what `address()` then returns.
+   * @throws {TejListenError} naming the address, with the cause
+   */
   listen(options?: ListenOptions): Promise<ListenAddress>
   /**
    * Stops accepting, lets running handlers and queued sends finish, then closes every connection

@@ -1,11 +1,8 @@
 // The packages whose examples the suite runs: every published package with an examples/ folder,
 // and the examples in it, read from the workspace so a new file is picked up with no change here.
-// Packages still listed in EXAMPLES_PENDING (tooling/scripts/readme-examples.mjs) are left out
-// until their examples follow the opening-comment convention.
 import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { publishedPackages } from '../../scripts/published-packages.mjs'
-import { EXAMPLES_PENDING } from '../../scripts/readme-examples.mjs'
 
 export interface ExamplePackage {
   short: string
@@ -22,5 +19,5 @@ export function examplePackages(): ExamplePackage[] {
       const examples = existsSync(folder) ? readdirSync(folder).filter((file) => file.endsWith('.mjs')).sort() : []
       return { short: pkg.short, name: pkg.manifest.name as string, dir: pkg.dir, examples }
     })
-    .filter((pkg) => pkg.examples.length > 0 && !EXAMPLES_PENDING.has(pkg.short))
+    .filter((pkg) => pkg.examples.length > 0)
 }

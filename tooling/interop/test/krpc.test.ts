@@ -109,6 +109,11 @@ describe('the original client against our server', () => {
     })
   })
 
+  it('uploads files whose part type is a Python tuple, which methods read as the type inside', async () => {
+    const files = [{ name: 'data.bin', pattern_bytes: 300 }, { name: 'notes.txt', text: UNICODE }]
+    expect(await client.call('call', { method: 'types', files })).toEqual({ result: ['application/octet-stream', 'text/plain'] })
+  })
+
   it('passes its pmhparams to our pre-method hook', async () => {
     const before = server.hooked.length
     expect(await client.call('call', { method: 'echo', params: ['x'], pmhparams: { counter: 7 } })).toEqual({ result: 'x' })

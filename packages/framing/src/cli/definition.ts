@@ -75,18 +75,14 @@ export type OptionDefinition =
 /** A verb's options by long name (`'max-line-bytes'` is given as `--max-line-bytes`). */
 export type OptionsDefinition = Readonly<Record<string, OptionDefinition>>
 
-type WithDefault<O, T> = O extends { default: unknown } ? T : T | undefined
-
-/** The value a verb receives for an option declared as `O`. */
+/** The value a verb receives for an option declared as `O`: `undefined` when it was not given and has no default. */
 export type OptionValue<O extends OptionDefinition> = O extends BooleanOptionDefinition
   ? boolean
   : O extends ListOptionDefinition
     ? string[]
-    : O extends IntegerOptionDefinition
-      ? WithDefault<O, number>
-      : O extends EnumOptionDefinition<infer C>
-        ? WithDefault<O, C>
-        : WithDefault<O, string>
+    :
+        | (O extends IntegerOptionDefinition ? number : O extends EnumOptionDefinition<infer C> ? C : string)
+        | (O extends { default: unknown } ? never : undefined)
 
 /** The values of every declared option, by long name. */
 export type OptionValues<O extends OptionsDefinition> = { -readonly [K in keyof O]: OptionValue<O[K]> }

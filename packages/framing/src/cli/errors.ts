@@ -48,7 +48,7 @@ export class CliInterruptedError extends ProtoError {
 }
 
 /**
- * A server could not listen and the error it gave is not already a @proto error: reported under
+ * A server could not listen and the error it gave is not already a `@proto` error: reported under
  * the bin's own code, `ERR_<BIN>_LISTEN`, with that error as `cause`.
  */
 export class CliListenError extends ProtoError {

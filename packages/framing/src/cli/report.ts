@@ -8,7 +8,16 @@
  */
 export const REMOTE_ERROR: unique symbol = Symbol.for('@proto/remote-error')
 
-/** The `{ code, message }` of an error in `--json` output, with its cause nested the same way. */
+/**
+ * The key of an error's details: an object of JSON values (a getter on the error class's
+ * prototype, say) that the CLI prints under the error's line, `  <name>: <JSON>` each, and adds
+ * to its `--json` object, never over `code`, `message` or `cause`. What a peer reported beyond a
+ * message goes there (krpc's KRPC code and `info`). It is `Symbol.for('@proto/error-details')`,
+ * so browser code can set it without importing this module.
+ */
+export const ERROR_DETAILS: unique symbol = Symbol.for('@proto/error-details')
+
+/** The `{ code, message }` of an error in `--json` output, with its details and its cause nested the same way. */
 export interface ErrorJson {
   /** See `errorCode`. */
   code: string
@@ -16,7 +25,11 @@ export interface ErrorJson {
   message: string
   /** The cause, the same way, when there is one. */
   cause?: ErrorJson
+  /** The error's details (`ERROR_DETAILS`), when it has any. */
+  [detail: string]: unknown
 }
+
+const RESERVED = new Set(['code', 'message', 'cause'])
 
 // Deep enough for any chain we build; the bound only stops a cycle or a pathological chain.
 const MAX_CAUSES = 8
@@ -66,6 +79,21 @@ export function errorMessage(err: unknown): string {
   }, 'an error that cannot be read')
 }
 
+/** The details of `err` (`ERROR_DETAILS`) that can be printed: JSON values, under names other than the reserved ones. */
+function errorDetails(err: unknown): [string, unknown][] {
+  return read(() => {
+    if (typeof err !== 'object' || err === null) return []
+    const details = (err as Record<symbol, unknown>)[ERROR_DETAILS]
+    if (typeof details !== 'object' || details === null) return []
+    return Object.entries(details).filter(([name, value]) => !RESERVED.has(name) && jsonText(value) !== undefined)
+  }, [])
+}
+
+/** `value` as one line of JSON; undefined when it has none (a function, a cycle, a bigint). */
+function jsonText(value: unknown): string | undefined {
+  return read(() => JSON.stringify(value) as string | undefined, undefined)
+}
+
 /** `err`, then each `cause` below it, as far as `MAX_CAUSES` levels, stopping at a repeat. */
 function chain(err: unknown): unknown[] {
   const levels: unknown[] = [err]
@@ -83,20 +111,29 @@ function chain(err: unknown): unknown[] {
 
 /**
  * The lines a bin prints on stderr for `err`: `<bin>: <message> (<code>)`, then
- * `  cause: <message> (<code>)` for each cause. Never a stack trace. Unescaped: print them
+ * `  cause: <message> (<code>)` for each cause, each level followed by its details
+ * (`  <name>: <JSON>`). Never a stack trace. Unescaped: print them
  * through `CliOutput.warn`.
  */
 export function describeError(bin: string, err: unknown): string[] {
-  return chain(err).map((level, i) => `${i === 0 ? `${bin}: ` : '  cause: '}${errorMessage(level)} (${errorCode(level)})`)
+  return chain(err).flatMap((level, i) => [
+    `${i === 0 ? `${bin}: ` : '  cause: '}${errorMessage(level)} (${errorCode(level)})`,
+    ...errorDetails(level).map(([name, value]) => `  ${name}: ${jsonText(value) ?? ''}`),
+  ])
 }
 
-/** `err` as `--json` prints it: `{ code, message }`, with `cause` nested when it has one. */
+/** `err` as `--json` prints it: `{ code, message }` and its details, with `cause` nested when it has one. */
 export function errorJson(err: unknown): ErrorJson {
   const levels = chain(err)
   let json: ErrorJson | undefined
   for (let i = levels.length - 1; i >= 0; i--) {
     const level = levels[i]
-    json = { code: errorCode(level), message: errorMessage(level), ...(json === undefined ? {} : { cause: json }) }
+    json = {
+      code: errorCode(level),
+      message: errorMessage(level),
+      ...Object.fromEntries(errorDetails(level)),
+      ...(json === undefined ? {} : { cause: json }),
+    }
   }
   return json ?? { code: errorCode(err), message: errorMessage(err) }
 }

@@ -38,7 +38,7 @@ export interface ServeUntilStoppedOptions<L> {
  * `clientError` and `handlerError` on stderr, escaped, as `client <peer>: <message> (<code>)`;
  * on `ctx.signal` (the first SIGINT or SIGTERM) or `stopped`, closes the server, giving open
  * connections `closeGrace` ms or until `ctx.forceSignal` (the second signal) before they are
- * cut, so an idle peer never holds the process. A listen failure that is not a @proto error
+ * cut, so an idle peer never holds the process. A listen failure that is not a `@proto` error
  * rejects as `CliListenError` with code `<codePrefix>_LISTEN`.
  */
 export async function serveUntilStopped<L>(ctx: VerbContext, server: CliServer<L>, options: ServeUntilStoppedOptions<L>): Promise<void> {

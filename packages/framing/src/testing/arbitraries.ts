@@ -27,6 +27,7 @@ export interface FramingArbitraries {
   offsets(length: number): FastCheck.Arbitrary<number[]>
   /** `buf` cut into random chunks. */
   chunked(buf: Uint8Array): FastCheck.Arbitrary<Buffer[]>
+  /** `'be'` or `'le'`. */
   endian(): FastCheck.Arbitrary<Endian>
   /** A prefix layout: width, endian, and whether the length counts the prefix. */
   lengthPrefixInit(): FastCheck.Arbitrary<PrefixLayout>

@@ -1,5 +1,6 @@
 import { defineCli, defineVerb } from '../../src/cli/definition.ts'
 import { CliUsageError } from '../../src/cli/errors.ts'
+import { ERROR_DETAILS } from '../../src/cli/report.ts'
 import { clientSocketOption, jsonOption, parseHostPort, targetPositional } from '../../src/cli/options.ts'
 import { ClosedError, ProtoError } from '../../src/errors.ts'
 
@@ -57,13 +58,19 @@ export const send = defineVerb({
 })
 
 /** Throws what `--what` names, for the error format. */
+function cycle(): unknown {
+  const loop: Record<string, unknown> = {}
+  loop['self'] = loop
+  return loop
+}
+
 export const fail = defineVerb({
   name: 'fail',
   summary: 'fail in a chosen way',
   options: {
     what: {
       type: 'enum',
-      choices: ['proto', 'chain', 'plain', 'string', 'object', 'null-proto', 'remote', 'usage', 'aggregate', 'domexception', 'code-1', 'peer-text', 'getter'],
+      choices: ['proto', 'chain', 'plain', 'string', 'object', 'null-proto', 'remote', 'usage', 'aggregate', 'domexception', 'code-1', 'peer-text', 'getter', 'details'],
       default: 'proto',
       description: 'what to throw',
     },
@@ -101,6 +108,11 @@ export const fail = defineVerb({
         throw Object.assign(new Error('numeric code'), { code: 1 })
       case 'peer-text':
         throw new ProtoError('peer said \u001b]0;pwned\u0007\u001b[2J\nforged line')
+      case 'details':
+        // What a peer reported beyond its message, a cycle that has no JSON and a reserved name among it.
+        throw Object.assign(new RemoteError('the peer said no', { cause: new Error('deeper') }), {
+          [ERROR_DETAILS]: { rpcCode: -32_000, data: 'Error: \u001b[2Jfail', code: 'not this', loop: cycle() },
+        })
       case 'getter':
         throw Object.defineProperty(new Error('x'), 'message', {
           get() {

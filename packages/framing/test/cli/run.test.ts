@@ -160,6 +160,7 @@ describe('runCli: the one error format', () => {
     ['code-1', 2, ['toy: numeric code (Error)']],
     ['peer-text', 2, ['toy: peer said \\x1b]0;pwned\\x07\\x1b[2J\\nforged line (ERR_PROTO)']],
     ['getter', 2, ['toy: an error that cannot be read (Error)']],
+    ['details', 1, ['toy: the peer said no (ERR_TOY_REMOTE)', '  rpcCode: -32000', '  data: "Error: \\\\u001b[2Jfail"', '  cause: deeper (Error)']],
   ])('%s: exit %i and exactly these stderr lines, no stack trace', async (what, code, lines) => {
     const result = await run(toy, ['fail', '--what', what])
     expect(result.code).toBe(code)
@@ -181,6 +182,14 @@ describe('runCli: the one error format', () => {
       },
     })
     expect(result.err).toContain('cause: connect ECONNREFUSED')
+  })
+
+  it('with --json adds an error\'s details beside its code and message', async () => {
+    const result = await run(toy, ['fail', '--what', 'details', '--json'])
+    expect(result.code).toBe(1)
+    expect(JSON.parse(result.out)).toEqual({
+      error: { code: 'ERR_TOY_REMOTE', message: 'the peer said no', rpcCode: -32_000, data: 'Error: \u001b[2Jfail', cause: { code: 'Error', message: 'deeper' } },
+    })
   })
 
   it('keeps peer text in --json output exact, and terminal-safe', async () => {

@@ -63,6 +63,7 @@ export async function krpcServer(): Promise<KrpcServerSide> {
       add: (a: number, b: number) => a + b,
       kw: ({ x, y }: { x: unknown; y: unknown }) => `${String(x)}+${String(y)}`,
       upload_info: async (label: string, ...files: KrpcFile[]) => ({ label, files: await Promise.all(files.map(digest)) }),
+      types: (...files: KrpcFile[]) => files.map((file) => file.mimeType),
       fail: () => {
         throw Object.assign(new Error('kaboom'), { expose: true })
       },
