@@ -15,6 +15,7 @@ export class OutputSink extends Writable {
   #decoder = new StringDecoder('utf8')
   #waiters = new Set<() => void>()
 
+  /** Keeps a written chunk and wakes the waits it may satisfy. */
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: () => void): void {
     this.#chunks.push(chunk)
     this.#text += this.#decoder.write(chunk)
