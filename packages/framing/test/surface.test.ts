@@ -105,16 +105,24 @@ describe('the public surface', () => {
 
   it('exports the test utilities from "./testing"', () => {
     expect(Object.keys(testing).sort()).toEqual([
+      'OutputSink',
       'arbitraries',
+      'captureIO',
       'cliCases',
       'duplexPair',
+      'listenLoopback',
       'loadVectors',
       'makeTestCertificate',
       'randomChunkings',
+      'runMain',
+      'serveMain',
       'silentServer',
+      'spawnServe',
       'splitAt',
+      'streamThroughBin',
       'tcpPair',
       'tempSocketPath',
+      'writeTestCertificate',
     ])
   })
 

@@ -7,11 +7,12 @@ import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { Readable, Writable } from 'node:stream'
+import { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { encodeProxyHeader } from '@proto/framing'
 import type { CliIO } from '@proto/framing/cli'
-import { cliCases, makeTestCertificate, silentServer } from '@proto/framing/testing'
+import type { ServingMain } from '@proto/framing/testing'
+import { captureIO, cliCases, listenLoopback, runMain, serveMain, silentServer, spawnServe, streamThroughBin, writeTestCertificate } from '@proto/framing/testing'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { cli, main } from '../src/cli.ts'
 import { connect } from '../src/client.ts'
@@ -20,7 +21,7 @@ import { Resources, vectors } from './helpers.ts'
 
 const bin = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
 const res = new Resources()
-const serving: { stop: () => void; exit: Promise<number> }[] = []
+const servers: ServingMain[] = []
 let dir = ''
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'oneline-cli-'))
@@ -29,83 +30,39 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 afterEach(async () => {
-  for (const { stop } of serving) stop()
-  await Promise.all(serving.splice(0).map(({ exit }) => exit))
+  for (const { stop } of servers) stop()
+  await Promise.all(servers.splice(0).map(({ exit }) => exit))
   await res.close()
 })
 
-/** A stream that keeps what is written, and tells when a line is complete. */
-class Sink extends Writable {
-  #text = ''
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: () => void): void {
-    this.#text += chunk.toString('utf8')
-    this.emit('written')
-    callback()
-  }
-
-  get text(): string {
-    return this.#text
-  }
-
-  /** The first line, once written. */
-  firstLine(): Promise<string> {
-    return new Promise((resolve) => {
-      const check = (): void => {
-        const end = this.#text.indexOf('\n')
-        if (end === -1) return
-        this.off('written', check)
-        resolve(this.#text.slice(0, end))
-      }
-      this.on('written', check)
-      check()
-    })
-  }
-}
-
-/** In-memory stdout and stderr for `main`. */
-function capture(extra: Partial<CliIO> = {}) {
-  const stdout = new Sink()
-  const stderr = new Sink()
-  const io: CliIO = { stdout, stderr, ...extra }
-  return { io, out: () => stdout.text, err: () => stderr.text, stdout }
-}
-
-async function run(argv: string[], extra: Partial<CliIO> = {}): Promise<{ code: number; out: string; err: string }> {
-  const cap = capture(extra)
-  const code = await main(argv, cap.io)
-  return { code, out: cap.out(), err: cap.err() }
-}
+const run = (argv: string[], extra: Partial<CliIO> = {}) => runMain(main, argv, extra)
 
 /** Runs `oneline serve` in process until the returned stop() is called. */
 async function serve(...args: string[]) {
-  const controller = new AbortController()
-  const cap = capture({ signal: controller.signal })
-  const exit = main(['serve', '--port', '0', ...args], cap.io)
-  const line = await cap.stdout.firstLine()
-  const match = /^listening 127\.0\.0\.1:(\d+)$/.exec(line)
-  expect(match, line).not.toBeNull()
-  const stop = (): void => controller.abort()
-  serving.push({ stop, exit })
-  return { port: Number(match?.[1]), exit, stop, cap }
+  const serving = await serveAt('--port', '0', ...args)
+  expect(serving.address).toMatch(/^127\.0\.0\.1:\d+$/)
+  return { ...serving, port: serving.port ?? expect.unreachable(serving.address) }
+}
+
+/** Runs `oneline serve ...args` in process; resolves once it prints its listening line. */
+async function serveAt(...args: string[]) {
+  const serving = await serveMain(main, ['serve', ...args])
+  servers.push(serving)
+  return serving
 }
 
 /** A peer that answers ping with pong and any other command with terminal control sequences. */
 async function hostilePeer(): Promise<{ port: number; close(): Promise<void> }> {
-  const server = net.createServer((socket) => {
-    socket.on('error', () => {})
-    createInterface({ input: socket }).on('line', (line) => {
-      if (line === 'ping') socket.write('pong\n')
-      else if (line === 'disconnect') socket.end()
-      else socket.write('\u001b]0;pwned\u0007title \u001b[2Jcleared\n')
-    })
-  })
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  }
+  return listenLoopback(
+    net.createServer((socket) => {
+      socket.on('error', () => {})
+      createInterface({ input: socket }).on('line', (line) => {
+        if (line === 'ping') socket.write('pong\n')
+        else if (line === 'disconnect') socket.end()
+        else socket.write('\u001b]0;pwned\u0007title \u001b[2Jcleared\n')
+      })
+    }),
+  )
 }
 
 describe('the shared CLI table, on the built bin', () => {
@@ -204,22 +161,22 @@ describe('serve', () => {
   })
 
   it('reports client errors on stderr, escaped, with --max-line-bytes as the limit', async () => {
-    const { port, exit, stop, cap } = await serve('--max-line-bytes', '8')
+    const { port, exit, stop, stderr } = await serve('--max-line-bytes', '8')
     const c = await res.socket(port)
     c.write('\u001b[2J too long\n')
     expect(await c.rest().catch(() => Buffer.alloc(0))).toHaveLength(0)
     stop()
     expect(await exit).toBe(0)
-    expect(cap.err()).toMatch(/^client 127\.0\.0\.1:\d+: line longer than maxLineBytes \(8 bytes\) \(ERR_ONELINE_LINE_TOO_LONG\)\n/)
+    expect(stderr.text).toMatch(/^client 127\.0\.0\.1:\d+: line longer than maxLineBytes \(8 bytes\) \(ERR_ONELINE_LINE_TOO_LONG\)\n/)
   })
 
   it('closes a silent client after --idle-timeout', async () => {
-    const { port, exit, stop, cap } = await serve('--idle-timeout', '1')
+    const { port, exit, stop, stderr } = await serve('--idle-timeout', '1')
     const c = await res.socket(port)
     expect(await c.rest().catch(() => Buffer.alloc(0))).toHaveLength(0)
     stop()
     expect(await exit).toBe(0)
-    expect(cap.err()).toContain(`(${ErrorCode.IDLE_TIMEOUT})`)
+    expect(stderr.text).toContain(`(${ErrorCode.IDLE_TIMEOUT})`)
   })
 
   it('refuses a second client with --busy refuse, and holds no more than --max-queue waiting', async () => {
@@ -236,7 +193,7 @@ describe('serve', () => {
     for (const s of [refusing, queueless]) {
       s.stop()
       expect(await s.exit).toBe(0)
-      expect(s.cap.err()).toContain(`(${ErrorCode.BUSY})`)
+      expect(s.stderr.text).toContain(`(${ErrorCode.BUSY})`)
     }
   })
 
@@ -250,33 +207,18 @@ describe('serve', () => {
 })
 
 describe('serve and send: sockets, TLS, balancers and limits', () => {
-  /** Runs `oneline serve ...args` in process; resolves once it prints its listening line. */
-  async function serveAt(...args: string[]) {
-    const controller = new AbortController()
-    const cap = capture({ signal: controller.signal })
-    const exit = main(['serve', ...args], cap.io)
-    const line = await cap.stdout.firstLine()
-    const stop = (): void => controller.abort()
-    serving.push({ stop, exit })
-    return { line, exit, stop, cap }
-  }
-
   it('serves a unix socket with --socket, and send reaches it with --socket', async () => {
     const path = join(dir, 'serve.sock')
-    const { line } = await serveAt('--socket', path)
-    expect(line).toBe(`listening ${path}`)
+    const { address } = await serveAt('--socket', path)
+    expect(address).toBe(path)
     expect(await run(['send', '--socket', path, 'count 2', '--lines', '2', '--json'])).toEqual({ code: 0, out: '["1","2"]\n', err: '' })
     expect(await run(['send', '--socket', path, 'echo through a file'])).toEqual({ code: 0, out: 'through a file\n', err: '' })
   })
 
   it('serves TLS with --tls-cert and --tls-key; send trusts it with --ca, and refuses it with --tls alone', async () => {
-    const { key, cert, ca } = await makeTestCertificate()
-    await writeFile(join(dir, 'key.pem'), key)
-    await writeFile(join(dir, 'cert.pem'), cert)
-    await writeFile(join(dir, 'ca.pem'), ca)
-    const { line } = await serveAt('--port', '0', '--tls-cert', join(dir, 'cert.pem'), '--tls-key', join(dir, 'key.pem'))
-    const address = /^listening (127\.0\.0\.1:\d+)$/.exec(line)?.[1] ?? expect.unreachable(line)
-    expect(await run(['send', address, 'echo sealed', '--ca', join(dir, 'ca.pem')])).toEqual({ code: 0, out: 'sealed\n', err: '' })
+    const { keyFile, certFile, caFile } = await writeTestCertificate(dir)
+    const { address } = await serve('--tls-cert', certFile, '--tls-key', keyFile)
+    expect(await run(['send', address, 'echo sealed', '--ca', caFile])).toEqual({ code: 0, out: 'sealed\n', err: '' })
     const untrusted = await run(['send', address, 'echo sealed', '--tls'])
     expect(untrusted.code).toBe(2)
     expect(untrusted.err).toMatch(/^oneline: cannot connect to 127\.0\.0\.1:\d+: .*\(ERR_ONELINE_CONNECT\)\n/)
@@ -289,8 +231,7 @@ describe('serve and send: sockets, TLS, balancers and limits', () => {
   })
 
   it('reads a PROXY header with --proxy-protocol, and reports a connection without one, escaped', async () => {
-    const { line, exit, stop, cap } = await serveAt('--port', '0', '--proxy-protocol', 'v1')
-    const port = Number(/:(\d+)$/.exec(line)?.[1])
+    const { port, exit, stop, stderr } = await serve('--proxy-protocol', 'v1')
     const balanced = await res.socket(port)
     balanced.write(encodeProxyHeader({ version: 1, command: 'proxy', transport: 'tcp', source: { address: '198.51.100.9', port: 7 }, destination: { address: '127.0.0.1', port } }))
     balanced.write('echo via a balancer\n')
@@ -300,13 +241,12 @@ describe('serve and send: sockets, TLS, balancers and limits', () => {
     expect(await direct.rest().catch(() => Buffer.alloc(0))).toHaveLength(0)
     stop()
     expect(await exit).toBe(0)
-    expect(cap.err()).toMatch(/^client 127\.0\.0\.1:\d+: .*\(ERR_ONELINE_PROXY_HEADER\)\n/)
-    expect(cap.err()).not.toMatch(/\u001b/)
+    expect(stderr.text).toMatch(/^client 127\.0\.0\.1:\d+: .*\(ERR_ONELINE_PROXY_HEADER\)\n/)
+    expect(stderr.text).not.toMatch(/\u001b/)
   })
 
   it('refuses connections past --max-connections, and closes a client whose replies pass --max-write-buffer-bytes', async () => {
-    const { line, exit, stop, cap } = await serveAt('--port', '0', '--max-connections', '1', '--max-write-buffer-bytes', '64')
-    const port = Number(/:(\d+)$/.exec(line)?.[1])
+    const { port, exit, stop, stderr } = await serve('--max-connections', '1', '--max-write-buffer-bytes', '64')
     const first = await res.socket(port)
     first.write('ping\n')
     await first.bytes(5)
@@ -316,8 +256,8 @@ describe('serve and send: sockets, TLS, balancers and limits', () => {
     expect(await first.rest().catch(() => Buffer.alloc(0))).toHaveLength(0)
     stop()
     expect(await exit).toBe(0)
-    expect(cap.err()).toContain(`(${ErrorCode.TOO_MANY_CONNECTIONS})`)
-    expect(cap.err()).toContain('(ERR_PROTO_WRITE_BUFFER_FULL)')
+    expect(stderr.text).toContain(`(${ErrorCode.TOO_MANY_CONNECTIONS})`)
+    expect(stderr.text).toContain('(ERR_PROTO_WRITE_BUFFER_FULL)')
   })
 
   it('gives up after --connect-timeout on a server that never finishes its TLS handshake, saying what timed out', async () => {
@@ -394,12 +334,12 @@ describe('send', () => {
     await once(silent, 'listening')
     try {
       const controller = new AbortController()
-      const cap = capture({ signal: controller.signal })
+      const cap = captureIO({ signal: controller.signal })
       const exit = main(['send', `127.0.0.1:${(silent.address() as net.AddressInfo).port}`, 'anyone?', '--timeout', '60000'], cap.io)
       await commandHeard
       controller.abort(Object.assign(new Error('interrupted by SIGINT'), { code: 'ERR_PROTO_CLI_INTERRUPTED' }))
       expect(await exit).toBe(2)
-      expect(cap.err()).toBe('oneline: interrupted by SIGINT (ERR_PROTO_CLI_INTERRUPTED)\n')
+      expect(cap.stderr.text).toBe('oneline: interrupted by SIGINT (ERR_PROTO_CLI_INTERRUPTED)\n')
     } finally {
       silent.close()
     }
@@ -470,39 +410,21 @@ describe('decode', () => {
     const block = Buffer.alloc(1 << 20, 'x')
     for (let i = 1023; i < block.length; i += 1024) block[i] = 0x0a
     block[1024 * 1000] = 0xff
-    const preload = `data:text/javascript,${encodeURIComponent("import{writeSync}from'node:fs';process.on('exit',()=>writeSync(3,String(process.resourceUsage().maxRSS)))")}`
-    const child = spawn(process.execPath, ['--import', preload, bin, 'decode', '-'], { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] })
-    const rss: Buffer[] = []
-    const errors: Buffer[] = []
-    ;(child.stdio[3] as Readable).on('data', (chunk: Buffer) => rss.push(chunk))
-    child.stderr.on('data', (chunk: Buffer) => errors.push(chunk))
-    let lines = 0
-    let tail = Buffer.alloc(0)
-    child.stdout.on('data', (chunk: Buffer) => {
-      for (let at = chunk.indexOf(0x0a); at !== -1; at = chunk.indexOf(0x0a, at + 1)) lines += 1
-      tail = Buffer.concat([tail, chunk]).subarray(-4096)
-    })
-    for (let i = 0; i < 1024; i++) {
-      if (!child.stdin.write(block)) await once(child.stdin, 'drain')
-    }
-    child.stdin.end()
-    const [code] = (await once(child, 'close')) as [number]
-    expect(Buffer.concat(errors).toString()).toBe('')
-    expect(code).toBe(0)
-    expect(lines).toBe(1024 * 1024)
-    const last = tail.toString().trimEnd().split('\n').at(-1) ?? ''
-    expect(JSON.parse(last)).toEqual({ offset: 1024 ** 3 - 1024, frame: { text: 'x'.repeat(1023) } })
-    const maxRssMiB = Number(Buffer.concat(rss).toString()) / 1024
-    expect(maxRssMiB).toBeGreaterThan(0)
-    expect(maxRssMiB).toBeLessThan(MAX_RSS_MIB)
+    const result = await streamThroughBin({ bin, args: ['decode', '-'], block, times: 1024 })
+    expect(result.stderr).toBe('')
+    expect(result.code).toBe(0)
+    expect(result.lines).toBe(1024 * 1024)
+    expect(JSON.parse(result.lastLine)).toEqual({ offset: 1024 ** 3 - 1024, frame: { text: 'x'.repeat(1023) } })
+    expect(result.maxRssMiB).toBeGreaterThan(0)
+    expect(result.maxRssMiB).toBeLessThan(MAX_RSS_MIB)
   }, 180_000)
 })
 
 describe('the built bin', () => {
   it('serves until SIGTERM and sends from another process', async () => {
-    const server = spawn(process.execPath, [bin, 'serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] })
-    const [line] = (await once(createInterface({ input: server.stdout }), 'line')) as [string]
-    const address = /^listening (127\.0\.0\.1:\d+)$/.exec(line)?.[1] ?? expect.unreachable(line)
+    const server = await spawnServe(bin, ['serve', '--port', '0'])
+    const address = server.address
+    expect(address).toMatch(/^127\.0\.0\.1:\d+$/)
 
     const send = spawn(process.execPath, [bin, 'send', address, 'echo hello', 'count 1'], { stdio: ['ignore', 'pipe', 'inherit'] })
     const output: Buffer[] = []
@@ -511,20 +433,16 @@ describe('the built bin', () => {
     expect(sendCode).toBe(0)
     expect(Buffer.concat(output).toString()).toBe('hello\n1\n')
 
-    server.kill('SIGTERM')
-    const [serverCode] = await once(server, 'exit')
-    expect(serverCode).toBe(0)
+    server.child.kill('SIGTERM')
+    expect(await server.exit).toBe(0)
   })
 
   it('stops serving on SIGINT with a client connected and idle, within the grace', async () => {
-    const server = spawn(process.execPath, [bin, 'serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] })
-    const [line] = (await once(createInterface({ input: server.stdout }), 'line')) as [string]
-    const port = Number(/:(\d+)$/.exec(line)?.[1])
-    const idle = await res.socket(port)
+    const server = await spawnServe(bin, ['serve', '--port', '0'])
+    const idle = await res.socket(server.port ?? expect.unreachable(server.address))
     idle.write('ping\n')
     expect((await idle.bytes(5)).toString()).toBe('pong\n')
-    server.kill('SIGINT')
-    const [code] = await once(server, 'exit')
-    expect(code).toBe(0)
+    server.child.kill('SIGINT')
+    expect(await server.exit).toBe(0)
   })
 })
