@@ -10,6 +10,13 @@ const [adapterUrl, workerCount] = process.argv.slice(2)
 
 if (cluster.isPrimary) {
   const workers = Array.from({ length: Number(workerCount) }, () => cluster.fork())
+  // A worker that dies (its server failed to start, or crashed) ends the run: the parent would
+  // otherwise wait for its port, or its CPU time, for ever.
+  const workerDied = (worker, code, signal) => {
+    console.error(`cluster worker ${worker.process.pid} exited (${signal ?? code})`)
+    process.exit(1)
+  }
+  cluster.on('exit', workerDied)
   const ports = await Promise.all(workers.map((worker) => new Promise((resolve) => worker.once('message', resolve))))
   if (new Set(ports).size !== 1) throw new Error(`workers listen on different ports: ${ports.join(', ')}`)
   process.send({ port: ports[0] })
@@ -23,6 +30,7 @@ if (cluster.isPrimary) {
       )
       process.send({ cpu: cpu.reduce((a, b) => a + b, 0) })
     } else {
+      cluster.off('exit', workerDied)
       for (const worker of workers) worker.process.kill('SIGKILL')
       process.exit(0)
     }

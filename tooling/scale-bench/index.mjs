@@ -24,7 +24,6 @@ export { openTcp } from './raw.mjs'
 const here = (file) => new URL(file, import.meta.url)
 const CEILING = here('./raw.mjs').href
 const WS = here('./ws.mjs').href
-const TARGET = 0.9
 const KiB = 1024
 const MiB = 1024 * 1024
 
@@ -78,8 +77,12 @@ async function loadRun(adapterUrl, workers, load, opts) {
       await stop(generator)
     }
   } finally {
-    primary.send('stop')
-    await once(primary, 'exit')
+    // A primary that died (message() rejected) has nothing left to stop, and no 'exit' to come.
+    if (primary.connected) {
+      const exited = once(primary, 'exit')
+      primary.send('stop')
+      await exited
+    }
   }
 }
 
@@ -122,7 +125,6 @@ async function workersBench(name, adapterUrl, load, opts) {
         `${i === 0 ? '1 (ceiling)' : fmt(gain / ceilingGain, 2)} | ${perCall(c.runs[1])} | ${fmt(allowed(c.runs[1]), 2)} | ${cores(c.runs[1])} → ${cores(c.runs[2])} |`,
     )
   }
-  return { ceilingGain, gain: median(contenders[1].gains) }
 }
 
 /** One idle measurement: the server alone, then with `count` idle connections, settled. */
@@ -203,6 +205,9 @@ export async function runScaleBench(name, adapterUrl, { load } = {}) {
       only: { type: 'string' },
     },
   })
+  if (values.only !== undefined && values.only !== 'workers' && values.only !== 'idle') {
+    throw new Error(`--only takes workers or idle, not ${values.only}`)
+  }
   const opts = {
     reps: Number(values.reps),
     warmup: Number(values.warmup),

@@ -23,12 +23,17 @@ const INSTALL_TIMEOUT_MS = 300_000
 
 async function install(tarballs: string[], examples: string, prefix: string): Promise<{ dir: string } | { error: string }> {
   const dir = freshProject(prefix)
+  // Only a project that installed is handed on (and removed at teardown); a failed one goes now.
+  const failed = (error: string): { error: string } => {
+    rmSync(dir, { recursive: true, force: true })
+    return { error }
+  }
   // A user's project starts from `npm init -y`, not from the ESM manifest the check scripts write.
   unlinkSync(join(dir, 'package.json'))
   const init = await run('npm', ['init', '-y'], dir)
-  if (init.code !== 0) return { error: `npm init -y: ${describeExit(init)}\n${outputOf(init)}` }
+  if (init.code !== 0) return failed(`npm init -y: ${describeExit(init)}\n${outputOf(init)}`)
   const added = await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...tarballs], dir, INSTALL_TIMEOUT_MS)
-  if (added.code !== 0) return { error: `npm install: ${describeExit(added)}\n${outputOf(added)}` }
+  if (added.code !== 0) return failed(`npm install: ${describeExit(added)}\n${outputOf(added)}`)
   cpSync(examples, join(dir, 'examples'), { recursive: true })
   return { dir }
 }
@@ -41,7 +46,13 @@ export default async function setup(project: TestProject): Promise<() => void> {
   const wanted = [framing, ...published.filter((pkg) => pkg !== framing && packages.some((p) => p.short === pkg.short))]
   requireBuilt(wanted)
   const tarballs = mkdtempSync(join(tmpdir(), 'proto-examples-tarballs-'))
-  const entries = pack(wanted, tarballs)
+  let entries: ReturnType<typeof pack>
+  try {
+    entries = pack(wanted, tarballs)
+  } catch (err) {
+    rmSync(tarballs, { recursive: true, force: true })
+    throw err
+  }
   const framingTarball = entries.get(FRAMING)?.filename as string
   const installed: Installed = Object.fromEntries(
     await Promise.all(

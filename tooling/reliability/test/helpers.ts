@@ -309,6 +309,36 @@ export async function dribble(socket: net.Socket, bytes: Uint8Array): Promise<nu
   return sent
 }
 
+// Each write takes one of these: no allocation per byte in the process being measured.
+const ONE_BYTE = Array.from({ length: 256 }, (_, byte) => Buffer.of(byte))
+
+/**
+ * Writes `bytes` to each of `sockets` one byte per write and TCP segment (Nagle off), one byte to
+ * every socket per turn of the event loop, so the server in this process reads each in a read of
+ * its own, as from a peer that sends 1-byte segments on purpose. `head` goes first, in one write.
+ * A socket that is no longer writable is passed over, and the writing stops when none is left.
+ * With `watch`, a memory reading every 4096 bytes. Resolves a turn after the last byte.
+ */
+export async function segmented(
+  sockets: net.Socket | readonly net.Socket[],
+  bytes: Uint8Array,
+  options: { readonly head?: string | Uint8Array; readonly watch?: MemoryWatch } = {},
+): Promise<void> {
+  const all = Array.isArray(sockets) ? sockets : [sockets]
+  for (const socket of all) {
+    socket.setNoDelay(true)
+    if (options.head !== undefined) socket.write(options.head)
+  }
+  for (const [i, byte] of bytes.entries()) {
+    const open = all.filter((socket) => socket.writable)
+    if (open.length === 0) return
+    for (const socket of open) socket.write(ONE_BYTE[byte])
+    await new Promise((resolve) => setImmediate(resolve))
+    if (i % 4096 === 4095) options.watch?.sample()
+  }
+  await new Promise((resolve) => setImmediate(resolve))
+}
+
 // --- the well-behaved client --------------------------------------------------------------
 
 /**

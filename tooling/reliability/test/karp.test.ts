@@ -2,7 +2,6 @@
 // that never end, lengths that lie, garbage by the hundred thousand, and peers that send
 // without reading; a well-behaved peer calls `echo` beside them.
 import { once } from 'node:events'
-import type net from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { connect, createServer, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_FRAME_BYTES, ErrorCode } from '@proto/karp'
 import type { KarpConnection, KarpServer, KarpServerOptions } from '@proto/karp'
@@ -18,6 +17,7 @@ import {
   openMany,
   Received,
   reset,
+  segmented,
 } from './helpers.ts'
 
 // Memory bounds, in bytes of growth over a collected baseline: "held" is V8 heap in use plus
@@ -80,22 +80,6 @@ async function probe(): Promise<void> {
   const connection = await connect({ host: '127.0.0.1', port, timeout: 20_000 })
   expect((await connection.request('echo', 'probe')).text()).toBe('probe')
   await connection.close()
-}
-
-/**
- * Writes `bytes` to `socket` one byte per write and TCP segment (Nagle off), one per turn of the
- * event loop, so the server in this process reads each in a read of its own, as from a peer that
- * sends 1-byte segments; a memory reading every 4096 bytes. Resolves once the last was read.
- */
-async function segmented(socket: net.Socket, bytes: Uint8Array, watch?: MemoryWatch): Promise<void> {
-  socket.setNoDelay(true)
-  for (const [i, byte] of bytes.entries()) {
-    if (!socket.writable) return
-    socket.write(Buffer.of(byte))
-    await new Promise((resolve) => setImmediate(resolve))
-    if (i % 4096 === 4095) watch?.sample()
-  }
-  await new Promise((resolve) => setImmediate(resolve))
 }
 
 /** A request frame as the wire carries it; `length` may lie. */
@@ -246,7 +230,7 @@ describe('karp under attack', () => {
     await warmed.closed
     const watch = new MemoryWatch(`karp ${SEGMENTED_BYTES} 1-byte segments of one line`)
     const attacker = await connectRaw(port)
-    await segmented(attacker, line.subarray(0, SEGMENTED_BYTES), watch)
+    await segmented(attacker, line.subarray(0, SEGMENTED_BYTES), { watch })
     await probe()
     const growth = watch.settle()
     expect(errors.all).toEqual([])

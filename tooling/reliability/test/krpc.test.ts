@@ -18,6 +18,7 @@ import {
   probeUntilQuiet,
   Received,
   reset,
+  segmented,
 } from './helpers.ts'
 
 // Memory bounds, in bytes of growth over a collected baseline: "held" is V8 heap in use plus
@@ -128,23 +129,6 @@ async function attack(prefix: string, filler: string, watch: MemoryWatch) {
   return { socket, flood }
 }
 
-/**
- * Writes `head`, then `count` single bytes, each in a write and a TCP segment of its own (Nagle
- * off), one per turn of the event loop: the server, in this process too, reads each in its own
- * read, as from a peer that sends 1-byte segments. Samples memory every 4096 bytes.
- */
-async function segments(socket: Socket, head: string, count: number, watch?: MemoryWatch): Promise<void> {
-  socket.setNoDelay(true)
-  socket.write(head)
-  const byte = Buffer.of(0x61)
-  for (let i = 0; i < count; i++) {
-    socket.write(byte)
-    await new Promise((resolve) => setImmediate(resolve))
-    if (i % 4096 === 4095) watch?.sample()
-  }
-  await new Promise((resolve) => setImmediate(resolve))
-}
-
 afterEach(async () => {
   await server?.close({ signal: AbortSignal.abort() })
   server = undefined
@@ -248,12 +232,12 @@ describe('krpc under attack', () => {
     await start()
     // The path the attack takes is compiled before the baseline, on a connection of its own.
     const warm = await connectRaw(port)
-    await segments(warm, prefix, 10_000)
+    await segmented(warm, Buffer.alloc(10_000, 'a'), { head: prefix })
     reset(warm)
     await errors.until(ErrorCode.TRUNCATED)
     const watch = new MemoryWatch(`krpc ${SEGMENTS} 1-byte segments of ${what}`)
     const attacker = await connectRaw(port)
-    await segments(attacker, prefix, SEGMENTS, watch)
+    await segmented(attacker, Buffer.alloc(SEGMENTS, 'a'), { head: prefix, watch })
     await probe()
     const growth = watch.settle()
     expect(growth.held).toBeLessThan(SEGMENTED_HELD)

@@ -2,7 +2,6 @@
 // time" means: the probe waits in the queue while the attacker is active and is served once the
 // server has closed the attacker. In the connection storm the probe is the active client.
 import { once } from 'node:events'
-import type net from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { connect, createServer, DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_QUEUE, demoHandler, ErrorCode } from '@proto/oneline'
 import type { OnelineServer, OnelineServerOptions } from '@proto/oneline'
@@ -18,6 +17,7 @@ import {
   openMany,
   Received,
   reset,
+  segmented,
   turnsUntilQuiet,
 } from './helpers.ts'
 
@@ -86,22 +86,6 @@ async function activeAttacker(s: OnelineServer) {
   const socket = await connectRaw(port)
   await active
   return socket
-}
-
-/**
- * Sends `length` bytes of `a` to each socket, one byte per TCP segment: each turn of the event
- * loop writes one byte to every socket (without Nagle's delay), and the server's next poll
- * reads it as a chunk of its own, as from a peer that sends tiny segments on purpose. Takes a
- * memory reading every 4096 bytes.
- */
-async function segmented(sockets: readonly net.Socket[], length: number, watch: MemoryWatch): Promise<void> {
-  const byte = Buffer.from('a')
-  for (const socket of sockets) socket.setNoDelay(true)
-  for (let sent = 0; sent < length; sent++) {
-    for (const socket of sockets) if (socket.writable) socket.write(byte)
-    await new Promise<void>((resolve) => setImmediate(resolve))
-    if (sent % 4096 === 4095) watch.sample()
-  }
 }
 
 /** Resolves once `count` connections wait in the queue; each one is announced as it is admitted. */
@@ -271,7 +255,7 @@ describe('oneline under attack', () => {
     const attacker = await activeAttacker(s)
     const watch = new MemoryWatch('oneline line in 1-byte segments, active client')
     const probed = probe()
-    await segmented([attacker], SEGMENTED_LIMIT, watch)
+    await segmented(attacker, Buffer.alloc(SEGMENTED_LIMIT, 'a'), { watch })
     const growth = watch.settle()
     expect(errors.all).toEqual([])
     // One byte more is over the limit: the attacker goes, and the waiting probe is served.
@@ -289,7 +273,7 @@ describe('oneline under attack', () => {
     const attackers = await openMany(port, DEFAULT_MAX_QUEUE)
     await queuedUp(DEFAULT_MAX_QUEUE)
     const watch = new MemoryWatch('oneline queued clients in 1-byte segments')
-    const attack = segmented(attackers, SEGMENTED_LIMIT, watch)
+    const attack = segmented(attackers, Buffer.alloc(SEGMENTED_LIMIT, 'a'), { watch })
     expect(await client.request('echo during')).toEqual(['during'])
     await attack
     const growth = watch.settle()

@@ -17,6 +17,7 @@ import {
   probeUntilQuiet,
   Received,
   reset,
+  segmented,
 } from './helpers.ts'
 
 // Memory bounds, in bytes of growth over a collected baseline: "held" is V8 heap in use plus
@@ -118,21 +119,6 @@ const fileHead = (name: string, size: bigint): Buffer =>
   Buffer.concat([u16(Buffer.byteLength(name)), Buffer.from(name), u64(size)])
 const TWO_63 = 2n ** 63n
 
-/**
- * Writes `head`, then `count` single bytes, each in a write and a TCP segment of its own (Nagle
- * off), one per turn of the event loop: the server, in this process too, reads each in its own
- * read, as from a peer that sends 1-byte segments. Resolves once the last has been read.
- */
-async function segments(socket: Socket, head: Buffer, count: number): Promise<void> {
-  socket.setNoDelay(true)
-  socket.write(head)
-  for (let i = 0; i < count; i++) {
-    socket.write(Buffer.of(0x61))
-    await new Promise((resolve) => setImmediate(resolve))
-  }
-  await new Promise((resolve) => setImmediate(resolve))
-}
-
 afterEach(async () => {
   await server?.close({ signal: AbortSignal.abort() })
   server = undefined
@@ -232,12 +218,12 @@ describe('tej under attack', () => {
     await start()
     // The path the attack takes is compiled before the baseline, on a connection of its own.
     const warm = await connectRaw(port)
-    await segments(warm, head, 10_000)
+    await segmented(warm, Buffer.alloc(10_000, 'a'), { head })
     warm.destroy()
     await errors.until(ErrorCode.TRUNCATED)
     const watch = new MemoryWatch(`tej ${SEGMENTS} 1-byte segments of ${what}`)
     const attacker = await connectRaw(port)
-    await segments(attacker, head, SEGMENTS)
+    await segmented(attacker, Buffer.alloc(SEGMENTS, 'a'), { head })
     await probe()
     const growth = watch.settle()
     expect(growth.held).toBeLessThan(SEGMENTED_HELD)
@@ -250,10 +236,10 @@ describe('tej under attack', () => {
     await start()
     const head = Buffer.concat([frameHead(HOLD, 1n), fileHead('unread', 1_000_000n)])
     const warm = await connectRaw(port)
-    await segments(warm, head, 10_000)
+    await segmented(warm, Buffer.alloc(10_000, 'a'), { head })
     const watch = new MemoryWatch(`tej ${SEGMENTS} 1-byte segments of a file never read`)
     const attacker = await connectRaw(port)
-    await segments(attacker, head, SEGMENTS)
+    await segmented(attacker, Buffer.alloc(SEGMENTS, 'a'), { head })
     await probe()
     const growth = watch.settle()
     expect(growth.held).toBeLessThan(UNREAD_SEGMENTED_HELD)
