@@ -377,17 +377,18 @@ export class Connection extends EventEmitter<TejConnectionEvents> implements Tej
   }
 
   /**
-   * Ends the connection after a frame was cut short. What it got so far is flushed before FIN,
-   * so the peer sees the frame truncated rather than never started.
+   * Ends the connection after a frame was cut short. FIN follows what was written, so the peer
+   * sees the frame truncated rather than never started; but a peer that has stopped reading would
+   * never let that flush finish, so the connection is destroyed one turn later in any case, once
+   * the writes of this turn have reached the operating system, which still sends them.
    */
   #abandon(err: unknown): void {
     this.#error ??= asTejError(err)
-    void this.#framed
-      .end()
-      .catch(noop)
-      .then(() => {
-        this.#framed.destroy(this.#error)
-      })
+    const destroy = (): void => {
+      this.#framed.destroy(this.#error)
+    }
+    void this.#framed.end().catch(noop).then(destroy)
+    setImmediate(destroy)
   }
 
   /** Ends the connection for a local reason. */

@@ -126,7 +126,7 @@ export interface TejServerOptions {
   limits?: TejServerLimits | undefined
   /** Milliseconds between keep-alive pings on each connection; 0 is off. @default 0 */
   pingInterval?: number | undefined
-  /** The deadline of each `send()` on a connection without its own `timeout`, in ms; `Infinity` is none. @default Infinity */
+  /** The deadline, in ms, of each `send()` on the server's connections that gives no `timeout` of its own; `Infinity` is none. @default Infinity */
   timeout?: number | undefined
 }
 

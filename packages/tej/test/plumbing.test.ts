@@ -236,6 +236,23 @@ describe('send deadlines', () => {
     await expect(fresh.send({ message: 'x' }, { timeout: 1.5 })).rejects.toMatchObject({ code: 'ERR_PROTO_USAGE' })
   })
 
+  it('gives the sends of connect() and of a server their timeout option as their default', async () => {
+    const s = server({ timeout: 25 })
+    const { port } = await s.listen({ host: '127.0.0.1', port: 0 })
+    // A file whose source never yields: only a deadline ends its send.
+    const held = new Promise<void>(() => undefined)
+    const stuck = { files: [{ name: 'f', stream: heldSource(held, Buffer.from('x')), size: 1 }] }
+    const client = await connect({ host: '127.0.0.1', port, timeout: 15 })
+    cleanups.push(() => client.close({ signal: AbortSignal.abort() }))
+    await expect(client.send(stuck)).rejects.toMatchObject({ code: ErrorCode.TIMEOUT, timeout: 15 })
+    // Another connection, since a send cut inside its frame destroys the one it was on.
+    const accepted = once(s, 'connection') as Promise<[TejConnection]>
+    const other = await connect({ host: '127.0.0.1', port })
+    cleanups.push(() => other.close({ signal: AbortSignal.abort() }))
+    const [serverSide] = await accepted
+    await expect(serverSide.send(stuck)).rejects.toMatchObject({ code: ErrorCode.TIMEOUT, timeout: 25 })
+  })
+
   it('expires a timeout of 0 at once and sends nothing; Infinity waits', async () => {
     const { conn, reader } = connectionPair()
     await expect(conn.send({ message: 'never' }, { timeout: 0 })).rejects.toMatchObject({ code: ErrorCode.TIMEOUT, timeout: 0 })

@@ -249,6 +249,28 @@ describe('send', () => {
     expect(await bEnded).toMatchObject({ code: ErrorCode.TRUNCATED })
   })
 
+  it('destroys the connection when a frame is aborted after its first byte to a peer that reads nothing', async () => {
+    const { conn, ended } = connectionPair()
+    const controller = new AbortController()
+    const reason = new Error('stop')
+    const pulled = gate()
+    const source = Readable.from(
+      (function* () {
+        pulled.open()
+        // More than the pair holds for a peer that reads nothing: this write never completes.
+        yield Buffer.alloc(65_536)
+      })(),
+    )
+    const sending = conn.send({ files: [{ name: 'f', stream: source, size: 131_072 }] }, { signal: controller.signal })
+    sending.catch(() => undefined)
+    await pulled.promise
+    // One turn of the event loop: the chunk is in the stream, waiting on the peer.
+    await new Promise((resolve) => setImmediate(resolve))
+    controller.abort(reason)
+    await expect(sending).rejects.toBe(reason)
+    expect(await ended).toMatchObject({ code: ErrorCode.CLOSED, cause: reason })
+  })
+
   it('rejects with a TimeoutError when the timeout passes while queued', async () => {
     const { conn } = connectionPair()
     const held = gate()
