@@ -159,7 +159,8 @@ export class Connection extends EventEmitter<KarpConnectionEvents> implements Ka
       this.#checkOpen()
       let id = ''
       let name = route
-      // Armed first, so that an aborted signal wins over every other refusal.
+      // Armed before the checks of the call itself, so that an aborted signal wins over them; a
+      // connection that is closing refuses first.
       const guard = guardCall(
         this.#deadlines,
         opts,
@@ -400,7 +401,7 @@ export class Connection extends EventEmitter<KarpConnectionEvents> implements Ka
    * paths and internals stay home; with `exposeErrors`, the stack, for development.
    */
   #failureMessage(err: unknown): string {
-    if (this.#config.exposeErrors) return err instanceof Error ? (err.stack ?? err.message) : describe(err)
+    if (this.#config.exposeErrors) return err instanceof Error ? (err.stack ?? err.message) : thrownText(err)
     if (typeof err === 'object' && err !== null) {
       const { expose, message } = err as { expose?: unknown; message?: unknown }
       if (expose === true && typeof message === 'string') return message
@@ -542,7 +543,8 @@ function quoteRoute(route: string): string {
   return `'${route.replaceAll('\\', '\\\\')}'`
 }
 
-function describe(err: unknown): string {
+/** `String(err)` of any thrown value, even one that cannot be converted. */
+function thrownText(err: unknown): string {
   try {
     return String(err)
   } catch {
