@@ -435,8 +435,9 @@ export class Connection extends EventEmitter<KarpConnectionEvents> implements Ka
   #fail(failure: KarpError): void {
     if (this.#failure !== undefined) return
     this.#failure = failure
-    this.emit('protocolError', failure)
+    // Ended before it is reported, so that a listener that throws cannot leave it open.
     this.#conn.destroy(failure)
+    this.emit('protocolError', failure)
   }
 
   #onPeerEnd(): void {
@@ -489,13 +490,15 @@ export class Connection extends EventEmitter<KarpConnectionEvents> implements Ka
           : new KarpClosedError(`connection closed: ${failure.message}`, { cause: failure })
     for (const id of [...this.#pending.keys()]) this.#reject(id, rejection)
     for (const ctx of this.#running.keys()) Context.abort(ctx, rejection)
-    if (failure === undefined) this.emit('close')
-    else this.emit('close', failure)
+    // Before the listeners, so that one that throws cannot keep `closed`, and a server's close(),
+    // waiting for ever.
+    this.#resolveClosed()
     if (channels.connectionClose.hasSubscribers) {
       const message = { side: this.#side, remote: this.remote, connection: this as KarpConnection }
       channels.connectionClose.publish(failure === undefined ? message : { ...message, error: failure })
     }
-    this.#resolveClosed()
+    if (failure === undefined) this.emit('close')
+    else this.emit('close', failure)
   }
 
   #publishStart(info: KarpRequestInfo): void {
