@@ -154,7 +154,8 @@ export class KarpBadHandlerResultError extends KarpError {
 /**
  * No handler serves the route. The wire answer is the original's (`'<route>'` in quotes, success
  * 0), which `request()` rejects with as a `RemoteError`; this error names the case where karp
- * tells it apart: a server's `request:error` diagnostics message, and `karp request`.
+ * tells it apart: the `request:error` diagnostics message of the end that has no handler (either
+ * end serves routes), and `karp request`.
  */
 export class KarpUnknownRouteError extends KarpError {
   override name = 'KarpUnknownRouteError'
