@@ -1,6 +1,6 @@
 // @proto/karp (server and client from dist) against baselines measured in the same run on
-// 127.0.0.1: sequential round trips against raw TCP round trips of a 64-byte line, and pipelined
-// requests (64 in flight) against ws echoing 64-byte messages. A third sequential row, the least
+// 127.0.0.1: sequential round trips against raw TCP round trips of a 64-byte line (63 bytes and
+// its LF), and pipelined requests (64 in flight) against ws echoing 63-byte binary messages. A third sequential row, the least
 // KARP exchange (bench/least-karp.mjs), shows the ceiling the wire format itself leaves. Servers
 // and clients share this process, so every message pays both sides. After a warm-up, contenders
 // alternate (A B A B ...); the table shows medians, min–max, the ratio of medians and whether the
@@ -107,7 +107,7 @@ async function rawContender() {
   }
 }
 
-/** The pipelined baseline: ws echoing text messages, with the same number in flight. */
+/** The pipelined baseline: ws echoing binary messages of the same payload, with the same number in flight. */
 async function wsContender() {
   const server = new WebSocketServer({ host: '127.0.0.1', port: 0 })
   await new Promise((resolve) => server.once('listening', resolve))

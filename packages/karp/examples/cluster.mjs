@@ -7,7 +7,8 @@
 //
 // WORKERS defaults to the number of cores; HOST to 127.0.0.1. Each worker prints
 // `worker <pid> listening on <host>:<port>`. SIGTERM or SIGINT to the primary closes every worker
-// gracefully (requests already accepted are answered), and the primary exits once all have.
+// gracefully (requests already accepted are answered; connections still open 10 s later are cut),
+// and the primary exits once all have.
 // With CHECK=1 the primary itself sends `whoami` until every worker has answered once, then
 // closes them all and exits (PORT=0 then picks a free port for all the workers).
 //
@@ -77,7 +78,10 @@ if (cluster.isPrimary) {
   const server = createServer({
     handlers: { whoami: (request, ctx) => JSON.stringify({ pid: process.pid, remote: ctx.remote }) },
   })
-  server.on('clientError', (err, peer) => console.error(`worker ${process.pid}: client ${peer.address}:${peer.port}: ${err.message} (${err.code})`))
+  server.on('clientError', (err, peer) => {
+    const from = peer.remote ?? peer // a connection (karp keeps it after a bad line), or a PeerInfo for a refused peer
+    console.error(`worker ${process.pid}: client ${from.address}:${from.port}: ${err.message} (${err.code})`)
+  })
   server.on('handlerError', (err) => console.error(`worker ${process.pid}: handler failed: ${err.message}`))
   const address = await server.listen({ host, port, proxyProtocol })
   console.log(`worker ${process.pid} listening on ${address.host}:${address.port}`)
@@ -86,7 +90,9 @@ if (cluster.isPrimary) {
   const close = async () => {
     if (closing) return
     closing = true
-    await server.close()
+    // A peer that never ends its side (the Python original does not) would keep the worker up:
+    // connections still open after 10 s are cut.
+    await server.close({ signal: AbortSignal.timeout(10_000) })
     process.exit(0)
   }
   // SIGINT from a terminal reaches every worker too; the primary sends SIGTERM.

@@ -33,8 +33,12 @@ const key = readFileSync(keyPath)
 if (temporary !== undefined) rmSync(temporary, { recursive: true })
 
 const server = createServer({ handlers: { upper: (request) => request.text.toUpperCase() } })
-// A failed handshake never reaches the handlers: it is reported here, with the peer's address.
-server.on('clientError', (err, peer) => console.error(`client ${peer.address}:${peer.port}: ${err.message} (${err.code})`))
+// A failed handshake never reaches the handlers: it is reported here, with the peer's address
+// (a bad line comes with its connection instead, whose `remote` is the peer).
+server.on('clientError', (err, peer) => {
+  const from = peer.remote ?? peer
+  console.error(`client ${from.address}:${from.port}: ${err.message} (${err.code})`)
+})
 const { port } = await server.listen({ host: '127.0.0.1', port: 0, tls: { cert, key } })
 console.log(`listening on 127.0.0.1:${port} with TLS`)
 

@@ -27,7 +27,10 @@ async function serve() {
       upper: (request) => request.text.toUpperCase(),
     },
   })
-  server.on('clientError', (err, peer) => console.error(`server: client ${peer.address}:${peer.port}: ${err.message} (${err.code})`))
+  server.on('clientError', (err, peer) => {
+    const from = peer.remote ?? peer // a connection (karp keeps it after a bad line), or a PeerInfo for a refused peer
+    console.error(`server: client ${from.address}:${from.port}: ${err.message} (${err.code})`)
+  })
   const { host, port } = await server.listen({ host: '127.0.0.1', port: Number(process.env.PORT ?? 0) })
   console.log(`server: listening on ${host}:${port}`)
   const stop = async () => {

@@ -5,7 +5,7 @@ import { Connection } from './connection.ts'
 import { DEFAULT_CONNECT_TIMEOUT, DEFAULT_HOST, DEFAULT_PORT } from './constants.ts'
 import { KARP_ERRORS } from './errors.ts'
 import { handlerTable } from './handlers.ts'
-import { LIMIT_NAMES } from './limits.ts'
+import { LIMIT_NAMES, resolveLimits } from './limits.ts'
 import { OPTION_NAMES, resolveConfig } from './options.ts'
 import type { KarpConnectOptions, KarpConnection } from './types.ts'
 
@@ -23,7 +23,7 @@ const CONNECT_NAMES = { ...CONNECT_OPTION_NAMES, ...OPTION_NAMES, limits: LIMIT_
  */
 export async function connect(options: KarpConnectOptions = {}): Promise<KarpConnection> {
   checkOptions(options, CONNECT_NAMES, 'connect()')
-  const config = resolveConfig(options, options.limits)
+  const config = resolveConfig(options, resolveLimits(options.limits))
   const handlers = handlerTable(options.handlers)
   const stream = await connectStream(options, { host: DEFAULT_HOST, port: DEFAULT_PORT, connectTimeout: DEFAULT_CONNECT_TIMEOUT, errors: KARP_ERRORS })
   return new Connection(stream, { side: 'client', remote: peerInfo(stream), config, handlers })

@@ -159,7 +159,8 @@ export class Connection extends EventEmitter<KarpConnectionEvents> implements Ka
       this.#checkOpen()
       let id = ''
       let name = route
-      // Armed first, so that an aborted signal wins over every other refusal.
+      // Armed before the checks of the call itself, so that an aborted signal wins over them; a
+      // connection that is closing refuses first.
       const guard = guardCall(
         this.#deadlines,
         opts,
@@ -400,7 +401,7 @@ export class Connection extends EventEmitter<KarpConnectionEvents> implements Ka
    * paths and internals stay home; with `exposeErrors`, the stack, for development.
    */
   #failureMessage(err: unknown): string {
-    if (this.#config.exposeErrors) return err instanceof Error ? (err.stack ?? err.message) : describe(err)
+    if (this.#config.exposeErrors) return err instanceof Error ? (err.stack ?? err.message) : thrownText(err)
     if (typeof err === 'object' && err !== null) {
       const { expose, message } = err as { expose?: unknown; message?: unknown }
       if (expose === true && typeof message === 'string') return message
@@ -434,8 +435,9 @@ export class Connection extends EventEmitter<KarpConnectionEvents> implements Ka
   #fail(failure: KarpError): void {
     if (this.#failure !== undefined) return
     this.#failure = failure
-    this.emit('protocolError', failure)
+    // Ended before it is reported, so that a listener that throws cannot leave it open.
     this.#conn.destroy(failure)
+    this.emit('protocolError', failure)
   }
 
   #onPeerEnd(): void {
@@ -488,13 +490,15 @@ export class Connection extends EventEmitter<KarpConnectionEvents> implements Ka
           : new KarpClosedError(`connection closed: ${failure.message}`, { cause: failure })
     for (const id of [...this.#pending.keys()]) this.#reject(id, rejection)
     for (const ctx of this.#running.keys()) Context.abort(ctx, rejection)
-    if (failure === undefined) this.emit('close')
-    else this.emit('close', failure)
+    // Before the listeners, so that one that throws cannot keep `closed`, and a server's close(),
+    // waiting for ever.
+    this.#resolveClosed()
     if (channels.connectionClose.hasSubscribers) {
       const message = { side: this.#side, remote: this.remote, connection: this as KarpConnection }
       channels.connectionClose.publish(failure === undefined ? message : { ...message, error: failure })
     }
-    this.#resolveClosed()
+    if (failure === undefined) this.emit('close')
+    else this.emit('close', failure)
   }
 
   #publishStart(info: KarpRequestInfo): void {
@@ -542,7 +546,8 @@ function quoteRoute(route: string): string {
   return `'${route.replaceAll('\\', '\\\\')}'`
 }
 
-function describe(err: unknown): string {
+/** `String(err)` of any thrown value, even one that cannot be converted. */
+function thrownText(err: unknown): string {
   try {
     return String(err)
   } catch {

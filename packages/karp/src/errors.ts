@@ -8,6 +8,7 @@ import {
   TlsHandshakeError,
   TooManyConnectionsError,
   errorMapper,
+  escapeControl,
   toText,
 } from '@proto/framing'
 import type { FrameTooLargeError, PlumbingErrors, ProxyHeaderFailure } from '@proto/framing'
@@ -153,7 +154,8 @@ export class KarpBadHandlerResultError extends KarpError {
 /**
  * No handler serves the route. The wire answer is the original's (`'<route>'` in quotes, success
  * 0), which `request()` rejects with as a `RemoteError`; this error names the case where karp
- * tells it apart: a server's `request:error` diagnostics message, and `karp request`.
+ * tells it apart: the `request:error` diagnostics message of the end that has no handler (either
+ * end serves routes), and `karp request`.
  */
 export class KarpUnknownRouteError extends KarpError {
   override name = 'KarpUnknownRouteError'
@@ -238,13 +240,17 @@ export class KarpTlsHandshakeError extends TlsHandshakeError {
   override readonly code = ErrorCode.TLS_HANDSHAKE
 }
 
-/** With `proxyProtocol`, a connection did not open with a valid PROXY header (`reason` says how). */
+/**
+ * With `proxyProtocol`, a connection did not open with a valid PROXY header (`reason` says how);
+ * the bytes of the peer's that the message quotes have their control characters escaped.
+ */
 export class KarpProxyHeaderError extends ProxyHeaderError {
   override name = 'KarpProxyHeaderError'
   override readonly code = ErrorCode.PROXY_HEADER
 
   constructor(reason: ProxyHeaderFailure, message: string, options?: ErrorOptions) {
-    super(reason, message, options)
+    // The message may quote what the peer sent in place of a header, and ends up in logs.
+    super(reason, escapeControl(message), options)
   }
 }
 

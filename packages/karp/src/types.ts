@@ -58,7 +58,7 @@ export interface KarpReply {
 
 /** The events of a `KarpConnection`. */
 export interface KarpConnectionEvents {
-  /** A line was dropped, a limit was hit, or the peer does not read its replies. */
+  /** A line was dropped, a limit was hit (`idleTimeout` included), or the peer does not read its replies. */
   protocolError: [err: KarpError]
   /** A handler threw or returned something that cannot be sent. */
   handlerError: [err: unknown, ctx: KarpContext]

@@ -12,6 +12,24 @@ afterEach(() => {
   vi.useRealTimers()
 })
 
+/**
+ * Runs `body` and resolves with the first unhandled rejection it leaves, which a listener's throw
+ * inside the connection's own promise callbacks becomes, caught here rather than by the runner.
+ */
+async function unhandledRejection(body: () => Promise<void>): Promise<unknown> {
+  const escaped = deferred<unknown>()
+  const runners = process.listeners('unhandledRejection')
+  process.removeAllListeners('unhandledRejection')
+  process.once('unhandledRejection', (reason) => escaped.resolve(reason))
+  try {
+    await body()
+    return await escaped.promise
+  } finally {
+    process.removeAllListeners('unhandledRejection')
+    for (const listener of runners) process.on('unhandledRejection', listener)
+  }
+}
+
 function pair(server: Parameters<typeof connectionOn>[1] = {}, client: Parameters<typeof connectionOn>[1] = {}): [KarpConnection, KarpConnection] {
   const [a, b] = duplexPair()
   return [connectionOn(a, client), connectionOn(b, server, undefined, 'server')]
@@ -587,6 +605,35 @@ describe('close', () => {
     await client.close({ signal: AbortSignal.abort() })
     await ctx.connection.closed
     expect(ctx.signal.aborted).toBe(true)
+  })
+
+  it("resolves closed even when a 'close' listener throws, whose error is not swallowed", async () => {
+    const [client, server] = pair()
+    const bug = new Error('a bug in a close listener')
+    server.on('close', () => {
+      throw bug
+    })
+    const escaped = await unhandledRejection(async () => {
+      await client.close()
+      await server.closed
+    })
+    expect(escaped).toBe(bug)
+  })
+
+  it('closes on a fault even when a protocolError listener throws', async () => {
+    const [a, b] = duplexPair()
+    // The raw end sees the reset of the destroyed one.
+    a.on('error', () => {})
+    const server = connectionOn(b, { limits: { maxFrameBytes: 64 } }, undefined, 'server')
+    const bug = new Error('a bug in a protocolError listener')
+    server.on('protocolError', () => {
+      throw bug
+    })
+    const escaped = await unhandledRejection(async () => {
+      a.write('x'.repeat(100))
+      await server.closed
+    })
+    expect(escaped).toBe(bug)
   })
 
   it('supports Symbol.asyncDispose', async () => {

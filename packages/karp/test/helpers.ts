@@ -7,6 +7,7 @@ import { loadVectors } from '@proto/framing/testing'
 import { expect } from 'vitest'
 import { Connection } from '../src/connection.ts'
 import { handlerTable } from '../src/handlers.ts'
+import { resolveLimits } from '../src/limits.ts'
 import { resolveConfig } from '../src/options.ts'
 import type { KarpConnectOptions, KarpHandler } from '../src/types.ts'
 
@@ -112,7 +113,7 @@ export function connectionOn(
   fallback?: Map<string, KarpHandler>,
   side: 'client' | 'server' = 'client',
 ): Connection {
-  const config = resolveConfig(options, options.limits)
+  const config = resolveConfig(options, resolveLimits(options.limits))
   return new Connection(stream, { side, remote: { address: '', port: 0 }, config, handlers: handlerTable(options.handlers), fallback })
 }
 

@@ -153,6 +153,19 @@ describe('listen', () => {
     await bad.ended
   })
 
+  it("escapes the control characters of the peer's bytes a PROXY header error quotes", async () => {
+    const server = serve()
+    const errors = clientErrors(server)
+    const { port } = await server.listen({ port: 0, proxyProtocol: 'v1' })
+    const bad = await RawClient.connect(port)
+    // ESC and C1's CSI, either of which would start a terminal escape sequence in a log.
+    await bad.write(Buffer.from('PROXY TC\x1b[2JP\x9b2J 192.0.2.1 127.0.0.1 1 2\r\n', 'latin1'))
+    const [err] = await errors.next()
+    expect(err).toMatchObject({ code: 'ERR_KARP_PROXY_HEADER', reason: 'invalid', message: expect.stringContaining('TC') })
+    expect(err.message).not.toMatch(/[\x00-\x1f\x7f-\x9f]/)
+    await bad.ended
+  })
+
   it('puts the PROXY header before the TLS handshake, with v1 too', async () => {
     const server = serve()
     const { port } = await server.listen({ port: 0, proxyProtocol: 'any', tls: { key: cert.key, cert: cert.cert } })
