@@ -41,6 +41,8 @@ export interface SessionHost {
 /** One SSH connection on the server: authentication, limits and its channels. */
 export class ServerSession implements DispatchHost, KorvConnection {
   readonly remote: PeerInfo
+  readonly closed: Promise<void>
+  #resolveClosed: () => void = () => {}
   readonly #server: SessionHost
   readonly #socket: Socket
   #conn: Connection | undefined
@@ -62,6 +64,7 @@ export class ServerSession implements DispatchHost, KorvConnection {
     this.#socket = socket
     this.#cork = new TickCork(socket)
     this.remote = remote
+    this.closed = new Promise((resolve) => (this.#resolveClosed = resolve))
     this.#timer = setTimeout(() => {
       this.fail(new KorvHandshakeTimeoutError(`no authentication within ${server.limits.handshakeTimeout} ms`))
     }, server.limits.handshakeTimeout)
@@ -291,5 +294,6 @@ export class ServerSession implements DispatchHost, KorvConnection {
     }
     this.#ended = true
     for (const waiter of this.#slotWaiters.splice(0)) waiter(false)
+    this.#resolveClosed()
   }
 }

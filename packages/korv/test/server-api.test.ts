@@ -86,6 +86,21 @@ describe('the server', () => {
     await server.close()
   })
 
+  it("resolves a connection's `closed` once it is gone, and not before", async () => {
+    const t = await startServer()
+    const opened = once(t.server, 'connection') as Promise<[KorvConnection]>
+    const client = await connect({ ...trust, host: '127.0.0.1', port: t.port })
+    const [connection] = await opened
+    let settled = false
+    const closed = connection.closed.then(() => (settled = true))
+    expect(await client.get('/hello')).toMatchObject({ code: 200 })
+    expect(settled).toBe(false)
+    await client.close()
+    await closed
+    expect([settled, t.server.connections.has(connection)]).toEqual([true, false])
+    await t.close()
+  })
+
   it('refuses a connection without the PROXY header as ERR_KORV_PROXY_HEADER', async () => {
     const server = make()
     const errors: unknown[] = []
