@@ -5,6 +5,7 @@ import { admits, permitsOpen } from './authorized-keys.ts'
 import type { AuthorizedKey } from './authorized-keys.ts'
 import type { KorvLimits, KorvVerb } from './constants.ts'
 import type { MessageEncoding } from './deflate.ts'
+import { channels } from './diagnostics.ts'
 import { ChannelDispatcher } from './dispatch.ts'
 import type { DispatchHost } from './dispatch.ts'
 import {
@@ -51,6 +52,10 @@ export class ServerSession implements DispatchHost, KorvConnection {
   #authRequests = 0
   #authFailures = 0
   #reported = false
+  // Whether connection:open went out, so that connection:close pairs with it.
+  #announced = false
+  // What ended the connection, for connection:close, when it did not end cleanly.
+  #failure: KorvError | undefined
   #ended = false
   #channels = new Set<ChannelDispatcher>()
   #inFlight = 0
@@ -172,6 +177,7 @@ export class ServerSession implements DispatchHost, KorvConnection {
   fail(err: KorvError): void {
     if (!this.#reported && !this.#ended) {
       this.#reported = true
+      this.#failure = err
       this.#server.clientError(err, this)
     }
     this.end()
@@ -246,6 +252,9 @@ export class ServerSession implements DispatchHost, KorvConnection {
     if (this.#ended) return
     this.touch()
     this.#armIdle(this.#server.limits.idleTimeout)
+    // Open means usable, as a TLS connection is once its handshake is done: here, once logged in.
+    this.#announced = true
+    if (channels.connectionOpen.hasSubscribers) channels.connectionOpen.publish({ side: 'server', remote: this.remote, connection: this })
   }
 
   #armIdle(delay: number): void {
@@ -294,6 +303,10 @@ export class ServerSession implements DispatchHost, KorvConnection {
     }
     this.#ended = true
     for (const waiter of this.#slotWaiters.splice(0)) waiter(false)
+    if (this.#announced && channels.connectionClose.hasSubscribers) {
+      const error = this.#failure
+      channels.connectionClose.publish({ side: 'server', remote: this.remote, connection: this, ...(error === undefined ? {} : { error }) })
+    }
     this.#resolveClosed()
   }
 }

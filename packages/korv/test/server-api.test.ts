@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { encodeProxyHeader } from '@proto/framing'
 import type { PathAddress, TcpAddress } from '@proto/framing'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { connect } from '../src/client.ts'
 import { createDemoHandlers } from '../src/demo.ts'
 import { ErrorCode } from '../src/errors.ts'
@@ -163,6 +163,44 @@ describe('diagnostics', () => {
       expect(clientSide).toEqual(['connection:open', 'request:start', 'request:end', 'request:start', 'request:end', 'connection:close'])
     } finally {
       for (const [name, fn] of subscribers) dc.unsubscribe(`proto:korv:${name}`, fn)
+    }
+  })
+
+  it("publishes a server's connection:open once the peer has logged in, and connection:close with what ended it", async () => {
+    const seen: { name: string; error?: unknown }[] = []
+    const onOpen = (m: unknown): void => {
+      if ((m as { side: string }).side === 'server') seen.push({ name: 'open' })
+    }
+    const onClose = (m: unknown): void => {
+      const { side, error } = m as { side: string; error?: unknown }
+      if (side === 'server') seen.push({ name: 'close', ...(error === undefined ? {} : { error }) })
+    }
+    dc.subscribe('proto:korv:connection:open', onOpen)
+    dc.subscribe('proto:korv:connection:close', onClose)
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+    try {
+      const t = await startServer({ limits: { idleTimeout: 1000 } })
+      const refused = once(t.server, 'connection') as Promise<[KorvConnection]>
+      const stranger = keyPair('ed25519', 2)
+      await expect(connect({ ...trust, privateKey: stranger.private, host: '127.0.0.1', port: t.port })).rejects.toMatchObject({ code: ErrorCode.AUTH_FAILED })
+      await (await refused)[0].closed
+      expect(seen).toEqual([])
+
+      const admitted = once(t.server, 'connection') as Promise<[KorvConnection]>
+      const client = await connect({ ...trust, host: '127.0.0.1', port: t.port })
+      const [connection] = await admitted
+      expect(connection.authenticated).toBe(true)
+      expect(seen).toEqual([{ name: 'open' }])
+      vi.advanceTimersByTime(1000)
+      await connection.closed
+      expect(seen).toEqual([{ name: 'open' }, { name: 'close', error: expect.objectContaining({ code: ErrorCode.IDLE_TIMEOUT }) }])
+      await client.closed
+      vi.useRealTimers()
+      await t.close()
+    } finally {
+      vi.useRealTimers()
+      dc.unsubscribe('proto:korv:connection:open', onOpen)
+      dc.unsubscribe('proto:korv:connection:close', onClose)
     }
   })
 })
