@@ -13,7 +13,7 @@ import { createDemoHandlers } from '../src/demo.ts'
 import { ErrorCode } from '../src/errors.ts'
 import { createServer } from '../src/server.ts'
 import type { KorvConnection } from '../src/types.ts'
-import { fingerprintOf, keyPair, startServer } from './helpers.ts'
+import { fingerprintOf, keyPair, openRaw, startServer } from './helpers.ts'
 
 const hostKey = keyPair('ed25519', 0)
 const clientKey = keyPair('ed25519', 1)
@@ -163,6 +163,58 @@ describe('diagnostics', () => {
       expect(clientSide).toEqual(['connection:open', 'request:start', 'request:end', 'request:start', 'request:end', 'connection:close'])
     } finally {
       for (const [name, fn] of subscribers) dc.unsubscribe(`proto:korv:${name}`, fn)
+    }
+  })
+
+  it('publishes the requests the server answers itself: 404 as request:end, 400 and 500 closing as request:error', async () => {
+    const seen: { name: string; request: unknown; error?: unknown }[] = []
+    const subscribers = (['start', 'end', 'error'] as const).map((name) => {
+      const fn = (message: unknown): void => {
+        const { side, request, error } = message as { side: string; request: object; error?: unknown }
+        if (side === 'server') seen.push({ name, request: { ...request }, ...(error === undefined ? {} : { error }) })
+      }
+      dc.subscribe(`proto:korv:request:${name}`, fn)
+      return [name, fn] as const
+    })
+    try {
+      let release!: () => void
+      let started!: () => void
+      const running = new Promise<void>((resolve) => (started = resolve))
+      const handlers = createDemoHandlers()
+      handlers.GET['/slow'] = async () => {
+        started()
+        await new Promise<void>((resolve) => (release = resolve))
+      }
+      const t = await startServer({ handlers })
+      const raw = await openRaw(t.port, t.clientKey.private)
+      raw.request({ id: 1, verb: 'GET', resource: '/nope' })
+      expect(await raw.next()).toMatchObject({ request_id: 1, code: 404 })
+      raw.request({ id: 2, resource: '/hello' })
+      expect(await raw.next()).toMatchObject({ request_id: 2, code: 400 })
+      raw.send(Buffer.from('not a gzip member'))
+      expect(await raw.next()).toMatchObject({ request_id: 0, code: 400 })
+      raw.request({ id: 3, verb: 'GET', resource: '/slow' })
+      await running
+      const closing = t.server.close()
+      raw.request({ id: 4, verb: 'GET', resource: '/hello' })
+      expect(await raw.next()).toMatchObject({ request_id: 4, code: 500 })
+      release()
+      await raw.next()
+      await closing
+      expect(seen).toEqual([
+        { name: 'start', request: { verb: 'GET', resource: '/nope', id: 1, code: 404 } },
+        { name: 'end', request: { verb: 'GET', resource: '/nope', id: 1, code: 404 } },
+        { name: 'start', request: { verb: '', resource: '', id: 2, code: 400 } },
+        { name: 'error', request: { verb: '', resource: '', id: 2, code: 400 }, error: expect.objectContaining({ code: ErrorCode.BAD_MESSAGE }) },
+        { name: 'start', request: { verb: '', resource: '', id: 0, code: 400 } },
+        { name: 'error', request: { verb: '', resource: '', id: 0, code: 400 }, error: expect.objectContaining({ code: ErrorCode.BAD_MESSAGE }) },
+        { name: 'start', request: { verb: 'GET', resource: '/slow', id: 3 } },
+        { name: 'start', request: { verb: 'GET', resource: '/hello', id: 4, code: 500 } },
+        { name: 'error', request: { verb: 'GET', resource: '/hello', id: 4, code: 500 }, error: expect.objectContaining({ code: ErrorCode.CLOSED }) },
+        { name: 'end', request: { verb: 'GET', resource: '/slow', id: 3, code: 200 } },
+      ])
+    } finally {
+      for (const [name, fn] of subscribers) dc.unsubscribe(`proto:korv:request:${name}`, fn)
     }
   })
 
