@@ -22,6 +22,9 @@ import type { PeerInfo, ProtoError } from '@proto/framing'
 import type { KorvConnection, KorvContext, KorvHandler } from './types.ts'
 import { TickCork } from './tick-cork.ts'
 
+// setTimeout fires at once past 2^31 - 1 ms: a longer limit is waited out in steps of this.
+const MAX_TIMER_DELAY = 2_147_483_647
+
 /** What a connection needs from its server. */
 export interface SessionHost {
   readonly limits: KorvLimits
@@ -70,9 +73,7 @@ export class ServerSession implements DispatchHost, KorvConnection {
     this.#cork = new TickCork(socket)
     this.remote = remote
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve))
-    this.#timer = setTimeout(() => {
-      this.fail(new KorvHandshakeTimeoutError(`no authentication within ${server.limits.handshakeTimeout} ms`))
-    }, server.limits.handshakeTimeout)
+    this.#armHandshake(server.limits.handshakeTimeout)
     socket.once('close', () => this.#onClose())
   }
 
@@ -251,10 +252,18 @@ export class ServerSession implements DispatchHost, KorvConnection {
     clearTimeout(this.#timer)
     if (this.#ended) return
     this.touch()
-    this.#armIdle(this.#server.limits.idleTimeout)
+    if (this.#server.limits.idleTimeout > 0) this.#armIdle(this.#server.limits.idleTimeout)
     // Open means usable, as a TLS connection is once its handshake is done: here, once logged in.
     this.#announced = true
     if (channels.connectionOpen.hasSubscribers) channels.connectionOpen.publish({ side: 'server', remote: this.remote, connection: this })
+  }
+
+  #armHandshake(left: number): void {
+    const delay = Math.min(left, MAX_TIMER_DELAY)
+    this.#timer = setTimeout(() => {
+      if (left > delay) this.#armHandshake(left - delay)
+      else this.fail(new KorvHandshakeTimeoutError(`no authentication within ${this.#server.limits.handshakeTimeout} ms`))
+    }, delay)
   }
 
   #armIdle(delay: number): void {
@@ -267,7 +276,7 @@ export class ServerSession implements DispatchHost, KorvConnection {
       } else {
         this.#armIdle(this.#inFlight > 0 ? idle : idle - elapsed)
       }
-    }, delay)
+    }, Math.min(delay, MAX_TIMER_DELAY))
   }
 
   #openChannel(accept: AcceptConnection<ServerChannel>, reject: RejectConnection, info: TcpipRequestInfo): void {
