@@ -137,7 +137,7 @@ export interface KorvClient extends AsyncDisposable, EventEmitter<KorvClientEven
   /** Resolves with any code. */
   request(verb: KorvVerb, resource: string, body?: unknown, opts?: CallOptions): Promise<KorvReply>
   /** Refuses new calls, waits for pending ones, then disconnects; `signal` cuts the wait short. */
-  close(opts?: { signal?: AbortSignal }): Promise<void>
+  close(opts?: { signal?: AbortSignal | undefined }): Promise<void>
   /** Resolves, never rejects, once the connection has ended. */
   readonly closed: Promise<void>
 }
@@ -227,7 +227,7 @@ class Client extends EventEmitter<KorvClientEvents> implements KorvClient {
     return this.#call(verb, resource, body, opts, true)
   }
 
-  async close(opts: { signal?: AbortSignal } = {}): Promise<void> {
+  async close(opts: { signal?: AbortSignal | undefined } = {}): Promise<void> {
     this.#closing = true
     const { signal } = opts
     if (this.#pending.size > 0 && !this.#ended) {

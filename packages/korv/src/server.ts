@@ -101,7 +101,7 @@ export interface KorvServer extends EventEmitter<KorvServerEvents>, AsyncDisposa
    * Stops accepting, lets running handlers reply (new requests get `500 closing`), then
    * disconnects everyone. `signal` destroys what is still open.
    */
-  close(opts?: { signal?: AbortSignal }): Promise<void>
+  close(opts?: { signal?: AbortSignal | undefined }): Promise<void>
 }
 
 /** The `_sock` ssh2 keeps on a server-side connection: the socket we injected. */
@@ -211,7 +211,7 @@ class Server extends EventEmitter<KorvServerEvents> implements KorvServer {
     return this.#listener.listen(options)
   }
 
-  close(opts: { signal?: AbortSignal } = {}): Promise<void> {
+  close(opts: { signal?: AbortSignal | undefined } = {}): Promise<void> {
     const { signal } = opts
     const force = (): void => this.#forced.abort()
     if (signal?.aborted) force()
