@@ -222,8 +222,9 @@ export class ChannelDispatcher {
       this.#sendFailure(request.id, err)
       return
     }
-    this.#write(reply)
-    this.#publish(channels.requestEnd, info)
+    const unsent = this.#write(reply)
+    if (unsent === undefined) this.#publish(channels.requestEnd, info)
+    else this.#publishError(info, unsent)
   }
 
   #publish(channel: typeof channels.requestStart, request: KorvRequestInfo): void {
@@ -263,17 +264,20 @@ export class ChannelDispatcher {
     this.#write(bytes)
   }
 
-  #write(bytes: Uint8Array): void {
+  /** Queues a reply; returns why it was not, for diagnostics. */
+  #write(bytes: Uint8Array): KorvError | undefined {
     const channel = this.#channel
     // After our EOF or the peer's close, a late reply has nowhere to go.
-    if (this.#stopped || channel.writableEnded || channel.destroyed) return
+    if (this.#stopped || channel.writableEnded || channel.destroyed) return new KorvClosedError('the channel closed before the reply was sent')
     const limit = this.#host.limits.maxConnectionReplyBytes
     if (this.#host.queuedReplyBytes() + bytes.length > limit) {
-      this.#host.fail(new KorvSlowReaderError(`replies waiting for the peer would pass maxConnectionReplyBytes ${limit}`))
-      return
+      const err = new KorvSlowReaderError(`replies waiting for the peer would pass maxConnectionReplyBytes ${limit}`)
+      this.#host.fail(err)
+      return err
     }
     this.#host.holdWrites()
     channel.write(bytes, this.#onFlush)
+    return undefined
   }
 }
 

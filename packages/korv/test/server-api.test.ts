@@ -218,6 +218,43 @@ describe('diagnostics', () => {
     }
   })
 
+  it('publishes request:error, not request:end, for a reply whose channel closed before it was sent', async () => {
+    let settle!: (outcome: { name: string; error?: unknown }) => void
+    const outcome = new Promise<{ name: string; error?: unknown }>((resolve) => (settle = resolve))
+    const onEnd = (m: unknown): void => {
+      if ((m as { side: string }).side === 'server') settle({ name: 'end' })
+    }
+    const onError = (m: unknown): void => {
+      const { side, error } = m as { side: string; error: unknown }
+      if (side === 'server') settle({ name: 'error', error })
+    }
+    dc.subscribe('proto:korv:request:end', onEnd)
+    dc.subscribe('proto:korv:request:error', onError)
+    let release!: () => void
+    let started!: () => void
+    const running = new Promise<void>((resolve) => (started = resolve))
+    const handlers = createDemoHandlers()
+    handlers.GET['/slow'] = async () => {
+      started()
+      await new Promise<void>((resolve) => (release = resolve))
+    }
+    const t = await startServer({ handlers })
+    try {
+      const raw = await openRaw(t.port, t.clientKey.private)
+      raw.request({ id: 1, verb: 'GET', resource: '/slow' })
+      await running
+      const [connection] = t.server.connections
+      await raw.close()
+      await connection?.closed
+      release()
+      expect(await outcome).toEqual({ name: 'error', error: expect.objectContaining({ code: ErrorCode.CLOSED }) })
+    } finally {
+      dc.unsubscribe('proto:korv:request:end', onEnd)
+      dc.unsubscribe('proto:korv:request:error', onError)
+      await t.close()
+    }
+  })
+
   it("publishes a server's connection:open once the peer has logged in, and connection:close with what ended it", async () => {
     const seen: { name: string; error?: unknown }[] = []
     const onOpen = (m: unknown): void => {
