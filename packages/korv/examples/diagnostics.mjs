@@ -1,10 +1,9 @@
 // Observing a server through node:diagnostics_channel: a log line per connection and per request,
 // with each reply's code and duration, and a count of handler failures by code. Nothing is
 // published while nobody subscribes, so this costs nothing until it is wanted. Both ends of a
-// connection in one process publish, so this example keeps `side === 'server'`. A server publishes
-// the requests that reach a handler; the ones it answers itself (404 for no handler, 400 for a bad
-// message, 500 while closing) are seen on the client's side as request:error. Needs `ssh-keygen`
-// (OpenSSH) on PATH.
+// connection in one process publish, so this example keeps `side === 'server'`. The requests a
+// server answers itself publish too: 404 for no handler as request:end, 400 for a bad message and
+// 500 while closing as request:error. Needs `ssh-keygen` (OpenSSH) on PATH.
 //
 // Prints:
 //   listening on 127.0.0.1:<port>

@@ -137,7 +137,7 @@ export interface KorvClient extends AsyncDisposable, EventEmitter<KorvClientEven
   /** Resolves with any code. */
   request(verb: KorvVerb, resource: string, body?: unknown, opts?: CallOptions): Promise<KorvReply>
   /** Refuses new calls, waits for pending ones, then disconnects; `signal` cuts the wait short. */
-  close(opts?: { signal?: AbortSignal }): Promise<void>
+  close(opts?: { signal?: AbortSignal | undefined }): Promise<void>
   /** Resolves, never rejects, once the connection has ended. */
   readonly closed: Promise<void>
 }
@@ -179,7 +179,8 @@ class Client extends EventEmitter<KorvClientEvents> implements KorvClient {
   #closing = false
   #ended = false
   #failure: Error | undefined
-  #drained: (() => void) | undefined
+  // Each close() waiting for the pending calls; every one is told, not only the last.
+  readonly #drainWaiters: (() => void)[] = []
   #resolveClosed!: () => void
 
   constructor(ssh: ssh2.Client, socket: Duplex, channel: ClientChannel, settings: Settings, remote: PeerInfo, deadlines: DeadlineScheduler) {
@@ -226,7 +227,7 @@ class Client extends EventEmitter<KorvClientEvents> implements KorvClient {
     return this.#call(verb, resource, body, opts, true)
   }
 
-  async close(opts: { signal?: AbortSignal } = {}): Promise<void> {
+  async close(opts: { signal?: AbortSignal | undefined } = {}): Promise<void> {
     this.#closing = true
     const { signal } = opts
     if (this.#pending.size > 0 && !this.#ended) {
@@ -238,10 +239,10 @@ class Client extends EventEmitter<KorvClientEvents> implements KorvClient {
         }
         if (signal?.aborted) onAbort()
         signal?.addEventListener('abort', onAbort, { once: true })
-        this.#drained = () => {
+        this.#drainWaiters.push(() => {
           signal?.removeEventListener('abort', onAbort)
           resolve()
-        }
+        })
       })
     }
     // No channel EOF first: the original drops the whole connection on it.
@@ -269,7 +270,7 @@ class Client extends EventEmitter<KorvClientEvents> implements KorvClient {
       const finish = (): void => {
         guard.release()
         this.#pending.delete(id)
-        if (this.#pending.size === 0) this.#drained?.()
+        if (this.#pending.size === 0) this.#drained()
       }
       const failed = (err: unknown): void => {
         finish()
@@ -294,6 +295,10 @@ class Client extends EventEmitter<KorvClientEvents> implements KorvClient {
       this.#cork.hold()
       this.#channel.write(bytes)
     })
+  }
+
+  #drained(): void {
+    for (const resolve of this.#drainWaiters.splice(0)) resolve()
   }
 
   async #onPacket(chunk: Buffer): Promise<void> {
@@ -349,7 +354,7 @@ class Client extends EventEmitter<KorvClientEvents> implements KorvClient {
     const cause = this.#failure
     const err = new KorvClosedError(cause === undefined ? 'connection closed' : `connection closed: ${escapeControl(cause.message)}`, { cause })
     for (const pending of [...this.#pending.values()]) pending.reject(err)
-    this.#drained?.()
+    this.#drained()
     this.#deadlines.clear()
     this.#resolveClosed()
     if (channels.connectionClose.hasSubscribers) {

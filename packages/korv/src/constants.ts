@@ -80,7 +80,7 @@ export interface KorvLimits {
   maxConnections: number
   /** Milliseconds for the server until auth, or for all of the client's `connect()`. @default 30_000 */
   handshakeTimeout: number
-  /** Milliseconds without requests or channel data before the server ends a connection. @default 600_000 */
+  /** Milliseconds without requests or channel data before the server ends a connection; 0 is off. @default 600_000 */
   idleTimeout: number
 }
 

@@ -4,9 +4,11 @@ import type { KorvVerb } from './constants.ts'
 
 /** The `request` of korv's request messages: one korv message and its reply. */
 export interface KorvRequestInfo {
-  readonly verb: KorvVerb
+  /** The request's verb; `''` for a message the server refused as bad (400). */
+  readonly verb: KorvVerb | ''
+  /** The request's resource; `''` for a message the server refused as bad (400). */
   readonly resource: string
-  /** The request's `id`. */
+  /** The request's `id`; for a refused message, the `request_id` its 400 echoes (0 when it had none). */
   readonly id: unknown
   /** The reply's code, once there is one (set before `request:end`). */
   code?: number

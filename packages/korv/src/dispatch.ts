@@ -127,6 +127,7 @@ export class ChannelDispatcher {
     }
     if (fault === undefined) return
     const err = fromFramingError(fault)
+    this.#publishRefused(unreadRequest(0), err)
     if (err.code === ErrorCode.MESSAGE_TOO_LARGE) {
       this.#send({ request_id: 0, code: 400, body: { message: 'Message too large' } })
       this.#host.clientError(err)
@@ -168,21 +169,30 @@ export class ChannelDispatcher {
       request = parseRequest(frame)
     } catch (err) {
       this.#host.release()
-      this.#send((err as KorvBadMessageError).reply ?? { request_id: 0, code: 400, body: { message: 'Unable to process request' } })
+      const reply = (err as KorvBadMessageError).reply ?? { request_id: 0, code: 400, body: { message: 'Unable to process request' } }
+      this.#publishRefused(unreadRequest(reply.request_id), err)
+      this.#send(reply)
       return
     }
+    const info: KorvRequestInfo = { verb: request.verb, resource: request.resource, id: request.id }
     if (this.#host.closing) {
       this.#host.release()
+      info.code = 500
+      this.#publishRefused(info, new KorvClosedError('the server is closing'))
       this.#send({ request_id: request.id, code: 500, body: { message: 'closing' } })
       return
     }
     const handler = this.#host.route(request.verb, request.resource)
+    const host = this.#host
     if (handler === undefined) {
-      this.#host.release()
+      host.release()
+      info.code = 404
+      // A reply of the protocol's own, like a handler's 404: request:end, not request:error.
+      this.#publish(channels.requestStart, info)
+      this.#publish(channels.requestEnd, info)
       this.#send({ request_id: request.id, code: 404, body: null })
       return
     }
-    const host = this.#host
     const ctx: KorvContext = {
       remote: host.remote,
       signal: this.#abort.signal,
@@ -190,8 +200,7 @@ export class ChannelDispatcher {
       username: host.username,
       key: host.key,
     }
-    const info: KorvRequestInfo = { verb: request.verb, resource: request.resource, id: request.id }
-    if (channels.requestStart.hasSubscribers) channels.requestStart.publish({ side: 'server', remote: host.remote, connection: host.connection, request: info })
+    this.#publish(channels.requestStart, info)
     this.#running++
     void this.#run(handler, request, ctx, info).finally(() => {
       this.#running--
@@ -209,14 +218,29 @@ export class ChannelDispatcher {
     } catch (err) {
       this.#host.handlerError(err, ctx)
       info.code = 500
-      if (channels.requestError.hasSubscribers) {
-        channels.requestError.publish({ side: 'server', remote: ctx.remote, connection: ctx.connection, request: info, error: err })
-      }
+      this.#publishError(info, err)
       this.#sendFailure(request.id, err)
       return
     }
-    this.#write(reply)
-    if (channels.requestEnd.hasSubscribers) channels.requestEnd.publish({ side: 'server', remote: ctx.remote, connection: ctx.connection, request: info })
+    const unsent = this.#write(reply)
+    if (unsent === undefined) this.#publish(channels.requestEnd, info)
+    else this.#publishError(info, unsent)
+  }
+
+  #publish(channel: typeof channels.requestStart, request: KorvRequestInfo): void {
+    if (channel.hasSubscribers) channel.publish({ side: 'server', remote: this.#host.remote, connection: this.#host.connection, request })
+  }
+
+  #publishError(request: KorvRequestInfo, error: unknown): void {
+    if (channels.requestError.hasSubscribers) {
+      channels.requestError.publish({ side: 'server', remote: this.#host.remote, connection: this.#host.connection, request, error })
+    }
+  }
+
+  /** A message the server answers itself without a handler: `request:start`, then `request:error`. */
+  #publishRefused(request: KorvRequestInfo, error: unknown): void {
+    this.#publish(channels.requestStart, request)
+    this.#publishError(request, error)
   }
 
   /** A 500: the handler's message only from an error marked `expose: true`, its stack only with `exposeErrors`. */
@@ -240,18 +264,26 @@ export class ChannelDispatcher {
     this.#write(bytes)
   }
 
-  #write(bytes: Uint8Array): void {
+  /** Queues a reply; returns why it was not, for diagnostics. */
+  #write(bytes: Uint8Array): KorvError | undefined {
     const channel = this.#channel
     // After our EOF or the peer's close, a late reply has nowhere to go.
-    if (this.#stopped || channel.writableEnded || channel.destroyed) return
+    if (this.#stopped || channel.writableEnded || channel.destroyed) return new KorvClosedError('the channel closed before the reply was sent')
     const limit = this.#host.limits.maxConnectionReplyBytes
     if (this.#host.queuedReplyBytes() + bytes.length > limit) {
-      this.#host.fail(new KorvSlowReaderError(`replies waiting for the peer would pass maxConnectionReplyBytes ${limit}`))
-      return
+      const err = new KorvSlowReaderError(`replies waiting for the peer would pass maxConnectionReplyBytes ${limit}`)
+      this.#host.fail(err)
+      return err
     }
     this.#host.holdWrites()
     channel.write(bytes, this.#onFlush)
+    return undefined
   }
+}
+
+/** What diagnostics say of a message refused as bad: a 400 echoing `id`, with no verb or resource to name. */
+function unreadRequest(id: unknown): KorvRequestInfo {
+  return { verb: '', resource: '', id, code: 400 }
 }
 
 /** The `http-errors` convention: only an error that says so may show its message to the peer. */

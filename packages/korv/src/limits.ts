@@ -18,11 +18,11 @@ export const LIMIT_NAMES = {
   idleTimeout: true,
 } as const satisfies OptionNames<KorvLimits>
 
-/** The server's limits: `limits` over `DEFAULT_LIMITS`, each an integer of at least 1. */
+/** The server's limits: `limits` over `DEFAULT_LIMITS`, each an integer of at least 1 (`idleTimeout`: 0 is off). */
 export function checkLimits(limits: Partial<KorvLimits> | undefined): KorvLimits {
   const out = { ...DEFAULT_LIMITS }
   for (const name of Object.keys(DEFAULT_LIMITS) as (keyof KorvLimits)[]) {
-    out[name] = checkLimit(name, limits?.[name], DEFAULT_LIMITS[name])
+    out[name] = checkLimit(name, limits?.[name], DEFAULT_LIMITS[name], name === 'idleTimeout' ? 0 : 1)
   }
   return out
 }

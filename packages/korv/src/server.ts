@@ -61,7 +61,10 @@ export type KorvPeer = KorvConnection | PeerInfo
 
 /** The events a `KorvServer` emits, each with its listener's arguments. */
 export interface KorvServerEvents {
-  /** A connection was admitted (after the PROXY header). */
+  /**
+   * A connection was admitted (after the PROXY header), before its SSH login; the
+   * `proto:korv:connection:open` diagnostics message waits for the login.
+   */
   connection: [connection: KorvConnection]
   /**
    * A peer was refused or dropped: past a limit, a failed authentication or connection, a bad
@@ -98,7 +101,7 @@ export interface KorvServer extends EventEmitter<KorvServerEvents>, AsyncDisposa
    * Stops accepting, lets running handlers reply (new requests get `500 closing`), then
    * disconnects everyone. `signal` destroys what is still open.
    */
-  close(opts?: { signal?: AbortSignal }): Promise<void>
+  close(opts?: { signal?: AbortSignal | undefined }): Promise<void>
 }
 
 /** The `_sock` ssh2 keeps on a server-side connection: the socket we injected. */
@@ -208,7 +211,7 @@ class Server extends EventEmitter<KorvServerEvents> implements KorvServer {
     return this.#listener.listen(options)
   }
 
-  close(opts: { signal?: AbortSignal } = {}): Promise<void> {
+  close(opts: { signal?: AbortSignal | undefined } = {}): Promise<void> {
     const { signal } = opts
     const force = (): void => this.#forced.abort()
     if (signal?.aborted) force()
@@ -255,12 +258,9 @@ class Server extends EventEmitter<KorvServerEvents> implements KorvServer {
     const session = new ServerSession(this.#host, socket, remote)
     this.#sessions.add(session)
     this.#bySocket.set(socket, session)
-    const opened = channels.connectionOpen.hasSubscribers
-    if (opened) channels.connectionOpen.publish({ side: 'server', remote, connection: session })
     socket.once('close', () => {
       this.#sessions.delete(session)
       this.#bySocket.delete(socket)
-      if (channels.connectionClose.hasSubscribers) channels.connectionClose.publish({ side: 'server', remote, connection: session })
       if (this.#sessions.size === 0) this.#emptied?.()
     })
     this.emit('connection', session)

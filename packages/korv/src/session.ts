@@ -5,6 +5,7 @@ import { admits, permitsOpen } from './authorized-keys.ts'
 import type { AuthorizedKey } from './authorized-keys.ts'
 import type { KorvLimits, KorvVerb } from './constants.ts'
 import type { MessageEncoding } from './deflate.ts'
+import { channels } from './diagnostics.ts'
 import { ChannelDispatcher } from './dispatch.ts'
 import type { DispatchHost } from './dispatch.ts'
 import {
@@ -20,6 +21,9 @@ import { escapeControl } from '@proto/framing'
 import type { PeerInfo, ProtoError } from '@proto/framing'
 import type { KorvConnection, KorvContext, KorvHandler } from './types.ts'
 import { TickCork } from './tick-cork.ts'
+
+// setTimeout fires at once past 2^31 - 1 ms: a longer limit is waited out in steps of this.
+const MAX_TIMER_DELAY = 2_147_483_647
 
 /** What a connection needs from its server. */
 export interface SessionHost {
@@ -41,6 +45,8 @@ export interface SessionHost {
 /** One SSH connection on the server: authentication, limits and its channels. */
 export class ServerSession implements DispatchHost, KorvConnection {
   readonly remote: PeerInfo
+  readonly closed: Promise<void>
+  #resolveClosed: () => void = () => {}
   readonly #server: SessionHost
   readonly #socket: Socket
   #conn: Connection | undefined
@@ -49,6 +55,10 @@ export class ServerSession implements DispatchHost, KorvConnection {
   #authRequests = 0
   #authFailures = 0
   #reported = false
+  // Whether connection:open went out, so that connection:close pairs with it.
+  #announced = false
+  // What ended the connection, for connection:close, when it did not end cleanly.
+  #failure: KorvError | undefined
   #ended = false
   #channels = new Set<ChannelDispatcher>()
   #inFlight = 0
@@ -62,9 +72,8 @@ export class ServerSession implements DispatchHost, KorvConnection {
     this.#socket = socket
     this.#cork = new TickCork(socket)
     this.remote = remote
-    this.#timer = setTimeout(() => {
-      this.fail(new KorvHandshakeTimeoutError(`no authentication within ${server.limits.handshakeTimeout} ms`))
-    }, server.limits.handshakeTimeout)
+    this.closed = new Promise((resolve) => (this.#resolveClosed = resolve))
+    this.#armHandshake(server.limits.handshakeTimeout)
     socket.once('close', () => this.#onClose())
   }
 
@@ -169,6 +178,7 @@ export class ServerSession implements DispatchHost, KorvConnection {
   fail(err: KorvError): void {
     if (!this.#reported && !this.#ended) {
       this.#reported = true
+      this.#failure = err
       this.#server.clientError(err, this)
     }
     this.end()
@@ -242,7 +252,18 @@ export class ServerSession implements DispatchHost, KorvConnection {
     clearTimeout(this.#timer)
     if (this.#ended) return
     this.touch()
-    this.#armIdle(this.#server.limits.idleTimeout)
+    if (this.#server.limits.idleTimeout > 0) this.#armIdle(this.#server.limits.idleTimeout)
+    // Open means usable, as a TLS connection is once its handshake is done: here, once logged in.
+    this.#announced = true
+    if (channels.connectionOpen.hasSubscribers) channels.connectionOpen.publish({ side: 'server', remote: this.remote, connection: this })
+  }
+
+  #armHandshake(left: number): void {
+    const delay = Math.min(left, MAX_TIMER_DELAY)
+    this.#timer = setTimeout(() => {
+      if (left > delay) this.#armHandshake(left - delay)
+      else this.fail(new KorvHandshakeTimeoutError(`no authentication within ${this.#server.limits.handshakeTimeout} ms`))
+    }, delay)
   }
 
   #armIdle(delay: number): void {
@@ -255,7 +276,7 @@ export class ServerSession implements DispatchHost, KorvConnection {
       } else {
         this.#armIdle(this.#inFlight > 0 ? idle : idle - elapsed)
       }
-    }, delay)
+    }, Math.min(delay, MAX_TIMER_DELAY))
   }
 
   #openChannel(accept: AcceptConnection<ServerChannel>, reject: RejectConnection, info: TcpipRequestInfo): void {
@@ -291,5 +312,10 @@ export class ServerSession implements DispatchHost, KorvConnection {
     }
     this.#ended = true
     for (const waiter of this.#slotWaiters.splice(0)) waiter(false)
+    if (this.#announced && channels.connectionClose.hasSubscribers) {
+      const error = this.#failure
+      channels.connectionClose.publish({ side: 'server', remote: this.remote, connection: this, ...(error === undefined ? {} : { error }) })
+    }
+    this.#resolveClosed()
   }
 }

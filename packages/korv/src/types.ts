@@ -12,6 +12,8 @@ export interface KorvConnection extends PeerInfo {
   readonly key: { readonly type: string; readonly fingerprint: string }
   /** Whether the peer has authenticated. */
   readonly authenticated: boolean
+  /** Resolves, never rejects, once the connection is gone. */
+  readonly closed: Promise<void>
 }
 
 /** What a handler gets beside the request. */

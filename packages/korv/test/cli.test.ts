@@ -120,6 +120,12 @@ describe('korv serve (built CLI)', () => {
     expect(await exit).toBe(0)
   })
 
+  it('takes --idle-timeout 0, which its help calls never', async () => {
+    const { child, exit } = await spawnServe(cli, ['serve', '--port', '0', '--idle-timeout', '0', '--host-key', file('host_key'), '--authorized-keys', file('authorized_keys')])
+    child.kill('SIGTERM')
+    expect(await exit).toBe(0)
+  })
+
   it('refuses to start without the key flags', async () => {
     const child = spawn(process.execPath, [cli, 'serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] })
     let stderr = ''

@@ -99,6 +99,22 @@ describe('client against the korv server', () => {
     await slow.close()
   })
 
+  it('resolves every close() called while calls are pending, not only the last', async () => {
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const slow = await startServer({ handlers: { GET: { '/gate': async () => gate } } })
+    const c = await connect(options(slow.port))
+    const pending = c.get('/gate')
+    const first = c.close()
+    const second = c.close()
+    release()
+    await pending
+    await Promise.all([first, second])
+    await slow.close()
+  })
+
   it('rejects pending calls with ERR_KORV_CLOSED when the server goes away', async () => {
     const doomed = await startServer({ handlers: { GET: { '/hang': () => new Promise<never>(() => {}) } } })
     const c = await connect(options(doomed.port))

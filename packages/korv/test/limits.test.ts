@@ -59,7 +59,7 @@ describe('defaults', () => {
 
   it('refuse a bad limit with ERR_PROTO_USAGE', async () => {
     const key = keyPair('ed25519', 0).private
-    for (const limits of [{ maxChannels: 0 }, { idleTimeout: 1.5 }, { maxJsonBytes: -1 }, { maxConnections: Number.POSITIVE_INFINITY }]) {
+    for (const limits of [{ maxChannels: 0 }, { handshakeTimeout: 0 }, { idleTimeout: -1 }, { idleTimeout: 1.5 }, { maxJsonBytes: -1 }, { maxConnections: Number.POSITIVE_INFINITY }]) {
       expect(() => createServer({ hostKeys: [key], authorizedKeys: '', limits })).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
     }
     expect(() => createServer({ hostKeys: [], authorizedKeys: '' })).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
@@ -246,6 +246,37 @@ describe('timeouts', () => {
     expect(await reported).toMatchObject({ code: ErrorCode.IDLE_TIMEOUT })
     await client.closed
     vi.useRealTimers()
+    await t.close()
+  })
+
+  it('handshakeTimeout and idleTimeout past 2^31 - 1 ms wait their whole time, not one millisecond', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+    const long = 2 ** 31 + 1000
+    const t = await startServer({ limits: { handshakeTimeout: long, idleTimeout: long } })
+    const socket = net.connect(t.port, '127.0.0.1')
+    socket.on('error', () => {})
+    await once(socket, 'data')
+    const client = await connect(options(t))
+    await vi.advanceTimersByTimeAsync(2 ** 31)
+    expect(t.clientErrors).toEqual([])
+    // Both limits end at 2^31 + 1000 ms from their start, which were a few fake milliseconds apart.
+    await vi.advanceTimersByTimeAsync(2000)
+    await client.closed
+    expect(t.clientErrors.map(({ err }) => err.code).sort()).toEqual([ErrorCode.HANDSHAKE_TIMEOUT, ErrorCode.IDLE_TIMEOUT])
+    socket.destroy()
+    vi.useRealTimers()
+    await t.close()
+  })
+
+  it('idleTimeout 0 is off', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+    const t = await startServer({ limits: { idleTimeout: 0 } })
+    const client = await connect(options(t))
+    await vi.advanceTimersByTimeAsync(DEFAULT_IDLE_TIMEOUT * 10)
+    expect(await client.get('/hello')).toMatchObject({ code: 200 })
+    expect(t.clientErrors).toEqual([])
+    vi.useRealTimers()
+    await client.close()
     await t.close()
   })
 

@@ -7,13 +7,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { encodeProxyHeader } from '@proto/framing'
 import type { PathAddress, TcpAddress } from '@proto/framing'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { connect } from '../src/client.ts'
 import { createDemoHandlers } from '../src/demo.ts'
 import { ErrorCode } from '../src/errors.ts'
 import { createServer } from '../src/server.ts'
 import type { KorvConnection } from '../src/types.ts'
-import { fingerprintOf, keyPair, startServer } from './helpers.ts'
+import { fingerprintOf, keyPair, openRaw, startServer } from './helpers.ts'
 
 const hostKey = keyPair('ed25519', 0)
 const clientKey = keyPair('ed25519', 1)
@@ -86,6 +86,21 @@ describe('the server', () => {
     await server.close()
   })
 
+  it("resolves a connection's `closed` once it is gone, and not before", async () => {
+    const t = await startServer()
+    const opened = once(t.server, 'connection') as Promise<[KorvConnection]>
+    const client = await connect({ ...trust, host: '127.0.0.1', port: t.port })
+    const [connection] = await opened
+    let settled = false
+    const closed = connection.closed.then(() => (settled = true))
+    expect(await client.get('/hello')).toMatchObject({ code: 200 })
+    expect(settled).toBe(false)
+    await client.close()
+    await closed
+    expect([settled, t.server.connections.has(connection)]).toEqual([true, false])
+    await t.close()
+  })
+
   it('refuses a connection without the PROXY header as ERR_KORV_PROXY_HEADER', async () => {
     const server = make()
     const errors: unknown[] = []
@@ -148,6 +163,133 @@ describe('diagnostics', () => {
       expect(clientSide).toEqual(['connection:open', 'request:start', 'request:end', 'request:start', 'request:end', 'connection:close'])
     } finally {
       for (const [name, fn] of subscribers) dc.unsubscribe(`proto:korv:${name}`, fn)
+    }
+  })
+
+  it('publishes the requests the server answers itself: 404 as request:end, 400 and 500 closing as request:error', async () => {
+    const seen: { name: string; request: unknown; error?: unknown }[] = []
+    const subscribers = (['start', 'end', 'error'] as const).map((name) => {
+      const fn = (message: unknown): void => {
+        const { side, request, error } = message as { side: string; request: object; error?: unknown }
+        if (side === 'server') seen.push({ name, request: { ...request }, ...(error === undefined ? {} : { error }) })
+      }
+      dc.subscribe(`proto:korv:request:${name}`, fn)
+      return [name, fn] as const
+    })
+    try {
+      let release!: () => void
+      let started!: () => void
+      const running = new Promise<void>((resolve) => (started = resolve))
+      const handlers = createDemoHandlers()
+      handlers.GET['/slow'] = async () => {
+        started()
+        await new Promise<void>((resolve) => (release = resolve))
+      }
+      const t = await startServer({ handlers })
+      const raw = await openRaw(t.port, t.clientKey.private)
+      raw.request({ id: 1, verb: 'GET', resource: '/nope' })
+      expect(await raw.next()).toMatchObject({ request_id: 1, code: 404 })
+      raw.request({ id: 2, resource: '/hello' })
+      expect(await raw.next()).toMatchObject({ request_id: 2, code: 400 })
+      raw.send(Buffer.from('not a gzip member'))
+      expect(await raw.next()).toMatchObject({ request_id: 0, code: 400 })
+      raw.request({ id: 3, verb: 'GET', resource: '/slow' })
+      await running
+      const closing = t.server.close()
+      raw.request({ id: 4, verb: 'GET', resource: '/hello' })
+      expect(await raw.next()).toMatchObject({ request_id: 4, code: 500 })
+      release()
+      await raw.next()
+      await closing
+      expect(seen).toEqual([
+        { name: 'start', request: { verb: 'GET', resource: '/nope', id: 1, code: 404 } },
+        { name: 'end', request: { verb: 'GET', resource: '/nope', id: 1, code: 404 } },
+        { name: 'start', request: { verb: '', resource: '', id: 2, code: 400 } },
+        { name: 'error', request: { verb: '', resource: '', id: 2, code: 400 }, error: expect.objectContaining({ code: ErrorCode.BAD_MESSAGE }) },
+        { name: 'start', request: { verb: '', resource: '', id: 0, code: 400 } },
+        { name: 'error', request: { verb: '', resource: '', id: 0, code: 400 }, error: expect.objectContaining({ code: ErrorCode.BAD_MESSAGE }) },
+        { name: 'start', request: { verb: 'GET', resource: '/slow', id: 3 } },
+        { name: 'start', request: { verb: 'GET', resource: '/hello', id: 4, code: 500 } },
+        { name: 'error', request: { verb: 'GET', resource: '/hello', id: 4, code: 500 }, error: expect.objectContaining({ code: ErrorCode.CLOSED }) },
+        { name: 'end', request: { verb: 'GET', resource: '/slow', id: 3, code: 200 } },
+      ])
+    } finally {
+      for (const [name, fn] of subscribers) dc.unsubscribe(`proto:korv:request:${name}`, fn)
+    }
+  })
+
+  it('publishes request:error, not request:end, for a reply whose channel closed before it was sent', async () => {
+    let settle!: (outcome: { name: string; error?: unknown }) => void
+    const outcome = new Promise<{ name: string; error?: unknown }>((resolve) => (settle = resolve))
+    const onEnd = (m: unknown): void => {
+      if ((m as { side: string }).side === 'server') settle({ name: 'end' })
+    }
+    const onError = (m: unknown): void => {
+      const { side, error } = m as { side: string; error: unknown }
+      if (side === 'server') settle({ name: 'error', error })
+    }
+    dc.subscribe('proto:korv:request:end', onEnd)
+    dc.subscribe('proto:korv:request:error', onError)
+    let release!: () => void
+    let started!: () => void
+    const running = new Promise<void>((resolve) => (started = resolve))
+    const handlers = createDemoHandlers()
+    handlers.GET['/slow'] = async () => {
+      started()
+      await new Promise<void>((resolve) => (release = resolve))
+    }
+    const t = await startServer({ handlers })
+    try {
+      const raw = await openRaw(t.port, t.clientKey.private)
+      raw.request({ id: 1, verb: 'GET', resource: '/slow' })
+      await running
+      const [connection] = t.server.connections
+      await raw.close()
+      await connection?.closed
+      release()
+      expect(await outcome).toEqual({ name: 'error', error: expect.objectContaining({ code: ErrorCode.CLOSED }) })
+    } finally {
+      dc.unsubscribe('proto:korv:request:end', onEnd)
+      dc.unsubscribe('proto:korv:request:error', onError)
+      await t.close()
+    }
+  })
+
+  it("publishes a server's connection:open once the peer has logged in, and connection:close with what ended it", async () => {
+    const seen: { name: string; error?: unknown }[] = []
+    const onOpen = (m: unknown): void => {
+      if ((m as { side: string }).side === 'server') seen.push({ name: 'open' })
+    }
+    const onClose = (m: unknown): void => {
+      const { side, error } = m as { side: string; error?: unknown }
+      if (side === 'server') seen.push({ name: 'close', ...(error === undefined ? {} : { error }) })
+    }
+    dc.subscribe('proto:korv:connection:open', onOpen)
+    dc.subscribe('proto:korv:connection:close', onClose)
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+    try {
+      const t = await startServer({ limits: { idleTimeout: 1000 } })
+      const refused = once(t.server, 'connection') as Promise<[KorvConnection]>
+      const stranger = keyPair('ed25519', 2)
+      await expect(connect({ ...trust, privateKey: stranger.private, host: '127.0.0.1', port: t.port })).rejects.toMatchObject({ code: ErrorCode.AUTH_FAILED })
+      await (await refused)[0].closed
+      expect(seen).toEqual([])
+
+      const admitted = once(t.server, 'connection') as Promise<[KorvConnection]>
+      const client = await connect({ ...trust, host: '127.0.0.1', port: t.port })
+      const [connection] = await admitted
+      expect(connection.authenticated).toBe(true)
+      expect(seen).toEqual([{ name: 'open' }])
+      vi.advanceTimersByTime(1000)
+      await connection.closed
+      expect(seen).toEqual([{ name: 'open' }, { name: 'close', error: expect.objectContaining({ code: ErrorCode.IDLE_TIMEOUT }) }])
+      await client.closed
+      vi.useRealTimers()
+      await t.close()
+    } finally {
+      vi.useRealTimers()
+      dc.unsubscribe('proto:korv:connection:open', onOpen)
+      dc.unsubscribe('proto:korv:connection:close', onClose)
     }
   })
 })
