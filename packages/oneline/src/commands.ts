@@ -1,6 +1,7 @@
 // One command of an active client: a built-in, or the handler with the lines it returns and sends.
 import type { Buffer } from 'node:buffer'
-import type { FramedConnection } from '@proto/framing'
+import { ErrorCode as ProtoErrorCode, isProtoError } from '@proto/framing'
+import type { FramedConnection, ProtoError } from '@proto/framing'
 import { decodeCommand, encodeLine } from './codec.ts'
 import { Command, PONG } from './constants.ts'
 import { CommandContext } from './context.ts'
@@ -73,12 +74,25 @@ export async function runCommand(raw: Buffer, source: CommandSource, host: Comma
       if (flushed !== undefined) await flushed
     }
   } catch (err) {
-    const failure = toOnelineError(err)
+    const failure = writeFailure(err, conn)
     report?.(failure)
     throw failure
   }
   report?.(undefined)
   return outcome
+}
+
+/**
+ * A failed write as a oneline error. A client whose unread replies passed
+ * `maxWriteBufferBytes` is destroyed here: ending it would wait for them to flush, which they
+ * never do while it does not read.
+ */
+function writeFailure(err: unknown, conn: FramedConnection): ProtoError {
+  if (isProtoError(err) && err.code === ProtoErrorCode.WRITE_BUFFER_FULL) {
+    conn.destroy(err)
+    return err
+  }
+  return toOnelineError(err)
 }
 
 /** Publishes `request:start` for a command, and returns what publishes its end or error. */

@@ -7,7 +7,7 @@ import { ErrorCode } from '../src/errors.ts'
 import type { PeerInfo } from '@proto/framing'
 import { createServer } from '../src/server.ts'
 import type { OnelineConnection, OnelineContext } from '../src/types.ts'
-import { Resources, turn, vectorHandler, wire } from './helpers.ts'
+import { Resources, closed, turn, vectorHandler, wire } from './helpers.ts'
 
 const res = new Resources()
 afterEach(async () => {
@@ -455,6 +455,30 @@ describe('limits and hostile input', () => {
     c1.write('flood\n')
     const [err] = await reported
     expect(err).toMatchObject({ code: 'ERR_PROTO_WRITE_BUFFER_FULL', limit: 1024 })
+    expect(await c2.bytes(5)).toEqual(wire('ping_response'))
+  })
+
+  it('closes at once a client that reads nothing once its unread lines pass maxWriteBufferBytes', async () => {
+    const line = 'x'.repeat(1_048_575)
+    const { server, port } = await res.server({
+      limits: { maxWriteBufferBytes: 16_777_216 },
+      handler: (_command, ctx) => {
+        // 24 MiB: the first 16 MiB are queued, more than the kernel takes from a peer that reads nothing.
+        for (let i = 0; i < 24; i++) ctx.send(line)
+      },
+    })
+    const reported = once(server, 'clientError')
+    const c1 = net.connect({ host: '127.0.0.1', port })
+    res.track(c1)
+    c1.on('error', () => {})
+    await once(c1, 'connect')
+    c1.pause()
+    const c2 = await res.socket(port)
+    c2.write(wire('ping_request'))
+    c1.write('flood\n')
+    const [err] = await reported
+    expect(err).toMatchObject({ code: 'ERR_PROTO_WRITE_BUFFER_FULL', limit: 16_777_216 })
+    await closed(c1)
     expect(await c2.bytes(5)).toEqual(wire('ping_response'))
   })
 })
