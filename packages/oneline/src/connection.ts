@@ -83,7 +83,8 @@ export class ServerConnection implements OnelineConnection {
       maxWriteBufferBytes: limits.maxWriteBufferBytes,
     })
     this.#state = 'active'
-    this.#source = { connection: this, conn, signal: this.#controller.signal }
+    const writeOptions = limits.idleTimeout === 0 ? undefined : { timeout: limits.idleTimeout }
+    this.#source = { connection: this, conn, signal: this.#controller.signal, writeOptions }
     void conn.closed.then((err) => this.#finish(err))
     const frames = conn.frames()
     this.#commands = held === undefined || held.length === 0 ? frames : heldFirst(held, decoder, frames)

@@ -1,5 +1,5 @@
 // The context a handler receives with a command, and the lines it sends through it.
-import type { FramedConnection, PeerInfo } from '@proto/framing'
+import type { CallOptions, FramedConnection, PeerInfo } from '@proto/framing'
 import { encodeLine } from './codec.ts'
 import { OnelineUnpromptedError } from './errors.ts'
 import type { OnelineConnection, OnelineContext } from './types.ts'
@@ -13,15 +13,25 @@ export class CommandContext implements OnelineContext {
   readonly signal: AbortSignal
   readonly connection: OnelineConnection
   readonly #conn: FramedConnection
+  readonly #writeOptions: CallOptions | undefined
   #sent: Promise<void>[] | undefined
   #settled = false
 
-  constructor(raw: Uint8Array, invalid: boolean, signal: AbortSignal, connection: OnelineConnection, conn: FramedConnection) {
+  /** `writeOptions` bound how long each line may wait for the client to take it. */
+  constructor(
+    raw: Uint8Array,
+    invalid: boolean,
+    signal: AbortSignal,
+    connection: OnelineConnection,
+    conn: FramedConnection,
+    writeOptions: CallOptions | undefined,
+  ) {
     this.raw = raw
     this.invalid = invalid
     this.signal = signal
     this.connection = connection
     this.#conn = conn
+    this.#writeOptions = writeOptions
   }
 
   get remote(): PeerInfo {
@@ -30,7 +40,7 @@ export class CommandContext implements OnelineContext {
 
   send(line: string): void {
     if (this.#settled) throw new OnelineUnpromptedError()
-    const written = this.#conn.write(encodeLine(line))
+    const written = this.#conn.write(encodeLine(line), this.#writeOptions)
     // Handled at once, so that a failure waits for flushed() without counting as unhandled.
     written.catch(ignore)
     ;(this.#sent ??= []).push(written)

@@ -7,7 +7,7 @@ import { ErrorCode } from '../src/errors.ts'
 import type { PeerInfo } from '@proto/framing'
 import { createServer } from '../src/server.ts'
 import type { OnelineConnection, OnelineContext } from '../src/types.ts'
-import { Resources, closed, turn, vectorHandler, wire } from './helpers.ts'
+import { Resources, turn, vectorHandler, wire } from './helpers.ts'
 
 const res = new Resources()
 afterEach(async () => {
@@ -402,6 +402,31 @@ describe('limits and hostile input', () => {
     expect(await c1.rest()).toHaveLength(0)
   })
 
+  it('closes an active client that takes none of its replies for idleTimeout and serves the next', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
+    // 16 MiB: more than the kernel takes from a peer that reads nothing.
+    const { server, port } = await res.server({ handler: () => 'x'.repeat(16_777_216), limits: { idleTimeout: 60_000 } })
+    const errors: [unknown, PeerInfo][] = []
+    server.on('clientError', (err, peer) => errors.push([err, peer]))
+    const c1 = net.connect({ host: '127.0.0.1', port })
+    res.track(c1)
+    c1.on('error', () => {})
+    await once(c1, 'connect')
+    c1.pause()
+    c1.write('big\n')
+    const c2 = await res.socket(port)
+    c2.write(wire('ping_request'))
+    const pong = c2.bytes(5)
+    for (let i = 0; i < 100 && errors.length === 0; i++) {
+      await vi.advanceTimersByTimeAsync(60_000)
+      await turn()
+    }
+    expect(errors).toEqual([[expect.objectContaining({ code: ErrorCode.IDLE_TIMEOUT, timeout: 60_000 }), expect.objectContaining({ port: c1.localPort })]])
+    // Paused, c1 would not see the close; the server's side of it is what must be gone.
+    await (errors[0]?.[1] as OnelineConnection).closed
+    expect(await pong).toEqual(wire('ping_response'))
+  })
+
   it('has no idle limit by default', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
     const { server, port } = await res.server()
@@ -476,9 +501,10 @@ describe('limits and hostile input', () => {
     const c2 = await res.socket(port)
     c2.write(wire('ping_request'))
     c1.write('flood\n')
-    const [err] = await reported
+    const [err, peer] = await reported
     expect(err).toMatchObject({ code: 'ERR_PROTO_WRITE_BUFFER_FULL', limit: 16_777_216 })
-    await closed(c1)
+    // Paused, c1 would not see the close; the server's side of it is what must be gone.
+    await (peer as OnelineConnection).closed
     expect(await c2.bytes(5)).toEqual(wire('ping_response'))
   })
 })
