@@ -539,6 +539,13 @@ describe('lifecycle', () => {
     expect(server.queued).toBe(0)
   })
 
+  it('rejects close() with an unknown option, and closes nothing', async () => {
+    const { server } = await res.server()
+    const closing = server.close({ sginal: AbortSignal.abort() } as never)
+    await expect(closing).rejects.toMatchObject({ code: 'ERR_PROTO_USAGE', message: expect.stringContaining("did you mean 'signal'") })
+    expect(server.listening).toBe(true)
+  })
+
   it('lets close() finish the running handler, then closes active and queued clients', async () => {
     const release = gate()
     const started = gate()
