@@ -427,6 +427,32 @@ describe('limits and hostile input', () => {
     expect(await pong).toEqual(wire('ping_response'))
   })
 
+  it('destroys, after idleTimeout, a client it has let go whose last lines it never takes', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
+    const { server, port } = await res.server({
+      limits: { idleTimeout: 60_000 },
+      handler: (_command, ctx) => {
+        // 16 MiB: more than the kernel takes from a peer that reads nothing.
+        ctx.send('x'.repeat(16_777_216))
+        throw new Error('boom')
+      },
+    })
+    const failed = once(server, 'handlerError')
+    const c1 = net.connect({ host: '127.0.0.1', port })
+    res.track(c1)
+    c1.on('error', () => {})
+    await once(c1, 'connect')
+    c1.pause()
+    c1.write('go\n')
+    const [, ctx] = (await failed) as [unknown, OnelineContext]
+    for (let i = 0; i < 100 && ctx.connection.state !== 'closed'; i++) {
+      await vi.advanceTimersByTimeAsync(60_000)
+      await turn()
+    }
+    expect(ctx.connection.state).toBe('closed')
+    expect(server.connections.size).toBe(0)
+  })
+
   it('has no idle limit by default', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
     const { server, port } = await res.server()
