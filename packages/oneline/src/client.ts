@@ -31,7 +31,7 @@ import type { OnelineClientLimits, OnelineCommandInfo } from './types.ts'
 export interface OnelineConnectOptions extends ConnectOptions {
   /** A host name or an IP address (an IPv6 one without brackets). @default '127.0.0.1' */
   host?: string | undefined
-  /** @default 5001 */
+  /** The server's port. @default 5001 */
   port?: number | undefined
   /**
    * Milliseconds to wait for `pong` once connected (a busy server keeps a client waiting for its
