@@ -1,12 +1,16 @@
 // Observing a server through node:diagnostics_channel: each connection and each command is
 // published on `proto:oneline:*` channels, for both sides; nothing is built while nobody
-// subscribes. Here a subscriber logs the server side of one client's session.
+// subscribes. Here a subscriber logs the server side of one client's session, from the `ping`
+// of its connect.
 //
 // Prints:
 //   listening on 127.0.0.1:<port>
 //   open 127.0.0.1:<port>
+//   start ping
+//   end ping
 //   start echo hi
 //   end echo hi
+//   start boom
 //   error boom: handler failed
 //   handlerError: handler failed
 //   close 127.0.0.1:<port>

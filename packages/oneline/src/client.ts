@@ -31,7 +31,7 @@ import type { OnelineClientLimits, OnelineCommandInfo } from './types.ts'
 export interface OnelineConnectOptions extends ConnectOptions {
   /** A host name or an IP address (an IPv6 one without brackets). @default '127.0.0.1' */
   host?: string | undefined
-  /** @default 5001 */
+  /** The server's port. @default 5001 */
   port?: number | undefined
   /**
    * Milliseconds to wait for `pong` once connected (a busy server keeps a client waiting for its
@@ -351,8 +351,10 @@ class Client implements OnelineClient {
     this.#waiters.push(waiter)
     this.#wake()
     this.#conn.write(bytes).then(undefined, (err: unknown) => {
-      // Nothing was written, so nothing will answer: the request must not hold a place.
-      if (isProtoError(err) && err.code === ProtoErrorCode.WRITE_BUFFER_FULL) this.#waiters.splice(this.#waiters.indexOf(waiter), 1)
+      // Nothing was written, so nothing will answer: the request must not hold a place. It may
+      // have left already, settled by lines that arrived first or by the connection's end.
+      const index = this.#waiters.indexOf(waiter)
+      if (isProtoError(err) && err.code === ProtoErrorCode.WRITE_BUFFER_FULL && index !== -1) this.#waiters.splice(index, 1)
       waiter.reject(toOnelineError(err))
     })
     // Given up by timeout or signal, the request keeps its place and its lines are dropped.

@@ -1,11 +1,12 @@
 // One command of an active client: a built-in, or the handler with the lines it returns and sends.
 import type { Buffer } from 'node:buffer'
-import type { FramedConnection } from '@proto/framing'
+import { ErrorCode as ProtoErrorCode, isProtoError } from '@proto/framing'
+import type { CallOptions, FramedConnection, ProtoError, TimeoutError } from '@proto/framing'
 import { decodeCommand, encodeLine } from './codec.ts'
 import { Command, PONG } from './constants.ts'
 import { CommandContext } from './context.ts'
 import { channels } from './diagnostics.ts'
-import { toOnelineError } from './errors.ts'
+import { OnelineIdleTimeoutError, toOnelineError } from './errors.ts'
 import type { OnelineConnection, OnelineContext, OnelineHandler, OnelineReply } from './types.ts'
 
 /** What the client's serving does next: the next command, or the client leaves, or the server closes. */
@@ -26,6 +27,8 @@ export interface CommandSource {
   readonly connection: OnelineConnection
   readonly conn: FramedConnection
   readonly signal: AbortSignal
+  /** How long a reply may wait for the client to take it: `idleTimeout`, when it is on. */
+  readonly writeOptions: CallOptions | undefined
 }
 
 const PONG_LINE = encodeLine(PONG)
@@ -43,24 +46,24 @@ export async function runCommand(raw: Buffer, source: CommandSource, host: Comma
   const { text, invalid } = decodeCommand(raw)
   // Only for a subscriber: nothing is spent on diagnostics otherwise.
   const report = channels.requestStart.hasSubscribers ? started(text, invalid, source.connection) : undefined
-  const { conn } = source
+  const { conn, writeOptions } = source
   let outcome: Outcome = 'next'
   // One async function for the whole command: each await is a turn of the microtask queue on
   // every round trip.
   try {
-    if (text === Command.PING) await conn.write(PONG_LINE)
+    if (text === Command.PING) await conn.write(PONG_LINE, writeOptions)
     else if (text === Command.DISCONNECT) outcome = 'leave'
     else if (text === Command.SHUTDOWN && host.allowShutdown) outcome = 'shutdown'
     else if (host.handler !== undefined) {
-      const ctx = new CommandContext(raw, invalid, source.signal, source.connection, conn)
+      const ctx = new CommandContext(raw, invalid, source.signal, source.connection, conn, writeOptions)
       let replied: Promise<void> | undefined
       try {
         const result = host.handler(text, ctx)
         // A synchronous handler's reply goes out without waiting a microtask for it.
         const reply = isPromiseLike(result) ? await result : result
         ctx.settle()
-        if (typeof reply === 'string') replied = conn.write(encodeLine(reply))
-        else if (reply !== undefined && reply.length > 0) replied = conn.write(reply.map(encodeLine))
+        if (typeof reply === 'string') replied = conn.write(encodeLine(reply), writeOptions)
+        else if (reply !== undefined && reply.length > 0) replied = conn.write(reply.map(encodeLine), writeOptions)
       } catch (err) {
         ctx.settle()
         report?.(err)
@@ -73,12 +76,33 @@ export async function runCommand(raw: Buffer, source: CommandSource, host: Comma
       if (flushed !== undefined) await flushed
     }
   } catch (err) {
-    const failure = toOnelineError(err)
+    const failure = writeFailure(err, conn)
     report?.(failure)
     throw failure
   }
   report?.(undefined)
   return outcome
+}
+
+/**
+ * A failed write as a oneline error. A client that took none of its replies for `idleTimeout`
+ * is idle, as much as a silent one, or the queue would wait behind it for ever. It, and a client
+ * whose unread replies passed `maxWriteBufferBytes`, is destroyed here: ending it would wait for
+ * them to flush, which they never do while it does not read.
+ */
+function writeFailure(err: unknown, conn: FramedConnection): ProtoError {
+  if (!isProtoError(err)) return toOnelineError(err)
+  // The only deadline in a command is its writes' (writeOptions).
+  if (err.code === ProtoErrorCode.TIMEOUT) {
+    const idle = new OnelineIdleTimeoutError((err as TimeoutError).timeout, { cause: err })
+    conn.destroy(idle)
+    return idle
+  }
+  if (err.code === ProtoErrorCode.WRITE_BUFFER_FULL) {
+    conn.destroy(err)
+    return err
+  }
+  return toOnelineError(err)
 }
 
 /** Publishes `request:start` for a command, and returns what publishes its end or error. */

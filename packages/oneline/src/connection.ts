@@ -83,7 +83,8 @@ export class ServerConnection implements OnelineConnection {
       maxWriteBufferBytes: limits.maxWriteBufferBytes,
     })
     this.#state = 'active'
-    this.#source = { connection: this, conn, signal: this.#controller.signal }
+    const writeOptions = limits.idleTimeout === 0 ? undefined : { timeout: limits.idleTimeout }
+    this.#source = { connection: this, conn, signal: this.#controller.signal, writeOptions }
     void conn.closed.then((err) => this.#finish(err))
     const frames = conn.frames()
     this.#commands = held === undefined || held.length === 0 ? frames : heldFirst(held, decoder, frames)
@@ -107,17 +108,23 @@ export class ServerConnection implements OnelineConnection {
     return this.#source
   }
 
-  /** Sends FIN after what is already written, then frees the socket; the next client need not wait. */
+  /**
+   * Sends FIN after what is already written, then frees the socket; the next client need not
+   * wait. A client that takes none of that for `idleTimeout` is destroyed.
+   */
   release(): void {
     if (this.released) return
     this.released = true
-    const conn = this.#source?.conn
-    if (conn === undefined) {
+    const source = this.#source
+    if (source === undefined) {
       this.#socket.destroy()
       return
     }
+    const { conn } = source
     // Reading has stopped, so the peer's FIN would never be seen: destroy once ours is out.
-    void conn.end().then(
+    // Unbounded, the flush of a client that reads nothing would hold its socket, and a place
+    // among maxConnections, for as long as it stays.
+    void conn.end(source.writeOptions).then(
       () => conn.destroy(),
       () => conn.destroy(),
     )

@@ -11,7 +11,7 @@ export const DEFAULT_MAX_LINE_BYTES = 65_536
 export const DEFAULT_MAX_QUEUE = 16
 /** What the server does with a connection that arrives while a client is active. */
 export const DEFAULT_BUSY = 'queue'
-/** Milliseconds the active client may stay silent; 0 is off, as in the original. */
+/** Milliseconds the active client may stay silent, or leave a reply untaken; 0 is off, as in the original. */
 export const DEFAULT_IDLE_TIMEOUT = 0
 /** Milliseconds the client waits in request, send, ping, close and shutdown, and for `pong` in connect. */
 export const DEFAULT_TIMEOUT = 3000

@@ -64,14 +64,14 @@ export class OnelineBusyError extends OnelineError {
   }
 }
 
-/** The active client sent nothing for `idleTimeout` ms. */
+/** The active client sent nothing, or took none of its replies, for `idleTimeout` ms. */
 export class OnelineIdleTimeoutError extends OnelineError {
   override name = 'OnelineIdleTimeoutError'
   override readonly code = ErrorCode.IDLE_TIMEOUT
   /** The limit, in milliseconds. */
   readonly timeout: number
   constructor(timeout: number, options?: ErrorOptions) {
-    super(`client silent for ${timeout} ms`, options)
+    super(`client idle for ${timeout} ms`, options)
     this.timeout = timeout
   }
 }

@@ -88,6 +88,7 @@ export interface OnelineServer extends EventEmitter<OnelineServerEvents>, AsyncD
   /**
    * Stops accepting, lets a running handler finish and write its lines, then closes the active
    * and queued clients; resolves once every one is gone. Aborting `signal` destroys them at once.
+   * @throws {UsageError} for an unknown option, as a rejection; the server is left as it was
    */
   close(options?: { signal?: AbortSignal | undefined }): Promise<void>
 }
@@ -183,7 +184,8 @@ class Server extends EventEmitter<OnelineServerEvents> implements OnelineServer 
     return this.#listener.listen(options)
   }
 
-  close(options: { signal?: AbortSignal | undefined } = {}): Promise<void> {
+  // Async so that a bad option is a rejection, as from listen() and every call of the client.
+  async close(options: { signal?: AbortSignal | undefined } = {}): Promise<void> {
     checkOptions(options, CLOSE_OPTION_NAMES, 'close()')
     this.#closing ??= this.#closeAll()
     const { signal } = options
@@ -195,7 +197,7 @@ class Server extends EventEmitter<OnelineServerEvents> implements OnelineServer 
         void this.#closing.then(() => signal.removeEventListener('abort', destroy))
       }
     }
-    return this.#closing
+    await this.#closing
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -56,7 +56,11 @@ export interface OnelineLimits {
   maxQueue?: number | undefined
   /** Bytes of a command before its LF, CR included; also what is read ahead from a waiting client. @default 65_536 */
   maxLineBytes?: number | undefined
-  /** Milliseconds the active client may stay silent; 0 is off, as in the original. @default 0 */
+  /**
+   * Milliseconds the active client may stay silent, or leave a reply untaken; 0 is off, as in the
+   * original.
+   * @default 0
+   */
   idleTimeout?: number | undefined
   /** Unsent bytes held for one client before it is closed and reported. @default 67_108_864 */
   maxWriteBufferBytes?: number | undefined

@@ -402,6 +402,57 @@ describe('limits and hostile input', () => {
     expect(await c1.rest()).toHaveLength(0)
   })
 
+  it('closes an active client that takes none of its replies for idleTimeout and serves the next', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
+    // 16 MiB: more than the kernel takes from a peer that reads nothing.
+    const { server, port } = await res.server({ handler: () => 'x'.repeat(16_777_216), limits: { idleTimeout: 60_000 } })
+    const errors: [unknown, PeerInfo][] = []
+    server.on('clientError', (err, peer) => errors.push([err, peer]))
+    const c1 = net.connect({ host: '127.0.0.1', port })
+    res.track(c1)
+    c1.on('error', () => {})
+    await once(c1, 'connect')
+    c1.pause()
+    c1.write('big\n')
+    const c2 = await res.socket(port)
+    c2.write(wire('ping_request'))
+    const pong = c2.bytes(5)
+    for (let i = 0; i < 100 && errors.length === 0; i++) {
+      await vi.advanceTimersByTimeAsync(60_000)
+      await turn()
+    }
+    expect(errors).toEqual([[expect.objectContaining({ code: ErrorCode.IDLE_TIMEOUT, timeout: 60_000 }), expect.objectContaining({ port: c1.localPort })]])
+    // Paused, c1 would not see the close; the server's side of it is what must be gone.
+    await (errors[0]?.[1] as OnelineConnection).closed
+    expect(await pong).toEqual(wire('ping_response'))
+  })
+
+  it('destroys, after idleTimeout, a client it has let go whose last lines it never takes', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
+    const { server, port } = await res.server({
+      limits: { idleTimeout: 60_000 },
+      handler: (_command, ctx) => {
+        // 16 MiB: more than the kernel takes from a peer that reads nothing.
+        ctx.send('x'.repeat(16_777_216))
+        throw new Error('boom')
+      },
+    })
+    const failed = once(server, 'handlerError')
+    const c1 = net.connect({ host: '127.0.0.1', port })
+    res.track(c1)
+    c1.on('error', () => {})
+    await once(c1, 'connect')
+    c1.pause()
+    c1.write('go\n')
+    const [, ctx] = (await failed) as [unknown, OnelineContext]
+    for (let i = 0; i < 100 && ctx.connection.state !== 'closed'; i++) {
+      await vi.advanceTimersByTimeAsync(60_000)
+      await turn()
+    }
+    expect(ctx.connection.state).toBe('closed')
+    expect(server.connections.size).toBe(0)
+  })
+
   it('has no idle limit by default', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
     const { server, port } = await res.server()
@@ -457,6 +508,31 @@ describe('limits and hostile input', () => {
     expect(err).toMatchObject({ code: 'ERR_PROTO_WRITE_BUFFER_FULL', limit: 1024 })
     expect(await c2.bytes(5)).toEqual(wire('ping_response'))
   })
+
+  it('closes at once a client that reads nothing once its unread lines pass maxWriteBufferBytes', async () => {
+    const line = 'x'.repeat(1_048_575)
+    const { server, port } = await res.server({
+      limits: { maxWriteBufferBytes: 16_777_216 },
+      handler: (_command, ctx) => {
+        // 24 MiB: the first 16 MiB are queued, more than the kernel takes from a peer that reads nothing.
+        for (let i = 0; i < 24; i++) ctx.send(line)
+      },
+    })
+    const reported = once(server, 'clientError')
+    const c1 = net.connect({ host: '127.0.0.1', port })
+    res.track(c1)
+    c1.on('error', () => {})
+    await once(c1, 'connect')
+    c1.pause()
+    const c2 = await res.socket(port)
+    c2.write(wire('ping_request'))
+    c1.write('flood\n')
+    const [err, peer] = await reported
+    expect(err).toMatchObject({ code: 'ERR_PROTO_WRITE_BUFFER_FULL', limit: 16_777_216 })
+    // Paused, c1 would not see the close; the server's side of it is what must be gone.
+    await (peer as OnelineConnection).closed
+    expect(await c2.bytes(5)).toEqual(wire('ping_response'))
+  })
 })
 
 describe('lifecycle', () => {
@@ -487,6 +563,13 @@ describe('lifecycle', () => {
     expect(connection.state).toBe('closed')
     expect([...server.connections]).toEqual([waiting])
     expect(server.queued).toBe(0)
+  })
+
+  it('rejects close() with an unknown option, and closes nothing', async () => {
+    const { server } = await res.server()
+    const closing = server.close({ sginal: AbortSignal.abort() } as never)
+    await expect(closing).rejects.toMatchObject({ code: 'ERR_PROTO_USAGE', message: expect.stringContaining("did you mean 'signal'") })
+    expect(server.listening).toBe(true)
   })
 
   it('lets close() finish the running handler, then closes active and queued clients', async () => {
