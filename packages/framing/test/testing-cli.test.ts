@@ -17,7 +17,8 @@ import { spawnServe } from '../src/testing/spawn-serve.ts'
 import { streamThroughBin } from '../src/testing/stream-through-bin.ts'
 
 // A bin of a few lines: `serve` prints a listening line and waits for a signal, `say` prints its
-// arguments, `count` counts the bytes of stdin, one line per MiB, `grow` holds all of stdin.
+// arguments, `count` counts the bytes of stdin, one line per MiB, `grow` holds all of stdin,
+// `die` is killed before its exit handlers run.
 const BIN = `
 import process from 'node:process'
 const [verb, ...args] = process.argv.slice(2)
@@ -25,6 +26,8 @@ if (verb === 'serve') {
   const timer = setInterval(() => {}, 1000)
   process.on('SIGTERM', () => { clearInterval(timer); process.exitCode = 0 })
   process.stdout.write(args[0] === 'bad' ? 'ready\\n' : 'listening ' + (args[0] ?? '127.0.0.1:4321') + '\\n')
+} else if (verb === 'die') {
+  process.kill(process.pid, 'SIGKILL')
 } else if (verb === 'say') {
   process.stderr.write(args.join(' '))
   process.exitCode = 3
@@ -162,6 +165,11 @@ describe('streamThroughBin', () => {
     const grown = await streamThroughBin({ bin, args: ['grow'], block: Buffer.alloc(1 << 20, 1), times: 256 })
     expect([flat.stderr, grown.stderr, grown.lines]).toEqual(['', 'held', 256])
     expect(grown.maxRssMiB - flat.maxRssMiB).toBeGreaterThan(128)
+  })
+
+  it('gives a null code and no peak RSS when a signal ends the child', async () => {
+    const result = await streamThroughBin({ bin, args: ['die'], block: Buffer.alloc(1 << 16), times: 4 })
+    expect(result).toMatchObject({ code: null, lines: 0, maxRssMiB: 0 })
   })
 
   it('ends when the child exits without reading all of its stdin', async () => {
