@@ -214,8 +214,6 @@ for (const { dir, manifest } of published) {
   for (const problem of binProblems(dir, manifest, shortName)) report(problem)
 }
 
-// Packages not yet on the README examples rule (readme-examples.mjs): shown, not failed.
-
 if (problems.length > 0) {
   for (const problem of problems) console.error(`✗ ${problem}`)
   console.error(`check-workspace: ${problems.length} problem(s) in ${published.length} published package(s)`)
