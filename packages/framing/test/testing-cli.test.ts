@@ -80,6 +80,13 @@ describe('OutputSink', () => {
     expect(seen.sort()).toEqual(['holds two', 'line one and', 'until 25'])
     expect(await sink.firstLine()).toBe('one and')
   })
+
+  it('resolves firstLine for a line that holds a CR or a line separator, which a regexp dot skips', async () => {
+    const sink = new OutputSink()
+    const first = sink.firstLine()
+    sink.write('a\rb\u2028c\r\nnext\n')
+    expect(await first).toBe('a\rb\u2028c\r')
+  })
 })
 
 describe('runMain and captureIO', () => {
