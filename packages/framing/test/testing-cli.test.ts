@@ -18,7 +18,8 @@ import { streamThroughBin } from '../src/testing/stream-through-bin.ts'
 
 // A bin of a few lines: `serve` prints a listening line and waits for a signal, `say` prints its
 // arguments, `count` counts the bytes of stdin, one line per MiB, `grow` holds all of stdin,
-// `die` is killed before its exit handlers run.
+// `die` is killed before its exit handlers run, `late` leaves a child that writes to its stderr once
+// it has exited.
 const BIN = `
 import process from 'node:process'
 const [verb, ...args] = process.argv.slice(2)
@@ -26,6 +27,10 @@ if (verb === 'serve') {
   const timer = setInterval(() => {}, 1000)
   process.on('SIGTERM', () => { clearInterval(timer); process.exitCode = 0 })
   process.stdout.write(args[0] === 'bad' ? 'ready\\n' : 'listening ' + (args[0] ?? '127.0.0.1:4321') + '\\n')
+} else if (verb === 'late') {
+  const { spawn } = await import('node:child_process')
+  spawn(process.execPath, ['-e', "process.stdin.on('end', () => process.stderr.write('written late')).resume()"], { stdio: ['pipe', 'ignore', 'inherit'] })
+  process.exit(3)
 } else if (verb === 'die') {
   process.kill(process.pid, 'SIGKILL')
 } else if (verb === 'say') {
@@ -156,6 +161,10 @@ describe('spawnServe', () => {
   it('rejects, saying why, when the child exits first or prints another line first', async () => {
     await expect(spawnServe(bin, ['say', 'no', 'keys'])).rejects.toThrow('say no keys exited with 3 before it listened: no keys')
     await expect(spawnServe(bin, ['serve', 'bad'])).rejects.toThrow('serve bad printed "ready" where the listening line belongs')
+  })
+
+  it('has read all of the stderr when it says why, even what arrives after the exit', async () => {
+    await expect(spawnServe(bin, ['late'])).rejects.toThrow('late exited with 3 before it listened: written late')
   })
 })
 
