@@ -21,10 +21,10 @@ const TOTALS = /^\d+ passed, \d+ failed/
 const separator = process.argv.indexOf('--', 2)
 const args = separator === -1 ? process.argv.slice(2) : process.argv.slice(2, separator)
 const passedArgs = separator === -1 ? [] : process.argv.slice(separator + 1)
-// The interop suite (tooling/interop) checks the Python originals and the scale suite
-// (tooling/scale) a balancer, which our Node version does not change: `pnpm test` runs them once,
-// so they are left out here (PROTO_TEST_OTHER_NODE, read by vitest.config.ts) unless a --project
-// is given. vitest's --project filters add up, so two negated ones would leave out neither.
+// The interop suite (tooling/interop) checks the Python originals, the scale suite (tooling/scale)
+// a balancer and the examples suite (tooling/examples) installs from the tarballs, which our Node
+// version does not change: `pnpm test` runs them once, so they are left out here
+// (PROTO_TEST_OTHER_NODE, read by vitest.config.ts) unless a --project is given. vitest's --project filters add up, so two negated ones would leave out neither.
 const leaveOut = !passedArgs.some((arg) => arg.startsWith('--project'))
 const includeCurrent = !args.includes('--no-current')
 const majors = args.filter((arg) => arg !== '--no-current')

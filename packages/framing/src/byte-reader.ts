@@ -1,3 +1,4 @@
+// ByteReader: integer and byte reads pulled from an async source, and FieldStream for a field too large to hold.
 import type { Buffer } from 'node:buffer'
 import { Readable } from 'node:stream'
 import { ByteQueue } from './byte-queue.ts'

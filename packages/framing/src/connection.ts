@@ -1,3 +1,4 @@
+// FramedConnection: a byte stream read as frames through a decoder, written with batching and backpressure.
 import type { Buffer } from 'node:buffer'
 import process from 'node:process'
 import type { Duplex } from 'node:stream'

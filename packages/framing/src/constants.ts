@@ -15,7 +15,9 @@ export const DEFAULT_MAX_WRITE_BUFFER_BYTES = 67_108_864
  * its own default from this to 64 KiB). What read-ahead costs is counted in chunks, not bytes: a
  * peer sending 1-byte segments makes each byte a chunk of some 190 bytes of memory, so a
  * connection whose reader stopped holds about 3 MiB at this mark and four times that at 64 KiB.
- * The TLS sockets a server accepts keep Node's default: node:tls has no way to set theirs.
+ * The TLS sockets a server accepts keep Node's default: node:tls has no way to set theirs. Node
+ * sets the write side's mark with the same option, so a `FramedConnection.write()` on these
+ * sockets waits for `'drain'` past 16 KiB queued, as on Node 20.
  */
 export const SOCKET_HIGH_WATER_MARK = 16_384
 /** Milliseconds without a byte before a waiting read fails; 0 turns the clock off. */

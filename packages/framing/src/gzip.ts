@@ -1,3 +1,4 @@
+// GzipMemberDecoder: RFC 1952 gzip members, each one frame, stored blocks copied and the rest inflated within the limits.
 import { Buffer, constants } from 'node:buffer'
 import zlib from 'node:zlib'
 import { DEFAULT_MAX_COMPRESSED_BYTES, DEFAULT_MAX_FRAME_BYTES } from './constants.ts'

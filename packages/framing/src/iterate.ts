@@ -1,3 +1,4 @@
+// The decoder contracts (FrameDecoder, AsyncFrameDecoder), decodeFrames over an async source, and the abort helpers reads share.
 import type { ProtoError } from './errors.ts'
 
 /** An incremental decoder: bytes in, whole frames out. */

@@ -2,6 +2,7 @@ import type { Buffer } from 'node:buffer'
 import { once } from 'node:events'
 import net from 'node:net'
 import type { Duplex } from 'node:stream'
+import { getDefaultHighWaterMark, setDefaultHighWaterMark } from 'node:stream'
 import tls from 'node:tls'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { CONNECT_OPTION_NAMES, connectStream, describeTarget } from '../src/connect.ts'
@@ -84,6 +85,27 @@ describe('connectStream', () => {
     expect(socket.allowHalfOpen).toBe(true)
     expect(socket.readableHighWaterMark).toBe(SOCKET_HIGH_WATER_MARK)
     expect(await echoes(socket, 'over tcp')).toBe('over tcp')
+  })
+
+  it("reads ahead 16 KiB over TCP, TLS and a unix socket where Node's own default is larger", async () => {
+    // Node 22 raised the default to 64 KiB: raising it here makes this test fail on Node 20 too.
+    const before = getDefaultHighWaterMark(false)
+    setDefaultHighWaterMark(false, 4 * SOCKET_HIGH_WATER_MARK)
+    closers.push(() => setDefaultHighWaterMark(false, before))
+    const server = await echoServer({ host: '127.0.0.1' })
+    const secure = await echoServer({ host: '127.0.0.1' }, true)
+    const { path, remove } = await tempSocketPath()
+    closers.push(remove)
+    await echoServer({ path })
+    const sockets = [
+      await connectStream(undefined, { port: portOf(server) }),
+      await connectStream({ port: portOf(secure), tls: { ca: cert.ca } }, { port: 1 }),
+      await connectStream({ path }, { port: 1 }),
+    ]
+    for (const socket of sockets) {
+      closers.push(() => socket.destroy())
+      expect(socket.readableHighWaterMark).toBe(SOCKET_HIGH_WATER_MARK)
+    }
   })
 
   it('lets the options override the package host and port', async () => {

@@ -3,6 +3,7 @@ import dc from 'node:diagnostics_channel'
 import { once } from 'node:events'
 import { existsSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
+import { getDefaultHighWaterMark, setDefaultHighWaterMark } from 'node:stream'
 import tls from 'node:tls'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, SOCKET_HIGH_WATER_MARK } from '../src/constants.ts'
@@ -135,6 +136,18 @@ describe('Listener', () => {
     client.destroy()
     await closed
     expect(listener.connections).toBe(0)
+  })
+
+  it("reads ahead 16 KiB on every connection where Node's own default is larger", async () => {
+    // Node 22 raised the default to 64 KiB: raising it here makes this test fail on Node 20 too.
+    const before = getDefaultHighWaterMark(false)
+    setDefaultHighWaterMark(false, 4 * SOCKET_HIGH_WATER_MARK)
+    cleanups.push(() => setDefaultHighWaterMark(false, before))
+    const { listener, nextConnection } = harness()
+    const { port } = await listener.listen({ host: '127.0.0.1', port: 0 })
+    dial({ host: '127.0.0.1', port })
+    const { socket } = await nextConnection()
+    expect(socket.readableHighWaterMark).toBe(SOCKET_HIGH_WATER_MARK)
   })
 
   it("binds the package's default host and port", async () => {

@@ -17,7 +17,9 @@ import { spawnServe } from '../src/testing/spawn-serve.ts'
 import { streamThroughBin } from '../src/testing/stream-through-bin.ts'
 
 // A bin of a few lines: `serve` prints a listening line and waits for a signal, `say` prints its
-// arguments, `count` counts the bytes of stdin, one line per MiB, `grow` holds all of stdin.
+// arguments, `count` counts the bytes of stdin, one line per MiB, `grow` holds all of stdin,
+// `die` is killed before its exit handlers run, `late` leaves a child that writes to its stderr once
+// it has exited.
 const BIN = `
 import process from 'node:process'
 const [verb, ...args] = process.argv.slice(2)
@@ -25,6 +27,12 @@ if (verb === 'serve') {
   const timer = setInterval(() => {}, 1000)
   process.on('SIGTERM', () => { clearInterval(timer); process.exitCode = 0 })
   process.stdout.write(args[0] === 'bad' ? 'ready\\n' : 'listening ' + (args[0] ?? '127.0.0.1:4321') + '\\n')
+} else if (verb === 'late') {
+  const { spawn } = await import('node:child_process')
+  spawn(process.execPath, ['-e', "process.stdin.on('end', () => process.stderr.write('written late')).resume()"], { stdio: ['pipe', 'ignore', 'inherit'] })
+  process.exit(3)
+} else if (verb === 'die') {
+  process.kill(process.pid, 'SIGKILL')
 } else if (verb === 'say') {
   process.stderr.write(args.join(' '))
   process.exitCode = 3
@@ -76,6 +84,13 @@ describe('OutputSink', () => {
     await Promise.all([first, held, matched])
     expect(seen.sort()).toEqual(['holds two', 'line one and', 'until 25'])
     expect(await sink.firstLine()).toBe('one and')
+  })
+
+  it('resolves firstLine for a line that holds a CR or a line separator, which a regexp dot skips', async () => {
+    const sink = new OutputSink()
+    const first = sink.firstLine()
+    sink.write('a\rb\u2028c\r\nnext\n')
+    expect(await first).toBe('a\rb\u2028c\r')
   })
 })
 
@@ -147,6 +162,10 @@ describe('spawnServe', () => {
     await expect(spawnServe(bin, ['say', 'no', 'keys'])).rejects.toThrow('say no keys exited with 3 before it listened: no keys')
     await expect(spawnServe(bin, ['serve', 'bad'])).rejects.toThrow('serve bad printed "ready" where the listening line belongs')
   })
+
+  it('has read all of the stderr when it says why, even what arrives after the exit', async () => {
+    await expect(spawnServe(bin, ['late'])).rejects.toThrow('late exited with 3 before it listened: written late')
+  })
 })
 
 describe('streamThroughBin', () => {
@@ -162,6 +181,11 @@ describe('streamThroughBin', () => {
     const grown = await streamThroughBin({ bin, args: ['grow'], block: Buffer.alloc(1 << 20, 1), times: 256 })
     expect([flat.stderr, grown.stderr, grown.lines]).toEqual(['', 'held', 256])
     expect(grown.maxRssMiB - flat.maxRssMiB).toBeGreaterThan(128)
+  })
+
+  it('gives a null code and no peak RSS when a signal ends the child', async () => {
+    const result = await streamThroughBin({ bin, args: ['die'], block: Buffer.alloc(1 << 16), times: 4 })
+    expect(result).toMatchObject({ code: null, lines: 0, maxRssMiB: 0 })
   })
 
   it('ends when the child exits without reading all of its stdin', async () => {

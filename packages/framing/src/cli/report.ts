@@ -12,8 +12,8 @@ export const REMOTE_ERROR: unique symbol = Symbol.for('@proto/remote-error')
  * The key of an error's details: an object of JSON values (a getter on the error class's
  * prototype, say) that the CLI prints under the error's line, `  <name>: <JSON>` each, and adds
  * to its `--json` object, never over `code`, `message` or `cause`. What a peer reported beyond a
- * message goes there (krpc's KRPC code and `info`). It is `Symbol.for('@proto/error-details')`,
- * so browser code can set it without importing this module.
+ * message goes there (krpc's `RemoteError` gives its `rpcCode` and `data`). It is
+ * `Symbol.for('@proto/error-details')`, so browser code can set it without importing this module.
  */
 export const ERROR_DETAILS: unique symbol = Symbol.for('@proto/error-details')
 

@@ -1,3 +1,4 @@
+// arbitraries: fast-check generators for framing's inputs, built from the fast-check the caller passes.
 import { Buffer } from 'node:buffer'
 import type * as FastCheck from 'fast-check'
 import type { Endian } from '../endian.ts'

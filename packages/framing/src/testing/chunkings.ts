@@ -1,3 +1,4 @@
+// randomChunkings and splitAt: the same bytes cut into chunks, for tests that any chunking decodes the same.
 import type { Buffer } from 'node:buffer'
 import { UsageError } from '../errors.ts'
 import { toBuffer } from '../to-buffer.ts'

@@ -1,3 +1,4 @@
+// duplexPair: two in-memory Duplex ends joined back to back, half-open, with backpressure.
 import type { Buffer } from 'node:buffer'
 import { Duplex } from 'node:stream'
 import { checkLimit } from '../options.ts'

@@ -1,3 +1,4 @@
+// The `@proto/framing/testing` entry: what the packages' tests share (chunkings, pairs, vectors, certificates, CLI helpers).
 export type { FastCheckLike, FramingArbitraries, PrefixLayout } from './arbitraries.ts'
 export { arbitraries } from './arbitraries.ts'
 export type { TestCertificateFiles } from './certificate-files.ts'

@@ -35,7 +35,8 @@ export class OutputSink extends Writable {
 
   /** Resolves with the first line, without its LF, once it is complete. */
   async firstLine(): Promise<string> {
-    const [, line = ''] = await this.until(/^(.*)\n/)
+    // Not `.*`: a dot stops at CR and U+2028, and the wait would never end.
+    const [, line = ''] = await this.until(/^([^\n]*)\n/)
     return line
   }
 

@@ -14,7 +14,7 @@ export interface SpawnedServe {
   address: string
   /** The port of a TCP `address`; undefined for a socket path. */
   port: number | undefined
-  /** Resolves with the exit code once the child has exited; null if a signal ended it. */
+  /** Resolves with the exit code once the child has exited and its output is all read; null if a signal ended it. */
   exit: Promise<number | null>
   /** What it has printed on stderr so far. */
   stderr: () => string
@@ -31,7 +31,8 @@ export async function spawnServe(bin: string, args: readonly string[]): Promise<
   let stderr = ''
   child.stderr.setEncoding('utf8')
   child.stderr.on('data', (chunk: string) => (stderr += chunk))
-  const exit = (once(child, 'exit') as Promise<[number | null]>).then(([code]) => code)
+  // 'close', not 'exit': at 'exit' the pipes may still hold what the child printed last.
+  const exit = (once(child, 'close') as Promise<[number | null]>).then(([code]) => code)
   const lines = createInterface({ input: child.stdout })
   const first = await Promise.race([once(lines, 'line') as Promise<[string]>, exit.then((code) => ({ code }))])
   lines.close()

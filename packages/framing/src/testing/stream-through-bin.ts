@@ -27,7 +27,10 @@ export interface StreamThroughBinResult {
   lines: number
   /** Its last non-empty stdout line, from the last 64 KiB of stdout. */
   lastLine: string
-  /** Its peak resident set size in MiB, as `process.resourceUsage().maxRSS` had it at exit. */
+  /**
+   * Its peak resident set size in MiB, as `process.resourceUsage().maxRSS` had it at exit; 0 when
+   * it never reached its exit handlers (a signal ended it), so a bound from below catches that.
+   */
   maxRssMiB: number
 }
 

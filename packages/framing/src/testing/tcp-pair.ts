@@ -1,3 +1,4 @@
+// tcpPair: two ends of a real half-open TCP connection on 127.0.0.1.
 import net from 'node:net'
 import { once } from 'node:events'
 

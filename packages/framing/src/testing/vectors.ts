@@ -1,3 +1,4 @@
+// loadVectors: the captured wire bytes of the shared vectors, read at test time.
 import { Buffer } from 'node:buffer'
 import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'

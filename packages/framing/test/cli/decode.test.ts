@@ -14,8 +14,9 @@ import { CliOutput } from '../../src/cli/output.ts'
 import { FileDigest, payloadJson } from '../../src/cli/payload.ts'
 import { runCli } from '../../src/cli/run.ts'
 import { arbitraries } from '../../src/testing/arbitraries.ts'
+import { OutputSink } from '../../src/testing/output-sink.ts'
 import { numRuns, settled } from '../helpers.ts'
-import { run, Sink } from './helpers.ts'
+import { run } from './helpers.ts'
 
 const arb = arbitraries(fc)
 
@@ -144,8 +145,8 @@ describe('decodeCapture', () => {
       push: (chunk, offset) => (offset === 0 ? [{ offset, frame: chunk.toString() }] : [{ offset, error: new Error('lost'), stop: true }]),
       end: () => [],
     }
-    const stdout = new Sink()
-    const summary = await decodeCapture(source(), decoder, new CliOutput(stdout, new Sink()))
+    const stdout = new OutputSink()
+    const summary = await decodeCapture(source(), decoder, new CliOutput(stdout, new OutputSink()))
     expect(summary).toEqual({ bytes: 4, frames: 1, faults: 1, stopped: true })
     expect(pulled).toBe(2)
     expect(stdout.text).toBe('{"offset":0,"frame":"zz"}\n{"offset":2,"error":{"code":"Error","message":"lost"}}\n')
@@ -156,8 +157,8 @@ describe('decodeCapture', () => {
       push: async (chunk, offset) => [{ offset, frame: payloadJson(await Promise.resolve(chunk)) }],
       end: async (offset) => [{ offset, frame: await Promise.resolve('end') }],
     }
-    const stdout = new Sink()
-    await decodeCapture(Readable.from(['é'], { objectMode: true }), decoder, new CliOutput(stdout, new Sink()))
+    const stdout = new OutputSink()
+    await decodeCapture(Readable.from(['é'], { objectMode: true }), decoder, new CliOutput(stdout, new OutputSink()))
     expect(stdout.text).toBe('{"offset":0,"frame":{"text":"é"}}\n{"offset":2,"frame":"end"}\n')
   })
 
@@ -176,7 +177,7 @@ describe('decodeCapture', () => {
         release = callback
       },
     })
-    const done = decodeCapture(source(), lineDecoder(), new CliOutput(stdout, new Sink()))
+    const done = decodeCapture(source(), lineDecoder(), new CliOutput(stdout, new OutputSink()))
     expect(await settled(done)).toBe(false)
     const stalledAt = pulled
     expect(stalledAt).toBe(1)
@@ -262,8 +263,8 @@ describe('payloadJson and FileDigest', () => {
 
 describe('decodeVerb in a bin', () => {
   it('runs under runCli with a stdin it was given', async () => {
-    const stdout = new Sink()
-    const code = await runCli(toy, ['decode'], { stdout, stderr: new Sink(), stdin: Readable.from([Buffer.from('x\n')]) })
+    const stdout = new OutputSink()
+    const code = await runCli(toy, ['decode'], { stdout, stderr: new OutputSink(), stdin: Readable.from([Buffer.from('x\n')]) })
     expect(code).toBe(0)
     expect(stdout.text).toBe('{"offset":0,"frame":{"text":"x"}}\n')
   })

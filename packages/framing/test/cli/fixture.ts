@@ -1,7 +1,7 @@
 import { defineCli, defineVerb } from '../../src/cli/definition.ts'
 import { CliUsageError } from '../../src/cli/errors.ts'
-import { ERROR_DETAILS } from '../../src/cli/report.ts'
 import { clientSocketOption, jsonOption, parseHostPort, targetPositional } from '../../src/cli/options.ts'
+import { ERROR_DETAILS } from '../../src/cli/report.ts'
 import { ClosedError, ProtoError } from '../../src/errors.ts'
 
 /** Records what the last run received, so tests can look at the typed values. */
@@ -57,13 +57,14 @@ export const send = defineVerb({
   },
 })
 
-/** Throws what `--what` names, for the error format. */
+/** An object that refers to itself, which has no JSON. */
 function cycle(): unknown {
   const loop: Record<string, unknown> = {}
   loop['self'] = loop
   return loop
 }
 
+/** Throws what `--what` names, for the error format. */
 export const fail = defineVerb({
   name: 'fail',
   summary: 'fail in a chosen way',

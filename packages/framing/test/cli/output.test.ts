@@ -2,8 +2,8 @@ import { Writable } from 'node:stream'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { CliOutput, jsonLine } from '../../src/cli/output.ts'
+import { OutputSink } from '../../src/testing/output-sink.ts'
 import { numRuns, settled } from '../helpers.ts'
-import { Sink } from './helpers.ts'
 
 /** A stdout that completes no write until `release()`; past its 8-byte buffer, writers must wait. */
 class Stuck extends Writable {
@@ -29,8 +29,8 @@ class Stuck extends Writable {
 
 describe('CliOutput', () => {
   it('escapes every line printed on stdout and stderr, once', async () => {
-    const stdout = new Sink()
-    const stderr = new Sink()
+    const stdout = new OutputSink()
+    const stderr = new OutputSink()
     const out = new CliOutput(stdout, stderr)
     await out.print('title \u001b]0;pwned\u0007 clear \u001b[2J\u009b line\nforged \\x41')
     out.warn('note \u2028 \r')
@@ -39,15 +39,15 @@ describe('CliOutput', () => {
   })
 
   it('writes bytes given to write() as they are', async () => {
-    const stdout = new Sink()
-    const out = new CliOutput(stdout, new Sink())
+    const stdout = new OutputSink()
+    const out = new CliOutput(stdout, new OutputSink())
     await out.write(new Uint8Array([0x1b, 0x00, 0xff]))
-    expect(Buffer.concat(stdout.chunks)).toEqual(Buffer.from([0x1b, 0x00, 0xff]))
+    expect(stdout.bytes).toEqual(Buffer.from([0x1b, 0x00, 0xff]))
   })
 
   it('resolves a print only once stdout has room, so the caller holds back', async () => {
     const stdout = new Stuck()
-    const out = new CliOutput(stdout, new Sink())
+    const out = new CliOutput(stdout, new OutputSink())
     const first = out.print('a line longer than the buffer')
     expect(await settled(first)).toBe(false)
     // A second print waits on the same drain rather than adding a listener of its own.
@@ -61,7 +61,7 @@ describe('CliOutput', () => {
 
   it('turns a stdout failure into CliOutputError, never a crash', async () => {
     const stdout = new Stuck()
-    const out = new CliOutput(stdout, new Sink())
+    const out = new CliOutput(stdout, new OutputSink())
     const waiting = out.print('waits for a drain that never comes')
     const epipe = Object.assign(new Error('write EPIPE'), { code: 'EPIPE' })
     stdout.destroy(epipe)
@@ -71,8 +71,8 @@ describe('CliOutput', () => {
   })
 
   it('drops stderr lines once stderr has failed, without throwing', () => {
-    const stderr = new Sink()
-    const out = new CliOutput(new Sink(), stderr)
+    const stderr = new OutputSink()
+    const out = new CliOutput(new OutputSink(), stderr)
     stderr.destroy(new Error('gone'))
     expect(() => out.warn('nobody hears this')).not.toThrow()
   })

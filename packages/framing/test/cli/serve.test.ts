@@ -10,8 +10,9 @@ import { runCli } from '../../src/cli/run.ts'
 import type { CliServer } from '../../src/cli/serve.ts'
 import { DEFAULT_CLOSE_GRACE, serveUntilStopped } from '../../src/cli/serve.ts'
 import { ProtoError } from '../../src/errors.ts'
+import { captureIO } from '../../src/testing/run-main.ts'
 import { settled } from '../helpers.ts'
-import { capture, STACK_FRAME } from './helpers.ts'
+import { STACK_FRAME } from './helpers.ts'
 
 /** A server on node:net whose close waits for its connections, unless the signal cuts them. */
 class TestServer extends EventEmitter implements CliServer<{ host: string; port: number } | { path: string }> {
@@ -83,7 +84,7 @@ async function start(server: CliServer<never>, argv: string[] = [], stopped?: Pr
   current = stopped === undefined ? { server } : { server, stopped }
   const stop = new AbortController()
   const force = new AbortController()
-  const c = capture({ signal: stop.signal, forceSignal: force.signal })
+  const c = captureIO({ signal: stop.signal, forceSignal: force.signal })
   const firstLine = c.stdout.firstLine()
   const exit = runCli(toy, ['serve', ...argv], c.io)
   return { c, exit, stop, force, firstLine: await Promise.race([firstLine, exit.then((code) => `exited ${code}: ${c.stderr.text}`)]) }
