@@ -35,8 +35,10 @@ export class ClientCalls {
   readonly #settings: ClientSettings
   readonly #release: () => void
   readonly #deadlines = new DeadlineScheduler()
-  readonly #binaries = new Set<OpenBinary>()
-  #calls = 0
+  /** The guard of each call in flight. */
+  readonly #calls = new Set<CallGuard>()
+  /** Each binary result still open, with the guard that still watches its call's signal. */
+  readonly #binaries = new Map<OpenBinary, CallGuard>()
   #idle: (() => void) | undefined
   #closing: Promise<void> | undefined
   #resolveClosed: () => void = () => {}
@@ -65,14 +67,15 @@ export class ClientCalls {
     const via = checkVia(opts.via ?? settings.via)
     const { text, files } = prepareCall(method, params, opts.pmhparams ?? settings.pmhparams, opts.files, isFile)
     if (via === 'get' && files.length > 0) throw new UsageError("files cannot be sent with via: 'get'")
-    this.#calls++
-    return { text, files, via, guard: new CallGuard(this.#deadlines, opts, settings.timeout, `call '${method}'`) }
+    const guard = new CallGuard(this.#deadlines, opts, settings.timeout, `call '${method}'`)
+    this.#calls.add(guard)
+    return { text, files, via, guard }
   }
 
   /** The call of `guard` has its value or its failure. */
   ended(guard: CallGuard): void {
     guard.dispose()
-    this.#callEnded()
+    this.#callEnded(guard)
   }
 
   /**
@@ -81,32 +84,51 @@ export class ClientCalls {
    */
   endedInBinary(guard: CallGuard, binary: OpenBinary): void {
     guard.stopTimer()
-    this.#binaries.add(binary)
+    this.#binaries.set(binary, guard)
     void binary.finished.then(() => {
       guard.dispose()
       this.#binaries.delete(binary)
     })
-    this.#callEnded()
+    this.#callEnded(guard)
   }
 
-  #callEnded(): void {
-    if (--this.#calls === 0) this.#idle?.()
+  #callEnded(guard: CallGuard): void {
+    this.#calls.delete(guard)
+    if (this.#calls.size === 0) this.#idle?.()
   }
 
-  /** Refuses new calls, waits for those in flight, then releases the client; the same promise every time. */
-  close(): Promise<void> {
-    this.#closing ??= this.#close()
-    return this.#closing
+  /**
+   * Refuses new calls, waits for those in flight, then releases the client; the same promise
+   * every time. Once `signal` aborts, calls in flight and binary bodies still open end at once
+   * with `KrpcClosedError` (`cause`: the signal's reason).
+   */
+  close(opts: { signal?: AbortSignal | undefined } = {}): Promise<void> {
+    const closing = (this.#closing ??= this.#close())
+    const signal = opts.signal
+    if (signal === undefined) return closing
+    const cut = (): void => this.#cut(signal.reason)
+    if (signal.aborted) cut()
+    else {
+      signal.addEventListener('abort', cut, { once: true })
+      void closing.then(() => signal.removeEventListener('abort', cut))
+    }
+    return closing
+  }
+
+  #cut(reason: unknown): void {
+    const err = new KrpcClosedError('the client was closed', { cause: reason })
+    for (const guard of this.#calls) guard.stop(err)
+    for (const guard of this.#binaries.values()) guard.stop(err)
   }
 
   async #close(): Promise<void> {
-    if (this.#calls > 0) {
+    if (this.#calls.size > 0) {
       await new Promise<void>((resolve) => {
         this.#idle = resolve
       })
     }
     // A body nobody started reading would hold `close()` forever, so it is cancelled.
-    await Promise.all([...this.#binaries].map((binary) => (binary.taken ? binary.finished : binary.cancel())))
+    await Promise.all([...this.#binaries.keys()].map((binary) => (binary.taken ? binary.finished : binary.cancel())))
     this.#release()
     this.#deadlines.clear()
     this.#resolveClosed()

@@ -239,8 +239,8 @@ class Client implements KrpcClient {
     })
   }
 
-  close(): Promise<void> {
-    return this.#calls.close()
+  close(opts?: { signal?: AbortSignal | undefined }): Promise<void> {
+    return this.#calls.close(opts)
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -418,6 +418,40 @@ describe('timeouts, aborts and close', () => {
     expect(c.close()).toBe(closing)
   })
 
+  it('close({ signal }) ends the calls and binary bodies still open once the signal aborts', async () => {
+    let entered: () => void = () => {}
+    const inside = new Promise<void>((resolve) => {
+      entered = resolve
+    })
+    const { port } = await serve({ handlers: {
+      stuck: () => new Promise(() => entered()),
+      trickle: () => {
+        // The first chunk sends the headers; nothing follows.
+        const stream = new Readable({ read() {} })
+        stream.push(Buffer.from('first'))
+        return stream
+      },
+    } })
+    const c = await connect({ port })
+    const binary = await c.call('trickle') as BinaryResult
+    const reader = binary.stream().getReader()
+    expect(Buffer.from((await reader.read()).value ?? []).toString()).toBe('first')
+    const unread = await c.call('trickle') as BinaryResult
+    const call = c.call('stuck')
+    await inside
+    const controller = new AbortController()
+    const closing = c.close({ signal: controller.signal })
+    const reason = new Error('no more waiting')
+    controller.abort(reason)
+    await expect(call).rejects.toMatchObject({ code: ErrorCode.CLOSED, cause: reason })
+    await expect(reader.read()).rejects.toMatchObject({ code: ErrorCode.CLOSED })
+    await closing
+    await c.closed
+    await expect(unread.bytes()).rejects.toMatchObject({ code: 'ERR_PROTO_USAGE' })
+    // An aborted signal given to a client already closed changes nothing.
+    await c.close({ signal: AbortSignal.abort() })
+  })
+
   it('a call node:http refuses to send (a bad header) rejects, and close() does not wait for it', async () => {
     let requests = 0
     const port = await httpServer((_req, res) => {
