@@ -13,7 +13,8 @@ import type { ClientSettings } from './client-options.ts'
 import { KrpcConnectError, KrpcResultTooLargeError } from './errors.ts'
 import { FetchBinaryResult, readLimited } from './fetch-result.ts'
 import { createProxy } from './proxy.ts'
-import { interpretJson, isJsonType, mediaType, unexpectedReply } from './response.ts'
+import { mediaType } from './headers.ts'
+import { interpretJson, isJsonType, unexpectedReply } from './response.ts'
 import type {
   BinaryResult,
   KrpcCallOptions,

@@ -16,10 +16,10 @@ import type { ClientSettings } from './client-options.ts'
 import { KrpcClosedError, KrpcResultTooLargeError } from './errors.ts'
 import { asFile, isFileInput, outgoing } from './file-input.ts'
 import type { Outgoing } from './file-input.ts'
-import { firstHeader } from './headers.ts'
+import { firstHeader, mediaType } from './headers.ts'
 import { collectBody, NodeBinaryResult } from './node-binary-result.ts'
 import { createProxy } from './proxy.ts'
-import { interpretJson, isJsonType, mediaType, unexpectedReply } from './response.ts'
+import { interpretJson, isJsonType, unexpectedReply } from './response.ts'
 import type {
   BinaryResult,
   KrpcCallOptions,
