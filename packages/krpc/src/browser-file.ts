@@ -20,8 +20,11 @@ class FileSource {
   }
 }
 
+/** A file input as the browser client finds it in a call. */
+export type BrowserFileInput = Blob | Uint8Array | FileSource
+
 /** True for what `call()` sends as a file part in a browser: a Blob, File or Uint8Array. */
-export function isFileInput(value: unknown): value is Blob | Uint8Array | FileSource {
+export function isFileInput(value: unknown): value is BrowserFileInput {
   return value instanceof Blob || value instanceof Uint8Array || value instanceof FileSource
 }
 
@@ -44,9 +47,8 @@ export function asFile(data: KrpcFileInput | { path: string }, opts: KrpcFileOpt
   return new FileSource(data, opts) as unknown as KrpcFileSource
 }
 
-
 /** A file input as a Blob with the part's name and type. */
-export function toPart(field: string, input: Blob | Uint8Array | FileSource): { blob: Blob; filename: string } {
+export function toPart(field: string, input: BrowserFileInput): { blob: Blob; filename: string } {
   const { data, options } = input instanceof FileSource ? FileSource.unwrap(input) : { data: input, options: {} as KrpcFileOptions }
   const size = data instanceof Blob ? data.size : data.byteLength
   if (options.size !== undefined && options.size !== size) throw new KrpcFileSizeMismatchError(field, options.size, size)

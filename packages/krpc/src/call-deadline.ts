@@ -25,14 +25,15 @@ export class CallGuard {
   constructor(scheduler: DeadlineScheduler, opts: CallOptions, defaultTimeout: number, what: string) {
     this.#signal = opts.signal ?? undefined
     try {
-      this.#guard = guardCall(scheduler, opts, defaultTimeout, (reason) => this.#stop(reason),
+      this.#guard = guardCall(scheduler, opts, defaultTimeout, (reason) => this.stop(reason),
         (timeout) => new KrpcTimeoutError(what, timeout))
     } catch (err) {
-      this.#stop(err)
+      this.stop(err)
     }
   }
 
-  #stop(reason: unknown): void {
+  /** Stops the call with `reason`, as its signal or deadline would; only the first reason counts. */
+  stop(reason: unknown): void {
     if (this.#stopped) return
     this.#stopped = true
     this.#reason = reason
@@ -62,7 +63,7 @@ export class CallGuard {
     guard.release()
     const signal = this.#signal
     if (signal === undefined) return
-    this.#onAbort = () => this.#stop(signal.reason)
+    this.#onAbort = () => this.stop(signal.reason)
     signal.addEventListener('abort', this.#onAbort, { once: true })
   }
 

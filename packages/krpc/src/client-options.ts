@@ -50,8 +50,7 @@ export function clientSettings(options: KrpcConnectOptions, base?: string): Clie
   checkOptions(options, CONNECT_OPTION_NAMES, 'connect()')
   const url = clientUrl(options, base)
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`unsupported protocol ${url.protocol}`)
-  const headers: unknown = options.headers
-  if (headers !== undefined && (typeof headers !== 'object' || headers === null)) throw new UsageError('headers must be an object')
+  checkHeaders(options.headers)
   const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1')
   const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port)
   return {
@@ -63,6 +62,21 @@ export function clientSettings(options: KrpcConnectOptions, base?: string): Clie
     maxResultBytes: checkLimit('limits.maxResultBytes', options.limits?.maxResultBytes, DEFAULT_MAX_RESULT_BYTES),
     via: checkVia(options.via),
     pmhparams: options.pmhparams,
+  }
+}
+
+// RFC 9110: a field name is a token; a value has no control character but tab.
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/
+
+/** `headers` checked here, where a bad one would otherwise escape from each call as node:http's or fetch's own error. */
+function checkHeaders(headers: unknown): void {
+  if (headers === undefined) return
+  if (typeof headers !== 'object' || headers === null) throw new UsageError('headers must be an object')
+  for (const [name, value] of Object.entries(headers)) {
+    if (!TOKEN.test(name)) throw new UsageError(`header name ${JSON.stringify(name)} is not a token`)
+    if (typeof value !== 'string') throw new UsageError(`header ${name} must be a string`)
+    if (BAD_VALUE.test(value)) throw new UsageError(`header ${name} has a character a header cannot carry`)
   }
 }
 

@@ -1,18 +1,20 @@
 // The `browser` build of `@proto/krpc/client`: fetch and FormData only. It and what it imports use
 // no `node:` module and no Buffer, and from @proto/framing only `@proto/framing/errors`.
-import { DeadlineScheduler, UsageError } from '@proto/framing/errors'
+import { UsageError } from '@proto/framing/errors'
 import type { PeerInfo } from '@proto/framing'
 import { isBinaryResult } from './binary-result.ts'
 import { asFile, isFileInput, toPart } from './browser-file.ts'
-import { CallGuard } from './call-deadline.ts'
-import { checkCallOptions, checkVia, clientSettings } from './client-options.ts'
+import type { BrowserFileInput } from './browser-file.ts'
+import type { CallGuard } from './call-deadline.ts'
+import { ClientCalls, NO_OPTIONS } from './client-calls.ts'
+import type { StartedCall } from './client-calls.ts'
+import { clientSettings } from './client-options.ts'
 import type { ClientSettings } from './client-options.ts'
-import { KrpcClosedError, KrpcConnectError, KrpcResultTooLargeError } from './errors.ts'
+import { KrpcConnectError, KrpcResultTooLargeError } from './errors.ts'
 import { FetchBinaryResult, readLimited } from './fetch-result.ts'
-import { InFlight } from './in-flight.ts'
-import { prepareCall } from './prepare.ts'
 import { createProxy } from './proxy.ts'
-import { interpretJson, isJsonType, mediaType, unexpectedReply } from './response.ts'
+import { mediaType } from './headers.ts'
+import { interpretJson, isJsonType, unexpectedReply } from './response.ts'
 import type {
   BinaryResult,
   KrpcCallOptions,
@@ -30,16 +32,20 @@ export type { BinaryResult, KrpcCallOptions, KrpcClient, KrpcClientLimits, KrpcC
 
 const OCTET_STREAM = 'application/octet-stream'
 
+/** A request as fetch is given it. */
+interface Init {
+  readonly url: URL
+  readonly method: 'GET' | 'POST'
+  readonly body: FormData | URLSearchParams | undefined
+}
+
 class Client implements KrpcClient {
   readonly methods: KrpcProxy
   readonly closed: Promise<void>
   readonly remote: PeerInfo
   readonly #settings: ClientSettings
   readonly #url: URL
-  readonly #deadlines = new DeadlineScheduler()
-  readonly #inFlight = new InFlight()
-  #closing: Promise<void> | undefined
-  #resolveClosed: () => void = () => {}
+  readonly #calls: ClientCalls
 
   constructor(options: KrpcConnectOptions) {
     const base = (globalThis as { location?: { href?: string } }).location?.href
@@ -50,54 +56,53 @@ class Client implements KrpcClient {
     this.#settings = settings
     this.#url = settings.url
     this.remote = settings.remote
+    // fetch owns the connections, so closing has nothing of its own to release.
+    this.#calls = new ClientCalls(settings)
+    this.closed = this.#calls.closed
     this.methods = createProxy((method, args) => this.call(method, args))
-    this.closed = new Promise((resolve) => {
-      this.#resolveClosed = resolve
-    })
   }
 
   proxy<T = KrpcProxy>(opts: Omit<KrpcCallOptions, 'files'> = {}): T {
     return createProxy((method, args) => this.call(method, args, opts)) as T
   }
 
-  async call(method: string, params?: unknown, opts: KrpcCallOptions = {}): Promise<unknown> {
-    let init: { url: URL; method: 'GET' | 'POST'; body: FormData | URLSearchParams | undefined }
-    if (this.#closing !== undefined) throw new KrpcClosedError('the client is closed')
-    checkCallOptions(opts)
-    const settings = this.#settings
-    const via = checkVia(opts.via ?? settings.via)
-    const call = prepareCall(method, params, opts.pmhparams ?? settings.pmhparams, opts.files, isFileInput)
-    if (via === 'get') {
-      if (call.files.length > 0) throw new UsageError("files cannot be sent with via: 'get'")
-      const url = new URL(this.#url)
-      url.searchParams.append('json', call.text)
-      init = { url, method: 'GET', body: undefined }
-    } else if (call.files.length === 0) {
-      init = { url: this.#url, method: 'POST', body: new URLSearchParams({ json: call.text }) }
-    } else {
-      const form = new FormData()
-      form.append('json', call.text)
-      for (const { field, input } of call.files) {
-        const { blob, filename } = toPart(field, input)
-        form.append(field, blob, filename)
-      }
-      init = { url: this.#url, method: 'POST', body: form }
-    }
-    this.#inFlight.callStarted()
+  async call(method: string, params?: unknown, opts: KrpcCallOptions = NO_OPTIONS): Promise<unknown> {
+    const call = this.#calls.start(method, params, opts, isFileInput)
+    let init: Init
     try {
-      return await this.#send(init, new CallGuard(this.#deadlines, opts, settings.timeout, `call '${method}'`))
-    } finally {
-      this.#inFlight.callEnded()
+      init = this.#init(call)
+    } catch (err) {
+      this.#calls.ended(call.guard)
+      throw err
     }
+    return this.#send(init, call.guard)
   }
 
-  async #send(init: { url: URL; method: 'GET' | 'POST'; body: FormData | URLSearchParams | undefined }, guard: CallGuard): Promise<unknown> {
-    if (guard.stopped) throw guard.reason
+  /** What fetch is given for `call`. */
+  #init(call: StartedCall<BrowserFileInput>): Init {
+    if (call.via === 'get') {
+      const url = new URL(this.#url)
+      url.searchParams.append('json', call.text)
+      return { url, method: 'GET', body: undefined }
+    }
+    if (call.files.length === 0) return { url: this.#url, method: 'POST', body: new URLSearchParams({ json: call.text }) }
+    const form = new FormData()
+    form.append('json', call.text)
+    for (const { field, input } of call.files) {
+      const { blob, filename } = toPart(field, input)
+      form.append(field, blob, filename)
+    }
+    return { url: this.#url, method: 'POST', body: form }
+  }
+
+  /** Sends the request and reads its reply; the call ends with the promise it returns. */
+  async #send(init: Init, guard: CallGuard): Promise<unknown> {
     // fetch wants a signal; in a browser one controller per call is the cheap part.
     const controller = new AbortController()
     guard.onStop((reason) => controller.abort(reason))
     let handedOver = false
     try {
+      if (guard.stopped) throw guard.reason
       let res: Response
       try {
         const request: RequestInit = { method: init.method, headers: this.#settings.headers, signal: controller.signal }
@@ -111,7 +116,7 @@ class Client implements KrpcClient {
       const type = mediaType(res.headers.get('content-type'))
       if (type === OCTET_STREAM && res.ok) {
         const binary = new FetchBinaryResult(res, this.#settings.maxResultBytes)
-        this.#inFlight.binaryOpened(binary, () => guard.dispose())
+        this.#calls.endedInBinary(guard, binary)
         handedOver = true
         return binary
       }
@@ -133,21 +138,12 @@ class Client implements KrpcClient {
       }
       return interpretJson(status, res.statusText, new TextDecoder().decode(bytes))
     } finally {
-      // A binary result keeps the caller's signal until its body is done; the timer stops here.
-      if (handedOver) guard.stopTimer()
-      else guard.dispose()
+      if (!handedOver) this.#calls.ended(guard)
     }
   }
 
-  close(): Promise<void> {
-    this.#closing ??= this.#close()
-    return this.#closing
-  }
-
-  async #close(): Promise<void> {
-    await this.#inFlight.drained()
-    this.#deadlines.clear()
-    this.#resolveClosed()
+  close(opts?: { signal?: AbortSignal | undefined }): Promise<void> {
+    return this.#calls.close(opts)
   }
 
   [Symbol.asyncDispose](): Promise<void> {

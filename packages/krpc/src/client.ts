@@ -2,25 +2,24 @@
 import { randomBytes } from 'node:crypto'
 import { request as httpRequest } from 'node:http'
 import type { ClientRequest, IncomingMessage } from 'node:http'
-import { DeadlineScheduler, errorMapper, UsageError } from '@proto/framing'
+import { errorMapper, UsageError } from '@proto/framing'
 import type { PeerInfo } from '@proto/framing'
 import { ConnectAgent } from './agent.ts'
 import { isBinaryResult } from './binary-result.ts'
-import { CallGuard } from './call-deadline.ts'
-import { checkCallOptions, checkVia, clientSettings } from './client-options.ts'
+import type { CallGuard } from './call-deadline.ts'
+import { ClientCalls, NO_OPTIONS } from './client-calls.ts'
+import type { StartedCall } from './client-calls.ts'
+import { clientSettings } from './client-options.ts'
 import { channels } from './diagnostics.ts'
 import type { KrpcRequestInfo } from './diagnostics.ts'
 import type { ClientSettings } from './client-options.ts'
 import { KrpcClosedError, KrpcResultTooLargeError } from './errors.ts'
 import { asFile, isFileInput, outgoing } from './file-input.ts'
 import type { Outgoing } from './file-input.ts'
-import { firstHeader } from './headers.ts'
-import { InFlight } from './in-flight.ts'
+import { firstHeader, mediaType } from './headers.ts'
 import { collectBody, NodeBinaryResult } from './node-binary-result.ts'
-import { prepareCall } from './prepare.ts'
-import type { PreparedCall } from './prepare.ts'
 import { createProxy } from './proxy.ts'
-import { interpretJson, isJsonType, mediaType, unexpectedReply } from './response.ts'
+import { interpretJson, isJsonType, unexpectedReply } from './response.ts'
 import type {
   BinaryResult,
   KrpcCallOptions,
@@ -38,7 +37,6 @@ export { asFile, isBinaryResult, isFileInput }
 export type { BinaryResult, KrpcCallOptions, KrpcClient, KrpcClientLimits, KrpcConnectOptions, KrpcFileInput, KrpcFileOptions, KrpcFileSource, KrpcProxy }
 
 const NO_FILES: readonly Outgoing[] = []
-const NO_OPTIONS: KrpcCallOptions = Object.freeze({})
 /** A transport failure below a call: anything but the package's own errors ends it as CLOSED. */
 const toClosed = errorMapper({
   fallback: (err) => new KrpcClosedError('the connection ended before a complete reply', { cause: err }),
@@ -58,10 +56,7 @@ class Client implements KrpcClient {
   readonly #port: number
   readonly #path: string
   readonly #agent: ConnectAgent
-  readonly #deadlines = new DeadlineScheduler()
-  readonly #inFlight = new InFlight()
-  #closing: Promise<void> | undefined
-  #resolveClosed: () => void = () => {}
+  readonly #calls: ClientCalls
 
   constructor(options: KrpcConnectOptions) {
     const settings = clientSettings(options)
@@ -85,10 +80,9 @@ class Client implements KrpcClient {
       client: this,
       remote: settings.remote,
     })
+    this.#calls = new ClientCalls(settings, () => this.#agent.destroy())
+    this.closed = this.#calls.closed
     this.methods = createProxy((method, args) => this.call(method, args))
-    this.closed = new Promise((resolve) => {
-      this.#resolveClosed = resolve
-    })
   }
 
   proxy<T = KrpcProxy>(opts: Omit<KrpcCallOptions, 'files'> = {}): T {
@@ -96,24 +90,17 @@ class Client implements KrpcClient {
   }
 
   call(method: string, params?: unknown, opts: KrpcCallOptions = NO_OPTIONS): Promise<unknown> {
-    if (this.#closing !== undefined) return Promise.reject(new KrpcClosedError('the client is closed'))
-    const settings = this.#settings
-    let call: PreparedCall<KrpcFileInput>
-    let via: 'post' | 'get'
+    let call: StartedCall<KrpcFileInput>
     try {
-      if (opts !== NO_OPTIONS) checkCallOptions(opts)
-      via = checkVia(opts.via ?? settings.via)
-      call = prepareCall(method, params, opts.pmhparams ?? settings.pmhparams, opts.files, isFileInput)
-      if (via === 'get' && call.files.length > 0) throw new UsageError("files cannot be sent with via: 'get'")
+      call = this.#calls.start(method, params, opts, isFileInput)
     } catch (err) {
       return rejection(err)
     }
-    this.#inFlight.callStarted()
-    const guard = new CallGuard(this.#deadlines, opts, settings.timeout, `call '${method}'`)
+    const { via, guard } = call
     const info = channels.requestStart.hasSubscribers ? this.#started(via, method) : undefined
     let pending: Promise<unknown>
     // A call without files goes out in this turn; file inputs are measured first (a path is stat'ed).
-    if (call.files.length > 0) pending = this.#sendFiles(call, guard)
+    if (call.files.length > 0) pending = this.#sendFiles(call)
     else if (guard.stopped) pending = this.#failEarly(guard, guard.reason)
     else pending = this.#roundTrip(call.text, via, NO_FILES, guard)
     return info === undefined ? pending : this.#observed(pending, info)
@@ -137,7 +124,8 @@ class Client implements KrpcClient {
     })
   }
 
-  async #sendFiles(call: PreparedCall<KrpcFileInput>, guard: CallGuard): Promise<unknown> {
+  async #sendFiles(call: StartedCall<KrpcFileInput>): Promise<unknown> {
+    const guard = call.guard
     let files: Outgoing[]
     try {
       files = await Promise.all(call.files.map(({ field, input }) => outgoing(field, input)))
@@ -150,8 +138,7 @@ class Client implements KrpcClient {
 
   /** A call that ends before its request is made. */
   #failEarly(guard: CallGuard, reason: unknown): Promise<never> {
-    guard.dispose()
-    this.#inFlight.callEnded()
+    this.#calls.ended(guard)
     return rejection(reason)
   }
 
@@ -184,15 +171,10 @@ class Client implements KrpcClient {
     return new Promise<unknown>((resolve, reject) => {
       const upload = boundary === undefined ? undefined : new UploadStop()
       let settled = false
-      const settle = (): boolean => {
-        if (settled) return false
-        settled = true
-        this.#inFlight.callEnded()
-        return true
-      }
       const fail = (err: Error): void => {
-        if (!settle()) return
-        guard.dispose()
+        if (settled) return
+        settled = true
+        this.#calls.ended(guard)
         upload?.stop()
         req.destroy()
         reject(err)
@@ -204,11 +186,10 @@ class Client implements KrpcClient {
         const type = mediaType(firstHeader(res.rawHeaders, 'content-type'))
         if (type === 'application/octet-stream' && status >= 200 && status < 300) {
           // A binary reply may be the upload streamed back (an echo), so the upload goes on.
-          if (!settle()) return
+          if (settled) return
+          settled = true
           const binary = new NodeBinaryResult(res, this.#settings.maxResultBytes)
-          this.#inFlight.binaryOpened(binary, () => guard.dispose())
-          // The timeout ends here; the caller's signal still ends the body.
-          guard.stopTimer()
+          this.#calls.endedInBinary(guard, binary)
           guard.onStop(() => {
             res.destroy()
             req.destroy()
@@ -244,8 +225,9 @@ class Client implements KrpcClient {
               fail(err as Error)
               return
             }
-            if (!settle()) return
-            guard.dispose()
+            if (settled) return
+            settled = true
+            this.#calls.ended(guard)
             resolve(value)
           },
           fail,
@@ -257,16 +239,8 @@ class Client implements KrpcClient {
     })
   }
 
-  close(): Promise<void> {
-    this.#closing ??= this.#close()
-    return this.#closing
-  }
-
-  async #close(): Promise<void> {
-    await this.#inFlight.drained()
-    this.#agent.destroy()
-    this.#deadlines.clear()
-    this.#resolveClosed()
+  close(opts?: { signal?: AbortSignal | undefined }): Promise<void> {
+    return this.#calls.close(opts)
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -158,8 +158,10 @@ export function captureDecoder(options: CaptureDecoderOptions = {}): CaptureDeco
     while (i < chunk.length && state !== 'stopped') {
       if (state === 'head') {
         if (headBytes === 0) start = offset + i
-        const piece = Buffer.from(chunk.subarray(i))
-        head.push(piece)
+        // No more than a head may hold, with the blank line that ends it: copying the whole rest
+        // of a chunk would copy each later message again for every head before it.
+        const take = Math.min(chunk.length - i, DEFAULT_MAX_HEADER_SIZE + 4 - headBytes)
+        head.push(Buffer.from(chunk.subarray(i, i + take)))
         const all = Buffer.concat(head)
         const end = all.indexOf(CRLF2, Math.max(0, headBytes - 3))
         if (end === -1) {

@@ -20,18 +20,12 @@ import {
 } from './errors.ts'
 import type { KrpcError, KrpcRequestError } from './errors.ts'
 import { FormReader } from './form.ts'
-import { firstHeader, transferCodings } from './headers.ts'
+import { firstHeader, mediaType, transferCodings } from './headers.ts'
 import { beginCall } from './invoke.ts'
 import type { CallSite } from './invoke.ts'
 import { Reply } from './reply.ts'
 import type { ReplyHost } from './reply.ts'
 import type { ExchangeHost, KrpcConnection, KrpcContext } from './types.ts'
-
-function mediaType(contentType: string | undefined): string {
-  if (contentType === undefined) return ''
-  const semi = contentType.indexOf(';')
-  return (semi === -1 ? contentType : contentType.slice(0, semi)).trim().toLowerCase()
-}
 
 /**
  * One request, from its head to the removal of its temp files: the verb and content type are

@@ -1,4 +1,4 @@
-// Reading headers from a message's raw header list, without the `headers` object node:http builds on first use.
+// Reading headers: from a message's raw header list, without the `headers` object node:http builds on first use, and the media type of a Content-Type. No `node:` module here.
 /**
  * The first value of header `name` (lower case) in a message's raw header list: what
  * `message.headers[name]` gives for `content-type` and `content-length`, whose repeats node:http
@@ -10,6 +10,13 @@ export function firstHeader(rawHeaders: readonly string[], name: string): string
     if (key !== undefined && key.length === name.length && key.toLowerCase() === name) return rawHeaders[i + 1]
   }
   return undefined
+}
+
+/** The media type of a `Content-Type` value, lower case, without parameters. */
+export function mediaType(contentType: string | null | undefined): string {
+  if (contentType === null || contentType === undefined) return ''
+  const semi = contentType.indexOf(';')
+  return (semi === -1 ? contentType : contentType.slice(0, semi)).trim().toLowerCase()
 }
 
 /**

@@ -1,13 +1,6 @@
 // Reading a reply's head and JSON body, as both clients do: no `node:` module and no Buffer here.
 import { KrpcBadResponseError, KrpcHttpStatusError, RemoteError } from './errors.ts'
 
-/** The media type of a `Content-Type` value, lower case, without parameters. */
-export function mediaType(contentType: string | null | undefined): string {
-  if (contentType === null || contentType === undefined) return ''
-  const semi = contentType.indexOf(';')
-  return (semi === -1 ? contentType : contentType.slice(0, semi)).trim().toLowerCase()
-}
-
 export function isJsonType(type: string): boolean {
   return type === 'application/json' || type.endsWith('+json')
 }

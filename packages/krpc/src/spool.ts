@@ -67,7 +67,7 @@ export class Spool {
     this.#out.end()
   }
 
-  /** Stops writing, drains what is left of the part, and removes the file. */
+  /** Stops writing, drains what is left of the part, and removes the file; never rejects. */
   async discard(): Promise<void> {
     this.#source.off('data', this.#onData)
     this.#source.off('end', this.#onEnd)
@@ -78,6 +78,8 @@ export class Spool {
       this.#out.destroy()
       await closed
     }
-    await rm(this.path, { force: true })
+    // A file that cannot be removed (its directory's permissions changed) is left to the system's
+    // temp cleaning: the request must still end, and a rejection here would reach no one.
+    await rm(this.path, { force: true }).catch(noop)
   }
 }

@@ -213,8 +213,12 @@ export interface KrpcClient extends AsyncDisposable {
   readonly methods: KrpcProxy
   /** A proxy whose calls all use `opts`. */
   proxy<T = KrpcProxy>(opts?: Omit<KrpcCallOptions, 'files'>): T
-  /** Refuses new calls, waits for pending ones, closes the sockets. */
-  close(): Promise<void>
-  /** Resolves when the client is closed. */
+  /**
+   * Refuses new calls, waits for pending ones and for binary results still being read (one
+   * never read is cancelled), then closes the sockets. Once `signal` aborts, what is still in
+   * flight ends at once with `KrpcClosedError` (`cause`: the signal's reason).
+   */
+  close(opts?: { signal?: AbortSignal | undefined }): Promise<void>
+  /** Resolves, never rejects, once the client is closed. */
   readonly closed: Promise<void>
 }

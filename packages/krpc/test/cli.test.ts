@@ -174,6 +174,28 @@ describe('krpc decode', () => {
     expect(res.status).toBe(1)
   })
 
+  it('refuses a head past 16 KiB in any chunking, and takes one just within it', async () => {
+    const request = (fill: number): Buffer => {
+      const start = 'GET /?json=%7B%7D HTTP/1.1\r\nX-Fill: '
+      return Buffer.from(`${start}${'a'.repeat(fill - start.length)}\r\n\r\n`)
+    }
+    const decode = async (bytes: Buffer, cuts: number[]): Promise<string[]> => {
+      const decoder = captureDecoder({ direction: 'request' })
+      const records = []
+      let from = 0
+      for (const cut of [...cuts.sort((a, b) => a - b), bytes.length]) {
+        records.push(...(await decoder.push(bytes.subarray(from, cut), from)))
+        from = cut
+      }
+      records.push(...(await decoder.end(bytes.length)))
+      return records.map((r) => ('error' in r ? (r.error as { message: string }).message : 'frame'))
+    }
+    await fc.assert(fc.asyncProperty(fc.array(fc.nat(20_000), { maxLength: 4 }), async (cuts) => {
+      expect(await decode(request(16_384), cuts.filter((cut) => cut <= 16_388))).toEqual(['frame'])
+      expect(await decode(request(20_000), cuts)).toEqual(['a head longer than 16384 bytes'])
+    }), { numRuns: 30 })
+  })
+
   it('summarises a multipart body part by part, the call from its json field, in any chunking', async () => {
     const upload = vectors.find((v) => v.name === 'file_upload_text_request')?.bytes ?? expect.unreachable('file_upload_text_request')
     const sha = (data: string | Uint8Array): string => createHash('sha256').update(data).digest('hex')

@@ -418,17 +418,52 @@ describe('timeouts, aborts and close', () => {
     expect(c.close()).toBe(closing)
   })
 
-  it('a call node:http refuses to send (a bad header) rejects, and close() does not wait for it', async () => {
+  it('close({ signal }) ends the calls and binary bodies still open once the signal aborts', async () => {
+    let entered: () => void = () => {}
+    const inside = new Promise<void>((resolve) => {
+      entered = resolve
+    })
+    const { port } = await serve({ handlers: {
+      stuck: () => new Promise(() => entered()),
+      trickle: () => {
+        // The first chunk sends the headers; nothing follows.
+        const stream = new Readable({ read() {} })
+        stream.push(Buffer.from('first'))
+        return stream
+      },
+    } })
+    const c = await connect({ port })
+    const binary = await c.call('trickle') as BinaryResult
+    const reader = binary.stream().getReader()
+    expect(Buffer.from((await reader.read()).value ?? []).toString()).toBe('first')
+    const unread = await c.call('trickle') as BinaryResult
+    const call = c.call('stuck')
+    await inside
+    const controller = new AbortController()
+    const closing = c.close({ signal: controller.signal })
+    const reason = new Error('no more waiting')
+    controller.abort(reason)
+    await expect(call).rejects.toMatchObject({ code: ErrorCode.CLOSED, cause: reason })
+    await expect(reader.read()).rejects.toMatchObject({ code: ErrorCode.CLOSED })
+    await closing
+    await c.closed
+    await expect(unread.bytes()).rejects.toMatchObject({ code: 'ERR_PROTO_USAGE' })
+    // An aborted signal given to a client already closed changes nothing.
+    await c.close({ signal: AbortSignal.abort() })
+  })
+
+  it('headers that HTTP cannot carry are refused by connect(), before any request', async () => {
     let requests = 0
     const port = await httpServer((_req, res) => {
       requests++
       res.end()
     })
-    const c = await connect({ port, headers: { 'X-Bad': 'a\r\nb' } })
-    await expect(c.call('echo', [1])).rejects.toMatchObject({ code: 'ERR_INVALID_CHAR' })
-    await expect(c.call('echo', [1], { via: 'get' })).rejects.toMatchObject({ code: 'ERR_INVALID_CHAR' })
-    await c.close()
-    expect(requests).toBe(0)
+    for (const headers of [{ 'X-Bad': 'a\r\nb' }, { 'X Bad': 'a' }, { 'X-Bad': 'caf\u00e9 \u65e5' }, { 'X-Bad': 1 as unknown as string }]) {
+      await expect(connect({ port, headers })).rejects.toMatchObject({ code: 'ERR_PROTO_USAGE' })
+    }
+    const c = await client({ port, headers: { 'X-Latin-1': 'caf\u00e9\tok' } })
+    await expect(c.call('echo', [1])).rejects.toMatchObject({ code: ErrorCode.BAD_RESPONSE })
+    expect(requests).toBe(1)
   })
 
   it('await using closes the client', async () => {

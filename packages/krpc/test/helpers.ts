@@ -14,8 +14,8 @@ export const vectors = loadVectors('krpc')
 
 /** The modules of the browser build of `./client`, file names in `dist`, sorted. */
 export const BROWSER_MODULES = [
-  'binary-result.js', 'browser-file.js', 'call-deadline.js', 'client-options.js', 'client.browser.js', 'codec.js', 'constants.js',
-  'errors.js', 'fetch-result.js', 'in-flight.js', 'prepare.js', 'proxy.js', 'response.js',
+  'binary-result.js', 'browser-file.js', 'call-deadline.js', 'client-calls.js', 'client-options.js', 'client.browser.js', 'codec.js', 'constants.js',
+  'errors.js', 'fetch-result.js', 'headers.js', 'prepare.js', 'proxy.js', 'response.js',
 ]
 
 /** The bytes of a vector. */
