@@ -14,7 +14,7 @@ import type { KrpcFile } from '../src/types.ts'
 import { createServer } from '../src/server.ts'
 import { BROWSER_MODULES, readAll, vectorMethods } from './helpers.ts'
 
-// Debian's chromium, installed by tooling/scripts/ensure-chromium.mjs; missing, the test fails.
+// Debian's chromium, installed by tooling/scripts/ensure-system-tools.mjs; missing, the test fails.
 const CHROMIUM = '/usr/bin/chromium'
 const krpcDist = fileURLToPath(new URL('../dist/', import.meta.url))
 const framingDist = dirname(fileURLToPath(import.meta.resolve('@proto/framing/errors')))
@@ -60,7 +60,7 @@ async function sendFile(res: http.ServerResponse, root: string, path: string): P
 }
 
 beforeAll(async () => {
-  expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: run node tooling/scripts/ensure-chromium.mjs`).toBe(true)
+  expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: run node tooling/scripts/ensure-system-tools.mjs`).toBe(true)
   expect(existsSync(join(krpcDist, 'client.browser.js')), 'build the package first (npx tsc -p tsconfig.build.json)').toBe(true)
   // One origin for the page, its modules and KRPC, as a web page served by the same app would be.
   httpServer = http.createServer((req, res) => {
