@@ -107,7 +107,10 @@ if (cluster.isPrimary) {
       GET: { '/whoami': (request, ctx) => ({ code: 200, body: { pid: process.pid, remote: ctx.remote, key: ctx.key.fingerprint } }) },
     },
   })
-  server.on('clientError', (err, peer) => console.error(`worker ${process.pid}: client ${peer.address}:${peer.port}: ${err.message} (${err.code})`))
+  server.on('clientError', (err, peer) => {
+    const from = peer.remote ?? peer // a connection, or a PeerInfo for a peer refused before one existed
+    console.error(`worker ${process.pid}: client ${from.address}:${from.port}: ${err.message} (${err.code})`)
+  })
   server.on('handlerError', (err) => console.error(`worker ${process.pid}: handler failed: ${err.message}`))
   const address = await server.listen({ host, port, proxyProtocol })
   console.log(`worker ${process.pid} listening on ${address.host}:${address.port}`)

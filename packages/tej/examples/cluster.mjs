@@ -84,7 +84,10 @@ if (cluster.isPrimary) {
       await ctx.connection.send({ status: frame.status, message: JSON.stringify({ pid: process.pid, remote: ctx.remote }) })
     },
   })
-  server.on('clientError', (err, peer) => console.error(`worker ${process.pid}: client ${peer.address}:${peer.port}: ${err.message} (${err.code})`))
+  server.on('clientError', (err, peer) => {
+    const from = peer.remote ?? peer // a connection, or a PeerInfo for a peer refused before one existed
+    console.error(`worker ${process.pid}: client ${from.address}:${from.port}: ${err.message} (${err.code})`)
+  })
   server.on('handlerError', (err) => console.error(`worker ${process.pid}: handler failed: ${err.message}`))
   const address = await server.listen({ host, port, proxyProtocol })
   console.log(`worker ${process.pid} listening on ${address.host}:${address.port}`)
