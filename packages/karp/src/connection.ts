@@ -119,6 +119,16 @@ export class Connection extends EventEmitter<KarpConnectionEvents> implements Ka
     this.#fail(new KarpIdleTimeoutError(idleTimeout))
   }
 
+  /** The peer's address, as `remote.address`: a connection is also the `PeerInfo` of its peer. */
+  get address(): string {
+    return this.remote.address
+  }
+
+  /** The peer's port, as `remote.port`. */
+  get port(): number {
+    return this.remote.port
+  }
+
   constructor(stream: Duplex, init: ConnectionInit) {
     super()
     this.#side = init.side

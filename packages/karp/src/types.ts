@@ -67,7 +67,7 @@ export interface KarpConnectionEvents {
 }
 
 /** One end of a KARP connection: both ends serve routes and send requests, many in flight at once. */
-export interface KarpConnection extends EventEmitter<KarpConnectionEvents>, AsyncDisposable {
+export interface KarpConnection extends EventEmitter<KarpConnectionEvents>, AsyncDisposable, PeerInfo {
   /** The peer; `{ address: '', port: 0 }` over a unix socket or a given stream, the client a PROXY header names behind a balancer. */
   readonly remote: PeerInfo
   /**

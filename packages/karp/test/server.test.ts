@@ -144,6 +144,8 @@ describe('listen', () => {
     expect(decodeFrame(await raw.line())).toMatchObject({ type: 'response', id: '0000000000000001', success: true })
     const [connection] = await opened
     expect(connection.remote).toEqual({ address: '203.0.113.7', port: 40_000 })
+    // A connection is the PeerInfo of its peer too, as in every package.
+    expect([connection.address, connection.port]).toEqual(['203.0.113.7', 40_000])
     raw.destroy()
     const bad = await RawClient.connect(port)
     await bad.write('KARP_HEADecho01\n')

@@ -86,6 +86,16 @@ export class Connection extends EventEmitter<TejConnectionEvents> implements Tej
   #taker: Taker | undefined
   #current: (() => void) | undefined
 
+  /** The peer's address, as `remote.address`: a connection is also the `PeerInfo` of its peer. */
+  get address(): string {
+    return this.remote.address
+  }
+
+  /** The peer's port, as `remote.port`. */
+  get port(): number {
+    return this.remote.port
+  }
+
   constructor(stream: Duplex, init: ConnectionInit) {
     super()
     this.remote = init.remote

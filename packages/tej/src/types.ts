@@ -166,7 +166,7 @@ export interface TejConnectionEvents {
  * handler, or to `for await (const frame of conn)`; sends are queued and written whole, one
  * after another.
  */
-export interface TejConnection extends EventEmitter<TejConnectionEvents>, AsyncIterable<TejIncomingFrame>, AsyncDisposable {
+export interface TejConnection extends EventEmitter<TejConnectionEvents>, AsyncIterable<TejIncomingFrame>, AsyncDisposable, PeerInfo {
   /** The peer: the PROXY header's client behind a balancer; `{ address: '', port: 0 }` over a unix socket or a given stream. */
   readonly remote: PeerInfo
   /** Aborts when the connection ends. */

@@ -305,6 +305,8 @@ describe('the PROXY protocol', () => {
     expect(await reader.bytes(23)).toEqual(wire('tej_message_only/server/0'))
     expect(contexts.map((ctx) => ctx.remote)).toEqual([source])
     expect([...s.connections].map((conn) => conn.remote)).toEqual([source])
+    // A connection is the PeerInfo of its peer too, as in every package.
+    expect([...s.connections].map((conn) => ({ address: conn.address, port: conn.port }))).toEqual([source])
     raw.destroy()
   })
 
