@@ -31,6 +31,7 @@ import {
   DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_MAX_NAME_BYTES,
   DEFAULT_PORT,
+  DEFAULT_STALL_TIMEOUT,
   MAX_STATUS,
 } from './constants.ts'
 import { captureDecoder } from './decode.ts'
@@ -45,6 +46,16 @@ const DEFAULT_CLI_TIMEOUT = 30_000
 
 const sizeOption = (fallback: number, description: string) =>
   ({ type: 'integer', min: 0, max: Number.MAX_SAFE_INTEGER, default: fallback, description }) as const
+
+/** `limits.stallTimeout`, as `serve` and `send` take it. */
+const stallTimeoutOption = {
+  type: 'integer',
+  min: 0,
+  max: Number.MAX_SAFE_INTEGER,
+  default: DEFAULT_STALL_TIMEOUT,
+  placeholder: 'MS',
+  description: 'cut a connection whose peer takes none of a frame being sent for this many milliseconds, 0 for never',
+} as const
 
 /** The receive limits, as `serve` and `decode` take them. */
 const limitOptions = {
@@ -76,6 +87,7 @@ const serve = defineVerb({
     ...serveOptions({ port: DEFAULT_PORT, idleTimeout: DEFAULT_IDLE_TIMEOUT, maxConnections: DEFAULT_MAX_CONNECTIONS }),
     ...limitOptions,
     'max-buffered-bytes': sizeOption(DEFAULT_MAX_BUFFERED_BYTES, 'bytes of the files and message of one frame held for its echo'),
+    'stall-timeout': stallTimeoutOption,
   },
   run: async (ctx) => {
     const { values } = ctx
@@ -85,6 +97,7 @@ const serve = defineVerb({
         ...limitsOf(values),
         maxBufferedBytes: values['max-buffered-bytes'],
         idleTimeout: values['idle-timeout'],
+        stallTimeout: values['stall-timeout'],
         maxConnections: values['max-connections'],
       },
     })
@@ -107,11 +120,18 @@ const send = defineVerb({
     expect: { type: 'integer', min: 0, max: Number.MAX_SAFE_INTEGER, default: 1, description: 'frames to wait for and print' },
     ...clientOptions({ timeout: DEFAULT_CLI_TIMEOUT, connectTimeout: DEFAULT_CONNECT_TIMEOUT }),
     timeout: { ...timeoutOption(DEFAULT_CLI_TIMEOUT), description: 'milliseconds for the frame to go out, and for each frame to come back' },
+    'stall-timeout': stallTimeoutOption,
   },
   run: async ({ values, args, out, signal }) => {
     const target = connectTarget(args.target, values)
     const tls = await clientTls(values)
-    const conn = await connect({ ...target, tls, connectTimeout: values['connect-timeout'], signal })
+    const conn = await connect({
+      ...target,
+      tls,
+      connectTimeout: values['connect-timeout'],
+      limits: { stallTimeout: values['stall-timeout'] },
+      signal,
+    })
     let answered = false
     try {
       const files = values.file.map((path) => ({ name: basename(path), path }))

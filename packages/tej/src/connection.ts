@@ -7,12 +7,12 @@ import type { CallOptions, Deadline, PeerInfo, Side } from '@proto/framing'
 import { PING_STATUS } from './constants.ts'
 import { makeContext } from './context.ts'
 import { channels } from './diagnostics.ts'
-import { TejClosedError, TejError, TejTimeoutError, toTejError } from './errors.ts'
+import { TejClosedError, TejError, TejStallTimeoutError, TejTimeoutError, toTejError } from './errors.ts'
 import { IncomingFrame } from './incoming.ts'
 import type { FrameSource } from './incoming.ts'
 import type { ResolvedConnectionOptions } from './limits.ts'
 import { planFrame, sizePlan, writeFrame } from './outgoing.ts'
-import type { FramePlan } from './outgoing.ts'
+import type { FrameOutput, FramePlan } from './outgoing.ts'
 import type {
   TejConnection,
   TejConnectionEvents,
@@ -30,7 +30,7 @@ export interface ConnectionInit extends ResolvedConnectionOptions {
   readonly remote: PeerInfo
   /** The handler of the next frame, asked for each frame; `undefined` leaves frames to the iterator. */
   readonly handler: () => TejHandler | undefined
-  /** The connection ends because of what the peer sent, or failed to send. */
+  /** The connection ends because of what the peer sent, or failed to send, or would not take. */
   readonly onReceiveError?: ((err: TejError, conn: TejConnection) => void) | undefined
 }
 
@@ -59,6 +59,7 @@ export class Connection extends EventEmitter<TejConnectionEvents> implements Tej
   readonly closed: Promise<void>
   readonly #side: Side
   readonly #framed: FramedConnection
+  readonly #output: FrameOutput
   readonly #source: FrameSource
   readonly #handler: () => TejHandler | undefined
   readonly #onReceiveError: ConnectionInit['onReceiveError']
@@ -110,6 +111,7 @@ export class Connection extends EventEmitter<TejConnectionEvents> implements Tej
       // Names are the only fields read whole; file data and the message stream.
       maxReadBytes: limits.maxNameBytes,
     })
+    this.#output = { conn: this.#framed, stallTimeout: limits.stallTimeout }
     this.#source = { reader: this.#framed.reader(), limits, fail: (err) => this.#fail(err) }
     this.closed = this.#framed.closed.then((err) => {
       this.#finish(err)
@@ -336,7 +338,7 @@ export class Connection extends EventEmitter<TejConnectionEvents> implements Tej
     if (this.#isClosed || this.#error !== undefined) throw this.#closedError()
     let info: TejFrameInfo | undefined
     try {
-      await writeFrame(this.#framed, ready, this.#ended.signal, () => {
+      await writeFrame(this.#output, ready, this.#ended.signal, () => {
         job.started = true
         info = this.#requestStart('sent', ready.plan.status, ready.plan.files.length)
       })
@@ -351,6 +353,7 @@ export class Connection extends EventEmitter<TejConnectionEvents> implements Tej
       const failure =
         this.#error === undefined && !(isProtoError(err) && err.code === ProtoErrorCode.CLOSED) ? err : this.#closedError(err)
       if (job.started) this.#abandon(failure)
+      if (failure instanceof TejStallTimeoutError) this.#reportPeer(failure)
       this.#requestError(info, failure)
       throw failure
     }
@@ -368,7 +371,19 @@ export class Connection extends EventEmitter<TejConnectionEvents> implements Tej
       if (tail === this.#sendTail) break
     }
     this.#writeEnded = true
+    // The last writes of a send may sit below the high-water mark; a peer that takes none of them
+    // would hold the flush forever.
+    const stallTimeout = this.#output.stallTimeout
+    const stalled =
+      stallTimeout === Number.POSITIVE_INFINITY
+        ? undefined
+        : this.#deadlines.schedule(stallTimeout, () => {
+            const err = new TejStallTimeoutError(stallTimeout)
+            this.#destroy(err)
+            this.#reportPeer(err)
+          })
     await this.#framed.end().catch(noop)
+    stalled?.cancel()
   }
 
   #closedError(cause?: unknown): TejClosedError {
@@ -384,6 +399,11 @@ export class Connection extends EventEmitter<TejConnectionEvents> implements Tej
     this.#framed.destroy(error)
     emitOrRethrow(() => this.#onReceiveError?.(error, this))
     return error
+  }
+
+  /** Tells the owner that the peer ended the connection with `err`, unless something else ended it first. */
+  #reportPeer(err: TejError): void {
+    if (this.#error === err) emitOrRethrow(() => this.#onReceiveError?.(err, this))
   }
 
   /**

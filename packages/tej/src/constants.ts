@@ -29,14 +29,19 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 16_777_216
 export const DEFAULT_MAX_BUFFERED_BYTES = 67_108_864
 /** Milliseconds without a received byte before the connection closes; 0 is off, as in the original. */
 export const DEFAULT_IDLE_TIMEOUT = 0
+/**
+ * Milliseconds one write of a frame being sent may wait for the peer to take its bytes before the
+ * send fails and the connection ends; 0 is off.
+ */
+export const DEFAULT_STALL_TIMEOUT = 30_000
 /** Milliseconds between keep-alive pings; 0 is off. */
 export const DEFAULT_PING_INTERVAL = 0
 /** Open connections per server. */
 export const DEFAULT_MAX_CONNECTIONS = 1024
 /**
  * Milliseconds a `send()` may take when neither the call nor the connection sets a `timeout`:
- * none, as in the original, since a frame may carry a file of any size. Set one where a peer that
- * stops reading must not hold a sender.
+ * none, as in the original, since a frame may carry a file of any size. A peer that stops reading
+ * is bounded by `limits.stallTimeout` instead.
  */
 export const DEFAULT_TIMEOUT = Number.POSITIVE_INFINITY
 

@@ -26,6 +26,7 @@ export const ErrorCode = {
   BAD_NAME: 'ERR_TEJ_BAD_NAME',
   TRUNCATED: 'ERR_TEJ_TRUNCATED',
   IDLE_TIMEOUT: 'ERR_TEJ_IDLE_TIMEOUT',
+  STALL_TIMEOUT: 'ERR_TEJ_STALL_TIMEOUT',
   FILE_SIZE_MISMATCH: 'ERR_TEJ_FILE_SIZE_MISMATCH',
   CLOSED: 'ERR_TEJ_CLOSED',
   TIMEOUT: 'ERR_TEJ_TIMEOUT',
@@ -167,6 +168,21 @@ export class TejIdleTimeoutError extends TejError {
   readonly timeout: number
   constructor(timeout: number, options?: ErrorOptions) {
     super(`no byte received for ${timeout} ms (idleTimeout)`, options)
+    this.timeout = timeout
+  }
+}
+
+/**
+ * A write of a frame being sent waited `stallTimeout` ms for the peer to take its bytes: a limit on
+ * the peer, not a caller's deadline. The send rejects with it and the connection ends with it.
+ */
+export class TejStallTimeoutError extends TejError {
+  override name = 'TejStallTimeoutError'
+  override readonly code = ErrorCode.STALL_TIMEOUT
+  /** The limit, in milliseconds. */
+  readonly timeout: number
+  constructor(timeout: number, options?: ErrorOptions) {
+    super(`a write of a frame waited ${timeout} ms for the peer to take its bytes (stallTimeout)`, options)
     this.timeout = timeout
   }
 }

@@ -14,6 +14,7 @@ export {
   DEFAULT_MAX_NAME_BYTES,
   DEFAULT_PING_INTERVAL,
   DEFAULT_PORT,
+  DEFAULT_STALL_TIMEOUT,
   DEFAULT_TIMEOUT,
   PING_STATUS,
 } from './constants.ts'
@@ -34,6 +35,7 @@ export {
   TejMessageTooLargeError,
   TejNameTooLongError,
   TejProxyHeaderError,
+  TejStallTimeoutError,
   TejTimeoutError,
   TejTlsHandshakeError,
   TejTooManyConnectionsError,

@@ -11,11 +11,12 @@ import {
   DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_MAX_NAME_BYTES,
   DEFAULT_PING_INTERVAL,
+  DEFAULT_STALL_TIMEOUT,
   DEFAULT_TIMEOUT,
 } from './constants.ts'
 import type { TejConnectOptions, TejHandler, TejLimits, TejServerLimits, TejServerOptions } from './types.ts'
 
-/** The receive limits, checked. */
+/** The limits on the peer, checked. */
 export interface ResolvedLimits {
   readonly maxFiles: number
   readonly maxNameBytes: number
@@ -23,6 +24,8 @@ export interface ResolvedLimits {
   readonly maxMessageBytes: number
   readonly maxBufferedBytes: number
   readonly idleTimeout: number
+  /** `Infinity` when off, whether it was given as 0 or as `Infinity`. */
+  readonly stallTimeout: number
 }
 
 /** What every connection is given, server side or client side. */
@@ -39,6 +42,7 @@ const LIMIT_NAMES = {
   maxMessageBytes: true,
   maxBufferedBytes: true,
   idleTimeout: true,
+  stallTimeout: true,
 } as const satisfies OptionNames<TejLimits>
 
 const SERVER_LIMIT_NAMES = {
@@ -63,8 +67,8 @@ const CONNECT_NAMES = {
 } as const satisfies OptionNames<TejConnectOptions>
 
 /**
- * The receive limits in `limits` with their defaults. Sizes may be 0 (nothing of that kind is
- * accepted); `idleTimeout` 0 is off. With `where`, unknown names are refused too, naming that call.
+ * The limits in `limits` with their defaults. Sizes may be 0 (nothing of that kind is accepted);
+ * `idleTimeout` 0 is off, and `stallTimeout` 0 or `Infinity`. With `where`, unknown names are refused too, naming that call.
  * @throws {UsageError} for a value that is not an integer in range, or an unknown name
  */
 export function resolveLimits(limits?: TejLimits, where?: string): ResolvedLimits {
@@ -76,7 +80,14 @@ export function resolveLimits(limits?: TejLimits, where?: string): ResolvedLimit
     maxMessageBytes: checkLimit('maxMessageBytes', limits?.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES, 0),
     maxBufferedBytes: checkLimit('maxBufferedBytes', limits?.maxBufferedBytes, DEFAULT_MAX_BUFFERED_BYTES, 0),
     idleTimeout: checkLimit('idleTimeout', limits?.idleTimeout, DEFAULT_IDLE_TIMEOUT, 0),
+    stallTimeout: checkStallTimeout(limits?.stallTimeout),
   }
+}
+
+function checkStallTimeout(value: number | undefined): number {
+  const timeout = checkTimeout('stallTimeout', value, DEFAULT_STALL_TIMEOUT)
+  // 0 is off, as for the other limits on the peer, rather than a deadline that expires at once.
+  return timeout === 0 ? Number.POSITIVE_INFINITY : timeout
 }
 
 function resolveConnection(options: TejServerOptions | TejConnectOptions): ResolvedConnectionOptions {

@@ -2,11 +2,11 @@
 import type { Buffer } from 'node:buffer'
 import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
-import { UsageError, toBytes } from '@proto/framing'
-import type { FramedConnection } from '@proto/framing'
+import { ErrorCode as ProtoErrorCode, UsageError, isProtoError, toBytes } from '@proto/framing'
+import type { CallOptions, FramedConnection } from '@proto/framing'
 import { checkSize, checkStatus, encodeFileHead, encodeFrameHead, encodeMessageHead, encodeName } from './codec.ts'
 import { FILE_READ_BYTES, WRITE_SLICE_BYTES } from './constants.ts'
-import { TejFileSizeMismatchError } from './errors.ts'
+import { TejFileSizeMismatchError, TejStallTimeoutError } from './errors.ts'
 import type { TejFileSource, TejOutgoingFrame } from './types.ts'
 
 const EMPTY = new Uint8Array(0)
@@ -83,18 +83,29 @@ export async function sizePlan(plan: FramePlan): Promise<{ plan: FramePlan; size
 }
 
 /**
+ * Where a frame goes: the connection, and how long each of its writes may wait for the peer to
+ * take the bytes (`Infinity`: as long as it takes).
+ */
+export interface FrameOutput {
+  readonly conn: FramedConnection
+  readonly stallTimeout: number
+}
+
+/**
  * Writes a sized frame. Small pieces share writes; in-memory data goes in slices; stream
  * bodies go chunk by chunk, each write awaited, so nothing is held beyond one slice.
  * `started` is called just before the first byte is queued.
  * @throws {TejFileSizeMismatchError} when a body yields fewer or more bytes than its size
+ * @throws {TejStallTimeoutError} when a write waits `stallTimeout` ms for the peer to take it
  */
 export async function writeFrame(
-  conn: FramedConnection,
+  output: FrameOutput,
   { plan, sizes }: { plan: FramePlan; sizes: number[] },
   ended: AbortSignal,
   started: () => void,
 ): Promise<void> {
-  const out = new SliceWriter(conn)
+  const write = stallGuarded(output)
+  const out = new SliceWriter(write)
   started()
   await out.add(encodeFrameHead(plan.status, plan.files.length))
   for (const [index, file] of plan.files.entries()) {
@@ -105,7 +116,7 @@ export async function writeFrame(
     else {
       await out.flush()
       const stream = 'path' in body ? createReadStream(body.path, { highWaterMark: FILE_READ_BYTES }) : body.stream
-      await writeStream(conn, file.name, size, stream, ended)
+      await writeStream(write, file.name, size, stream, ended)
     }
   }
   await out.add(encodeMessageHead(plan.message.length))
@@ -113,8 +124,28 @@ export async function writeFrame(
   await out.flush()
 }
 
+type Write = (pieces: Uint8Array | readonly Uint8Array[]) => Promise<void>
+
+/**
+ * `conn.write` with the stall limit as each write's own timeout. Framing's timeout only ends the
+ * wait, so the bytes stay queued; the caller cuts the frame short.
+ */
+function stallGuarded({ conn, stallTimeout }: FrameOutput): Write {
+  if (stallTimeout === Number.POSITIVE_INFINITY) return (pieces) => conn.write(pieces)
+  const opts: CallOptions = { timeout: stallTimeout }
+  return async (pieces) => {
+    try {
+      await conn.write(pieces, opts)
+    } catch (err) {
+      // The only deadline on these writes is ours.
+      if (isProtoError(err) && err.code === ProtoErrorCode.TIMEOUT) throw new TejStallTimeoutError(stallTimeout, { cause: err })
+      throw err
+    }
+  }
+}
+
 async function writeStream(
-  conn: FramedConnection,
+  write: Write,
   name: string,
   size: number,
   stream: AsyncIterable<Uint8Array>,
@@ -134,7 +165,7 @@ async function writeStream(
       if (!(chunk instanceof Uint8Array)) throw new UsageError(`file ${JSON.stringify(name)} yielded a ${typeof chunk}, not bytes`)
       if (written + chunk.length > size) throw new TejFileSizeMismatchError(name, size, written + chunk.length)
       written += chunk.length
-      if (chunk.length > 0) await conn.write(chunk)
+      if (chunk.length > 0) await write(chunk)
     }
   } finally {
     // Stops and releases the source (a Readable is destroyed) when the loop did not finish it.
@@ -169,12 +200,12 @@ const noop = (): void => undefined
 
 /** Gathers small pieces into writes of up to `WRITE_SLICE_BYTES`, splitting large ones. */
 class SliceWriter {
-  readonly #conn: FramedConnection
+  readonly #write: Write
   #pieces: Uint8Array[] = []
   #bytes = 0
 
-  constructor(conn: FramedConnection) {
-    this.#conn = conn
+  constructor(write: Write) {
+    this.#write = write
   }
 
   async add(piece: Uint8Array): Promise<void> {
@@ -192,6 +223,6 @@ class SliceWriter {
     const pieces = this.#pieces
     this.#pieces = []
     this.#bytes = 0
-    await this.#conn.write(pieces)
+    await this.#write(pieces)
   }
 }

@@ -78,7 +78,7 @@ export interface TejIncomingFrame {
   buffer(): Promise<TejFrame>
 }
 
-/** What a received frame is up against, at both ends: sizes, counts and the idle limit. */
+/** What a connection's peer is held to, at both ends: sizes and counts of what it sends, how long it may send nothing, and how long it may take nothing. */
 export interface TejLimits {
   /** Files a received frame may declare. @default 1024 */
   maxFiles?: number | undefined
@@ -92,6 +92,15 @@ export interface TejLimits {
   maxBufferedBytes?: number | undefined
   /** Milliseconds without a received byte before the connection closes; 0 is off, as in the original. @default 0 */
   idleTimeout?: number | undefined
+  /**
+   * Milliseconds one write of a frame being sent (a slice of at most 1 MiB, or one chunk of a
+   * stream source) may wait for the peer to take its bytes. When it passes, the send rejects with
+   * `TejStallTimeoutError` and the connection ends, the frame cut short. It bounds each wait, not
+   * the whole send: a peer that keeps reading, however slowly, is never cut. The flush of `close()`
+   * waits under it too. 0 or `Infinity` is off.
+   * @default 30_000
+   */
+  stallTimeout?: number | undefined
 }
 
 /** A server's limits: those of every connection, plus admission and the TLS handshake. */
@@ -134,7 +143,7 @@ export interface TejServerOptions {
 export interface TejConnectOptions extends ConnectOptions {
   /** Receives every frame; without one, iterate the connection. @default undefined */
   handler?: TejHandler | undefined
-  /** Sizes, counts and the idle limit on what the server sends. @default {} */
+  /** Sizes, counts, and the idle and stall limits on the server. @default {} */
   limits?: TejLimits | undefined
   /** Milliseconds between keep-alive pings; 0 is off. @default 0 */
   pingInterval?: number | undefined

@@ -202,6 +202,24 @@ describe('send', () => {
     }
   })
 
+  it('fails with --stall-timeout when the server takes none of the frame', async () => {
+    const deaf = net.createServer({ pauseOnConnect: true }, (socket) => socket.on('error', () => undefined))
+    const peer = await listenLoopback(deaf)
+    const big = join(dir, 'stalled.bin')
+    await writeFile(big, Buffer.alloc(16 * 1_048_576))
+    try {
+      const result = await run(['send', `127.0.0.1:${peer.port}`, '--file', big, '--stall-timeout', '50'])
+      expect(result.code).toBe(2)
+      expect(result.err).toBe(
+        `tej: a write of a frame waited 50 ms for the peer to take its bytes (stallTimeout) (${ErrorCode.STALL_TIMEOUT})\n` +
+          '  cause: write timed out after 50 ms (ERR_PROTO_TIMEOUT)\n',
+      )
+    } finally {
+      await rm(big)
+      await peer.close()
+    }
+  })
+
   it('reaches a server on a unix socket with --socket', async () => {
     const socket = await tempSocketPath()
     const s = createServer({ handler: echo })
@@ -271,6 +289,24 @@ describe('serve', () => {
       `client 127.0.0.1:${large.localPort}: message length of 5 is over the limit of 4 (${ErrorCode.MESSAGE_TOO_LARGE})`,
       '',
     ])
+  })
+
+  it('cuts a peer that takes none of its echo with --stall-timeout', async () => {
+    const { port, stop, exit, stderr } = await serve('--stall-timeout', '100')
+    const socket = net.connect({ port, host: '127.0.0.1' })
+    socket.on('error', () => undefined)
+    await once(socket, 'connect')
+    const localPort = socket.localPort ?? expect.unreachable()
+    // A frame whose echo is far more than the socket buffers hold, and the peer reads none of it.
+    socket.write(encodeFrame({ status: 0, files: [{ name: 'big', data: Buffer.alloc(16 * 1_048_576) }], message: Buffer.alloc(0) }))
+    await stderr.holds(`(${ErrorCode.STALL_TIMEOUT})`)
+    socket.destroy()
+    stop()
+    expect(await exit).toBe(0)
+    expect(stderr.text).toBe(
+      `client 127.0.0.1:${localPort}: a write of a frame waited 100 ms for the peer to take its bytes (stallTimeout) (${ErrorCode.STALL_TIMEOUT})\n` +
+        '  cause: write timed out after 100 ms (ERR_PROTO_TIMEOUT)\n',
+    )
   })
 
   it('refuses the connection past --max-connections before reading it', async () => {

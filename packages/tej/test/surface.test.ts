@@ -19,6 +19,7 @@ describe('package surface', () => {
         'DEFAULT_MAX_NAME_BYTES',
         'DEFAULT_PING_INTERVAL',
         'DEFAULT_PORT',
+        'DEFAULT_STALL_TIMEOUT',
         'DEFAULT_TIMEOUT',
         'ErrorCode',
         'PING_STATUS',
@@ -38,6 +39,7 @@ describe('package surface', () => {
         'TejMessageTooLargeError',
         'TejNameTooLongError',
         'TejProxyHeaderError',
+        'TejStallTimeoutError',
         'TejTimeoutError',
         'TejTlsHandshakeError',
         'TejTooManyConnectionsError',
@@ -52,6 +54,7 @@ describe('package surface', () => {
     )
     expect([api.DEFAULT_PORT, api.PING_STATUS, api.DEFAULT_IDLE_TIMEOUT, api.DEFAULT_PING_INTERVAL]).toEqual([8000, 2, 0, 0])
     expect([api.DEFAULT_CONNECT_TIMEOUT, api.DEFAULT_HANDSHAKE_TIMEOUT, api.DEFAULT_TIMEOUT]).toEqual([30_000, 10_000, Number.POSITIVE_INFINITY])
+    expect(api.DEFAULT_STALL_TIMEOUT).toBe(30_000)
   })
 
   it('gives every error code the ERR_TEJ_ prefix and one class', () => {
@@ -69,6 +72,7 @@ describe('package surface', () => {
       new api.TejBadNameError(),
       new api.TejTruncatedError(),
       new api.TejIdleTimeoutError(100),
+      new api.TejStallTimeoutError(100),
       new api.TejFileSizeMismatchError('f', 2, 1),
       new api.TejClosedError(),
     ]
@@ -128,6 +132,7 @@ describe('options', () => {
       maxMessageBytes: api.DEFAULT_MAX_MESSAGE_BYTES,
       maxBufferedBytes: api.DEFAULT_MAX_BUFFERED_BYTES,
       idleTimeout: api.DEFAULT_IDLE_TIMEOUT,
+      stallTimeout: 30_000,
     })
     expect(resolveServerOptions()).toMatchObject({
       maxConnections: api.DEFAULT_MAX_CONNECTIONS,
@@ -137,6 +142,24 @@ describe('options', () => {
       handler: undefined,
     })
     expect(resolveConnectOptions({})).toMatchObject({ pingInterval: 0, timeout: Number.POSITIVE_INFINITY, handler: undefined })
+    expect(resolveServerOptions().limits.stallTimeout).toBe(30_000)
+    expect(resolveConnectOptions({}).limits.stallTimeout).toBe(30_000)
+  })
+
+  it('takes a stallTimeout of 0 or Infinity as off, and any other integer as given', () => {
+    expect(resolveLimits({ stallTimeout: 0 }).stallTimeout).toBe(Number.POSITIVE_INFINITY)
+    expect(resolveLimits({ stallTimeout: Number.POSITIVE_INFINITY }).stallTimeout).toBe(Number.POSITIVE_INFINITY)
+    expect(resolveLimits({ stallTimeout: 1 }).stallTimeout).toBe(1)
+    expect(resolveServerOptions({ limits: { stallTimeout: 5 } }).limits.stallTimeout).toBe(5)
+    expect(resolveConnectOptions({ limits: { stallTimeout: 5 } }).limits.stallTimeout).toBe(5)
+  })
+
+  it('refuses a stallTimeout that is not an integer from 0 to 2^53 - 1 or Infinity, from both ends', async () => {
+    for (const value of [-1, 1.5, 2 ** 53, Number.NaN, Number.NEGATIVE_INFINITY, '5' as never]) {
+      expect(() => resolveLimits({ stallTimeout: value })).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
+      expect(() => api.createServer({ limits: { stallTimeout: value } })).toThrow(expect.objectContaining({ code: 'ERR_PROTO_USAGE' }))
+      await expect(api.connect({ port: 1, limits: { stallTimeout: value } })).rejects.toMatchObject({ code: 'ERR_PROTO_USAGE' })
+    }
   })
 
   it.each(['maxFiles', 'maxNameBytes', 'maxFileBytes', 'maxMessageBytes', 'maxBufferedBytes', 'idleTimeout'])(
